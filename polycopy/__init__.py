@@ -1,0 +1,1 @@
+"""polycopy: copy one Polymarket wallet's trades, fast and exactly once."""

@@ -1,0 +1,122 @@
+"""What every child actor shares: Init and Peers wiring, Ping/Pong, the kill-switch flag,
+config reload, the orphan check, and one rule for exceptions.
+
+Subclasses implement `receiveMsg_<Type>` for their own messages and may override the `on_*`
+hooks. A handler that raises is logged and reported to the supervisor (`ChildFailed`), never
+re-raised: Thespian would otherwise run it a second time on the same instance, which for an
+actor with side effects (posting an order) means doing it twice.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from loguru import logger
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage
+
+from polycopy.messages import ChildFailed, Init, KillSwitchChanged, Peers, Ping, Pong, ReloadConfig
+
+ORPHAN_CHECK = "orphan-check"
+ORPHAN_CHECK_S = 1.0
+
+
+class ChildActor(ActorTypeDispatcher):
+    role = "child"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config = None
+        self.peers: dict = {}
+        self.key = ""
+        self.kill_tripped = False
+        self.parent = None
+        self._ppid: int | None = None
+        self.log = logger.bind(actor=self.role)
+
+    # ------------------------------------------------------------ dispatch with one error rule
+
+    def receiveMessage(self, msg, sender):
+        try:
+            super().receiveMessage(msg, sender)
+        except Exception as e:  # noqa: BLE001 - see module docstring
+            self.log.exception("handler for {} failed: {}", type(msg).__name__, e)
+            if self.parent is not None and not isinstance(msg, ActorExitRequest):
+                self.send(self.parent, ChildFailed(role=self.role, reason=f"{type(msg).__name__}: {e}"[:300]))
+        fds = self.watch_fds()
+        return ThespianWatch(fds) if fds else None
+
+    def receiveUnrecognizedMessage(self, msg, sender):
+        self.log.warning("unexpected message {} from {}", type(msg).__name__, sender)
+
+    # ------------------------------------------------------------ wiring
+
+    def receiveMsg_Init(self, msg: Init, sender):
+        self.config = msg.config
+        self.peers = dict(msg.peers)
+        self.key = msg.key
+        self.kill_tripped = msg.kill_switch_tripped
+        self.parent = sender
+        self._ppid = os.getppid()
+        self.log = logger.bind(actor=self.role, key=self.key)
+        self.wakeupAfter(timedelta(seconds=ORPHAN_CHECK_S), payload=ORPHAN_CHECK)
+        self.on_init(msg)
+
+    def receiveMsg_Peers(self, msg: Peers, sender):
+        self.peers.update(msg.peers)
+        self.on_peers()
+
+    def receiveMsg_Ping(self, msg: Ping, sender):
+        self.send(sender, Pong(role=self.role, key=self.key, pid=os.getpid(), nonce=msg.nonce))
+
+    def receiveMsg_KillSwitchChanged(self, msg: KillSwitchChanged, sender):
+        self.kill_tripped = msg.tripped
+        self.on_kill_switch(msg)
+
+    def receiveMsg_ReloadConfig(self, msg: ReloadConfig, sender):
+        self.config = msg.config
+        self.on_reload()
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender):
+        if msg.payload == ORPHAN_CHECK:
+            self._check_parent()
+        else:
+            self.on_wakeup(msg.payload)
+
+    def receiveMsg_ActorExitRequest(self, msg, sender):
+        self.on_exit()
+
+    def _check_parent(self):
+        if self._ppid is not None and os.getppid() != self._ppid:
+            self.log.warning("parent process {} is gone; exiting", self._ppid)
+            try:
+                self.on_exit()
+            finally:
+                os._exit(0)  # Thespian's own exit path would wait on the dead parent
+        self.wakeupAfter(timedelta(seconds=ORPHAN_CHECK_S), payload=ORPHAN_CHECK)
+
+    # ------------------------------------------------------------ helpers and hooks
+
+    def tell(self, role: str, msg) -> bool:
+        """Send to a peer by role; False (and a warning) if the peer is not known yet."""
+        addr = self.peers.get(role)
+        if addr is None:
+            self.log.warning("no address for {}; {} not sent", role, type(msg).__name__)
+            return False
+        self.send(addr, msg)
+        return True
+
+    def watch_fds(self) -> list:
+        """File descriptors to watch (ThespianWatch); watchers return their wake-up pipe."""
+        return []
+
+    def on_init(self, msg: Init) -> None: ...
+
+    def on_peers(self) -> None: ...
+
+    def on_kill_switch(self, msg: KillSwitchChanged) -> None: ...
+
+    def on_reload(self) -> None: ...
+
+    def on_wakeup(self, payload) -> None: ...
+
+    def on_exit(self) -> None: ...

@@ -1,0 +1,325 @@
+"""The composition root: creates every actor, restarts the ones that exit, owns the kill switch.
+
+Restarted actors get new addresses, so after every (re)creation the supervisor sends `Peers`
+to everyone who routes by role. Repeated child failures inside a window trip the kill switch,
+which is persisted and survives a restart until the operator resets it.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import time
+from collections import deque
+from datetime import timedelta
+
+from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope
+
+from polycopy.actors.base import ChildActor
+from polycopy.messages import (
+    Alert,
+    ChildFailed,
+    EnsureCoalescer,
+    Init,
+    KillSwitchChanged,
+    Peers,
+    Ping,
+    Pong,
+    ReloadConfig,
+    ResetKillSwitch,
+    RetireCoalescer,
+    Shutdown,
+    ShutdownDone,
+    StatusReply,
+    StatusRequest,
+    TripKillSwitch,
+)
+from polycopy.store import control, open_db
+
+# role -> "module:Class", created in this order (peers first, watchers last).
+CHILDREN = {
+    "telemetry": "polycopy.actors.telemetry:Telemetry",
+    "catalog": "polycopy.actors.catalog:Catalog",
+    "risk": "polycopy.actors.risk:Risk",
+    "executor": "polycopy.actors.executor:Executor",
+    "intake": "polycopy.actors.intake:Intake",
+    "rtds": "polycopy.actors.rtds_watcher:RtdsWatcher",
+    "backstop": "polycopy.actors.backstop_watcher:BackstopWatcher",
+}
+COALESCER = "polycopy.actors.coalescer:Coalescer"
+TICK = "tick"
+RESTART = "restart"
+SHUTDOWN_TIMEOUT = "shutdown-timeout"
+SHUTDOWN_TIMEOUT_S = 6.0
+RETIRE_GRACE_S = 60  # keep a coalescer this long after its market ends
+
+
+def load_class(path: str):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class Child:
+    __slots__ = ("role", "key", "cls_path", "addr", "pid", "restarts", "last_pong", "end_ts", "retiring")
+
+    def __init__(self, role: str, key: str, cls_path: str, end_ts: int = 0):
+        self.role, self.key, self.cls_path, self.end_ts = role, key, cls_path, end_ts
+        self.addr = None
+        self.pid = 0
+        self.restarts = 0
+        self.last_pong = time.monotonic()
+        self.retiring = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.role}:{self.key}" if self.key else self.role
+
+
+class Supervisor(ChildActor):
+    role = "supervisor"
+    children_spec = CHILDREN  # tests replace these two
+    coalescer_spec = COALESCER
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.children: dict[str, Child] = {}  # name -> Child
+        self.failures: deque[float] = deque()
+        self.kill_reason = ""
+        self.stopping = None  # (requester, reason) while shutting down
+        self.db = None
+        self.nonce = 0
+        self.started_ts = time.time()
+        self.snapshot: dict = {}
+
+    # ------------------------------------------------------------ start
+
+    def on_init(self, msg: Init) -> None:
+        self.parent = None  # the runner is not an actor to report failures to
+        self.db = open_db(self.config.store.path, self.config.store.synchronous)
+        self.kill_tripped, self.kill_reason = control.load_kill_switch(self.db)
+        control.clear_shutdown_request(self.db)
+        self.handleDeadLetters()
+        for role, path in self.children_spec.items():
+            self._spawn(Child(role, "", path))
+        self._broadcast_peers()
+        self.wakeupAfter(self._ping_period(), payload=TICK)
+        self.log.info("started {} children; kill switch {}", len(self.children), "TRIPPED" if self.kill_tripped else "armed")
+
+    def _spawn(self, child: Child) -> None:
+        child.addr = self.createActor(load_class(child.cls_path))
+        child.last_pong = time.monotonic()
+        self.children[child.name] = child
+        self.send(
+            child.addr,
+            Init(config=self.config, peers=self._peer_map(), key=child.key, kill_switch_tripped=self.kill_tripped),
+        )
+
+    def _peer_map(self) -> dict:
+        return {c.name: c.addr for c in self.children.values() if c.addr is not None}
+
+    def _broadcast_peers(self) -> None:
+        peers = Peers(peers=self._peer_map())
+        for c in self.children.values():
+            if c.addr is not None and c.role != "coalescer":
+                self.send(c.addr, peers)
+
+    # ------------------------------------------------------------ children coming and going
+
+    def receiveMsg_EnsureCoalescer(self, msg: EnsureCoalescer, sender):
+        name = f"coalescer:{msg.key}"
+        existing = self.children.get(name)
+        if existing is None:
+            self._spawn(Child("coalescer", msg.key, self.coalescer_spec, end_ts=msg.end_ts))
+            self._broadcast_peers()
+        elif existing.addr is not None:
+            self.send(sender, Peers(peers={name: existing.addr}))
+
+    def receiveMsg_RetireCoalescer(self, msg: RetireCoalescer, sender):
+        self._retire(f"coalescer:{msg.key}")
+
+    def _retire(self, name: str) -> None:
+        child = self.children.get(name)
+        if child and child.addr is not None and not child.retiring:
+            child.retiring = True
+            self.send(child.addr, ActorExitRequest())
+
+    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender):
+        child = self._child_at(msg.childAddress)
+        if child is None:
+            return
+        child.addr = None
+        if self.stopping is not None or child.retiring:
+            del self.children[child.name]
+            self._maybe_finish_shutdown()
+            return
+        self._record_failure(f"{child.name} exited")
+        delay_ms = min(
+            self.config.actors.restart_backoff_max_ms,
+            self.config.actors.restart_backoff_min_ms * (2 ** min(child.restarts, 16)),
+        )
+        child.restarts += 1
+        self.log.warning("{} exited; restart #{} in {} ms", child.name, child.restarts, delay_ms)
+        self._alert("child_restart", f"{child.name} exited and is restarted (#{child.restarts})")
+        self.wakeupAfter(timedelta(milliseconds=delay_ms), payload=(RESTART, child.name))
+
+    def _restart(self, name: str) -> None:
+        child = self.children.get(name)
+        if child is None or child.addr is not None or self.stopping is not None:
+            return
+        self._spawn(child)
+        self._broadcast_peers()
+
+    def receiveMsg_ChildFailed(self, msg: ChildFailed, sender):
+        self._record_failure(f"{msg.role}: {msg.reason}")
+
+    def receiveMsg_DeadEnvelope(self, msg: DeadEnvelope, sender):
+        # Never replay a dead-lettered message (it may be an order): count and drop.
+        self.log.warning("dropped dead letter {} to {}", type(msg.deadMessage).__name__, msg.deadAddress)
+
+    def _record_failure(self, what: str) -> None:
+        now = time.monotonic()
+        self.failures.append(now)
+        window = self.config.risk.kill_failure_window_s
+        while self.failures and self.failures[0] < now - window:
+            self.failures.popleft()
+        if len(self.failures) >= self.config.risk.kill_after_child_failures and not self.kill_tripped:
+            self._set_kill(True, f"{len(self.failures)} child failures in {window} s (last: {what})")
+
+    # ------------------------------------------------------------ liveness
+
+    def _ping_period(self) -> timedelta:
+        return timedelta(milliseconds=self.config.actors.ping_interval_ms)
+
+    def on_wakeup(self, payload) -> None:
+        if payload == TICK:
+            self._tick()
+        elif payload == SHUTDOWN_TIMEOUT:
+            self._finish_shutdown(timed_out=True)
+        elif isinstance(payload, tuple) and payload[0] == RESTART:
+            self._restart(payload[1])
+
+    def _tick(self) -> None:
+        if self.stopping is not None:
+            return
+        now = time.monotonic()
+        limit = self.config.actors.pong_timeout_ms / 1000
+        self.nonce += 1
+        for c in list(self.children.values()):
+            if c.addr is None or c.retiring:
+                continue
+            if c.role == "coalescer" and c.end_ts and time.time() > c.end_ts + RETIRE_GRACE_S:
+                self._retire(c.name)
+                continue
+            if now - c.last_pong > limit and c.pid:
+                self.log.error("{} (pid {}) silent for {:.1f} s; killing it", c.name, c.pid, now - c.last_pong)
+                self._record_failure(f"{c.name} hung")
+                _kill(c.pid)
+                c.pid = 0
+                continue
+            self.send(c.addr, Ping(nonce=self.nonce))
+        self.wakeupAfter(self._ping_period(), payload=TICK)
+
+    def receiveMsg_Pong(self, msg: Pong, sender):
+        c = self._child_at(sender)
+        if c is not None:
+            c.pid = msg.pid
+            c.last_pong = time.monotonic()
+
+    def _child_at(self, addr) -> Child | None:
+        return next((c for c in self.children.values() if c.addr == addr), None)
+
+    # ------------------------------------------------------------ kill switch
+
+    def receiveMsg_TripKillSwitch(self, msg: TripKillSwitch, sender):
+        if not self.kill_tripped:
+            self._set_kill(True, f"{msg.reason} ({msg.source})" if msg.source else msg.reason)
+        self.send(sender, KillSwitchChanged(tripped=True, reason=self.kill_reason))
+
+    def receiveMsg_ResetKillSwitch(self, msg: ResetKillSwitch, sender):
+        self.failures.clear()
+        self._set_kill(False, msg.reason)
+        self.send(sender, KillSwitchChanged(tripped=False, reason=msg.reason))
+
+    def _set_kill(self, tripped: bool, reason: str) -> None:
+        control.save_kill_switch(self.db, tripped, reason)  # persisted before anyone is told
+        self.kill_tripped, self.kill_reason = tripped, reason
+        (self.log.error if tripped else self.log.warning)("kill switch {}: {}", "TRIPPED" if tripped else "reset", reason)
+        self._alert("kill_switch", f"kill switch tripped: {reason}", resolved=not tripped)
+        self._tell_children(KillSwitchChanged(tripped=tripped, reason=reason))
+
+    def _tell_children(self, msg) -> None:
+        for c in self.children.values():
+            if c.addr is not None:
+                self.send(c.addr, msg)
+
+    def _alert(self, condition: str, text: str, resolved: bool = False) -> None:
+        t = self.children.get("telemetry")
+        if t is not None and t.addr is not None:
+            self.send(t.addr, Alert(condition=condition, text=text, resolved=resolved))
+
+    # ------------------------------------------------------------ operator requests
+
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender):
+        self.send(sender, StatusReply(status=self.status()))
+
+    def receiveMsg_TelemetrySnapshot(self, msg, sender):
+        self.snapshot = dict(msg.snapshot)
+
+    def status(self) -> dict:
+        return {
+            "mode": self.config.execution.mode.value,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_ts, 1),
+            "kill_switch": {"tripped": self.kill_tripped, "reason": self.kill_reason},
+            "children": {
+                c.name: {"pid": c.pid, "restarts": c.restarts, "alive": c.addr is not None}
+                for c in sorted(self.children.values(), key=lambda c: c.name)
+            },
+            "recent_failures": len(self.failures),
+            "telemetry": self.snapshot,
+        }
+
+    def receiveMsg_ReloadConfig(self, msg: ReloadConfig, sender):
+        self.config = msg.config
+        self._tell_children(msg)
+        self.log.info("policy reloaded")
+
+    def receiveMsg_Shutdown(self, msg: Shutdown, sender):
+        if self.stopping is not None:
+            return
+        self.log.info("shutting down: {}", msg.reason)
+        self.stopping = (sender, msg.reason)
+        control.request_shutdown(self.db, msg.reason)
+        # Stop new orders at once (in memory only: a clean stop does not trip the persisted switch).
+        self._tell_children(KillSwitchChanged(tripped=True, reason=f"shutting down: {msg.reason}"))
+        for c in self.children.values():
+            if c.addr is not None:
+                self.send(c.addr, ActorExitRequest())
+        self.wakeupAfter(timedelta(seconds=SHUTDOWN_TIMEOUT_S), payload=SHUTDOWN_TIMEOUT)
+        self._maybe_finish_shutdown()
+
+    def on_exit(self) -> None:
+        # The actor system itself is stopping: children exiting now are not failures.
+        if self.stopping is None:
+            self.stopping = (None, "actor system shutdown")
+
+    def _maybe_finish_shutdown(self) -> None:
+        if self.stopping is not None and not any(c.addr is not None for c in self.children.values()):
+            self._finish_shutdown(timed_out=False)
+
+    def _finish_shutdown(self, timed_out: bool) -> None:
+        if self.stopping is None or self.stopping[0] is None:
+            return
+        requester, reason = self.stopping
+        self.stopping = (None, reason)
+        for c in self.children.values():  # anything that ignored ActorExitRequest
+            if c.addr is not None and c.pid:
+                _kill(c.pid)
+        self.send(requester, ShutdownDone(reason=reason + (" (timed out waiting for children)" if timed_out else "")))
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass

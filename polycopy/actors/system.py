@@ -1,0 +1,87 @@
+"""Starting, finding and stopping the Thespian actor system, on loopback only.
+
+Thespian 4.0.1 binds every actor socket to all interfaces and unpickles whatever arrives
+(THESPIAN.md §6.7): on a VPS that is remote code execution. `_bind_loopback_only` makes every
+socket of the system bind to the address it advertises, which THESPIAN_BASE_IPADDR pins to
+127.0.0.1. Actor processes are forked from the process that imported this module, so the
+patch reaches all of them.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+from thespian.actors import ActorSystem
+from thespian.system.transport import IPBase
+
+from polycopy.errors import SystemNotRunningError, SystemRunningError
+
+BASE = "multiprocTCPBase"
+SUPERVISOR_NAME = "supervisor"
+LOOPBACK = "127.0.0.1"
+
+
+def _bind_loopback_only() -> None:
+    cls = IPBase.IPActorAddress
+    if getattr(cls, "_polycopy_loopback", False):
+        return
+    cls.bindArgs = property(lambda self: (self.sockname,))
+    cls._polycopy_loopback = True
+
+
+os.environ["THESPIAN_BASE_IPADDR"] = LOOPBACK
+_bind_loopback_only()
+
+
+def admin_answers(port: int, timeout_s: float = 0.5) -> bool:
+    """Probe with a plain socket: ActorSystem() would silently start a new system."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def log_defs(level: str = "WARNING") -> dict:
+    """Thespian's own stdlib logging: warnings and errors to stderr (the journal under systemd).
+
+    Our actors log with loguru directly, so no record crosses the logger process on the hot path.
+    An explicit dict is required: logDefs=False breaks every multiproc child in 4.0.1.
+    """
+    return {
+        "version": 1,
+        "formatters": {"plain": {"format": "%(asctime)s thespian %(levelname)s %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "level": level}},
+        "root": {"handlers": ["stderr"], "level": level},
+        "disable_existing_loggers": False,
+    }
+
+
+def start_system(port: int, state_dir: Path) -> ActorSystem:
+    """Start a fresh system. Refuses when something already answers on the admin port."""
+    if admin_answers(port):
+        raise SystemRunningError(
+            f"another polycopy (or another program) already answers on admin port {port}; "
+            f"stop it first with `python run.py --config ... --shutdown`"
+        )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("THESPLOG_FILE", str(state_dir / "thespian.log"))
+    return ActorSystem(BASE, {"Admin Port": port}, logDefs=log_defs())
+
+
+def attach_system(port: int) -> ActorSystem:
+    """Attach to the running system. Never starts one by accident."""
+    if not admin_answers(port):
+        raise SystemNotRunningError(f"no polycopy is running (nothing answers on admin port {port})")
+    return ActorSystem(BASE, {"Admin Port": port}, logDefs=log_defs())
+
+
+def wait_port_closed(port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not admin_answers(port, 0.2):
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,156 @@
+"""The policy file, as frozen pydantic models. Units are in the names; a typo is an error."""
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PositiveUsd = Annotated[Decimal, Field(gt=0)]
+NonNegUsd = Annotated[Decimal, Field(ge=0)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Mode(str, Enum):
+    dry_run = "dry_run"
+    paper = "paper"
+    live = "live"
+
+
+class CopyConfig(Section):
+    source_wallet: str = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"
+    copy_mode: Literal["fill_by_fill", "intent_net"] = "intent_net"
+    coalesce_ms: Annotated[int, Field(ge=0, le=10_000)] = 300
+    burst_horizon_ms: Annotated[int, Field(gt=0, le=60_000)] = 2000
+    net_opposite_trades: bool = True
+    copy_pending_fills: bool = False  # mempool fills before settlement (opt-in)
+    max_fill_age_at_start_s: Annotated[int, Field(ge=0)] = 60  # older fills found at start are recorded, not copied
+
+    @field_validator("source_wallet")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if not (v.startswith("0x") and len(v) == 42 and all(c in "0123456789abcdefABCDEF" for c in v[2:])):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return v.lower()
+
+
+class SizingConfig(Section):
+    mode: Literal["fixed", "proportional", "capped_proportional"] = "capped_proportional"
+    size_multiplier: Annotated[Decimal, Field(gt=0)] = Decimal("1.0")
+    fixed_notional_usd: PositiveUsd = Decimal("5")
+    min_order_notional_usd: NonNegUsd = Decimal("1")
+    max_notional_per_order_usd: PositiveUsd = Decimal("25")
+    max_notional_per_market_usd: PositiveUsd = Decimal("150")
+    max_total_notional_per_15m_window_usd: PositiveUsd = Decimal("400")
+    size_tolerance_shares: Annotated[Decimal, Field(ge=0)] = Decimal("1")
+    assumed_min_order_size_shares: Annotated[Decimal, Field(ge=0)] = Decimal("5")  # until MarketFacts say otherwise
+
+
+class ExecutionConfig(Section):
+    mode: Mode = Mode.dry_run
+    order_type: Literal["marketable_limit"] = "marketable_limit"
+    time_in_force: Literal["FAK", "FOK"] = "FAK"
+    max_slippage_bps: Annotated[int, Field(ge=0, le=5000)] = 120
+    near_expiry_cutoff_seconds: Annotated[int, Field(ge=0)] = 25
+    post_timeout_ms: Annotated[int, Field(gt=0)] = 2500
+    heartbeats: bool = True  # order heartbeats in live mode
+    unconfirmed_fill_alert_s: Annotated[int, Field(gt=0)] = 120
+    repost_window_s: Annotated[float, Field(gt=0, le=120)] = 10.0  # an unplaced order may be re-sent (same bytes) this long after signing
+    max_posts_per_order: Annotated[int, Field(ge=1, le=10)] = 3
+    heartbeat_interval_s: Annotated[float, Field(gt=0, le=30)] = 5.0
+    heartbeat_timeout_ms: Annotated[int, Field(gt=0, le=5000)] = 1000  # short: the call runs on the executor's thread
+    retry_check_ms: Annotated[int, Field(ge=50)] = 500  # how often parked (425/429/503) and unknown orders are revisited
+    book_from_ws: bool = True  # price from books kept by the market websocket; REST /book when not available
+
+
+class RiskConfig(Section):
+    max_daily_volume_usd: PositiveUsd = Decimal("2000")
+    max_portfolio_notional_usd: PositiveUsd = Decimal("1000")
+    clip_to_room: bool = True  # clip an intent to the room left instead of rejecting it
+    blacklist_markets: tuple[str, ...] = ()  # condition ids or slugs
+    blacklist_outcomes: tuple[str, ...] = ()  # token ids or outcome names
+    kill_after_child_failures: Annotated[int, Field(gt=0)] = 5
+    kill_failure_window_s: Annotated[int, Field(gt=0)] = 60
+    kill_error_rate: Annotated[float, Field(gt=0, le=1)] = 0.5  # order failures / orders
+    kill_p95_internal_ms: Annotated[float, Field(gt=0)] = 250.0
+    kill_window_s: Annotated[int, Field(gt=0)] = 300
+    kill_min_orders: Annotated[int, Field(gt=0)] = 10
+
+
+class DetectionConfig(Section):
+    rtds_ping_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    rtds_silence_limit_s: Annotated[float, Field(gt=0)] = 30.0
+    reconnect_min_ms: Annotated[int, Field(gt=0)] = 250
+    reconnect_max_ms: Annotated[int, Field(gt=0)] = 30_000
+    circuit_breaker_failures: Annotated[int, Field(gt=0)] = 8
+    circuit_breaker_cooldown_s: Annotated[float, Field(gt=0)] = 120.0
+    http_poll_interval_ms: Annotated[int, Field(ge=50)] = 1000
+    http_timeout_ms: Annotated[int, Field(gt=0)] = 3000
+    backstop_page_limit: Annotated[int, Field(gt=0, le=500)] = 100
+    backstop_lookback_s: Annotated[int, Field(gt=0, le=3600)] = 120  # re-list this far below the newest fill seen
+
+
+class VenueConfig(Section):
+    clob_url: str = "https://clob.polymarket.com"
+    rtds_url: str = "wss://ws-live-data.polymarket.com"
+    data_api_url: str = "https://data-api.polymarket.com"
+    gamma_url: str = "https://gamma-api.polymarket.com"
+    clob_ws_market_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+    clob_ws_user_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
+    polygon_ws_url: Optional[str] = None  # mempool fast path; off when unset
+    chain_id: int = 137
+
+
+class StoreConfig(Section):
+    path: Path = Path("state/polycopy.sqlite")
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"  # WAL: NORMAL survives a process crash
+
+
+class AlertsConfig(Section):
+    # The alert destinations (apprise URLs carry tokens) come from POLYCOPY_ALERT_URLS in the environment.
+    cooldown_s: Annotated[int, Field(gt=0)] = 300
+    feed_silent_s: Annotated[int, Field(gt=0)] = 60
+
+
+class TelemetryConfig(Section):
+    log_path: Path = Path("state/polycopy.log")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json_stdout: bool = True
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 = off
+    alerts: AlertsConfig = AlertsConfig()
+
+
+class ActorsConfig(Section):
+    system_base: Literal["multiprocTCPBase"] = "multiprocTCPBase"
+    admin_port: Annotated[int, Field(ge=1024, le=65535)] = 19410
+    ping_interval_ms: Annotated[int, Field(ge=50)] = 500
+    pong_timeout_ms: Annotated[int, Field(ge=100)] = 3000
+    restart_backoff_min_ms: Annotated[int, Field(ge=0)] = 100
+    restart_backoff_max_ms: Annotated[int, Field(gt=0)] = 10_000
+
+
+class Config(Section):
+    copy_: CopyConfig = Field(default=CopyConfig(), alias="copy")
+    sizing: SizingConfig = SizingConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    risk: RiskConfig = RiskConfig()
+    detection: DetectionConfig = DetectionConfig()
+    venue: VenueConfig = VenueConfig()
+    store: StoreConfig = StoreConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    actors: ActorsConfig = ActorsConfig()
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @property
+    def copy(self) -> CopyConfig:  # noqa: A003 - the YAML section is called `copy`
+        return self.copy_
+
+    @property
+    def mode(self) -> Mode:
+        return self.execution.mode

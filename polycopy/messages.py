@@ -1,0 +1,322 @@
+"""Every type that crosses an actor boundary.
+
+Frozen, slotted, keyword-only dataclasses at module level so they pickle across processes.
+Money, prices and sizes are `Decimal`. Each message has a constant-size `__repr__`: Thespian
+formats messages eagerly in its debug logging, and a long repr costs milliseconds per hop.
+Commands are verbs (`PlaceOrder`), events are past tense (`FillSeen`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+_msg = dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+
+
+class Message:
+    """Base: short repr, never the payload."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        key = getattr(self, "key", None) or getattr(self, "intent_id", None) or getattr(self, "reason", None)
+        return f"{type(self).__name__}({key})" if key else f"{type(self).__name__}()"
+
+    __str__ = __repr__
+
+
+# ---------------------------------------------------------------- wiring and control
+
+
+@_msg
+class Init(Message):
+    """Supervisor -> child, once after creation: config, peers, and the child's key."""
+
+    config: Any  # polycopy.config.Config (pydantic, frozen)
+    peers: dict = field(default_factory=dict)  # role -> ActorAddress
+    key: str = ""  # e.g. token id for a coalescer
+    kill_switch_tripped: bool = False
+
+
+@_msg
+class Peers(Message):
+    """Supervisor -> children: addresses changed (a restart gives a new address)."""
+
+    peers: dict  # role -> ActorAddress (coalescers under "coalescer:<token>")
+
+
+@_msg
+class Ping(Message):
+    nonce: int = 0
+
+
+@_msg
+class Pong(Message):
+    role: str
+    key: str = ""
+    pid: int = 0
+    nonce: int = 0
+
+
+@_msg
+class Shutdown(Message):
+    """Operator or runner -> supervisor: stop everything cleanly. Replied with ShutdownDone."""
+
+    reason: str = "manual"
+
+
+@_msg
+class ShutdownDone(Message):
+    reason: str = ""
+
+
+@_msg
+class StatusRequest(Message):
+    pass
+
+
+@_msg
+class StatusReply(Message):
+    status: dict  # JSON-ready
+
+
+@_msg
+class TripKillSwitch(Message):
+    """Any actor or the operator -> supervisor. Stops new orders; watchers keep running."""
+
+    reason: str
+    source: str = ""
+
+
+@_msg
+class ResetKillSwitch(Message):
+    """Operator only (run.py --reset-kill)."""
+
+    reason: str = "operator reset"
+
+
+@_msg
+class KillSwitchChanged(Message):
+    """Supervisor -> every child and the requester."""
+
+    tripped: bool
+    reason: str = ""
+
+
+@_msg
+class ReloadConfig(Message):
+    """Runner -> supervisor -> children: a validated new policy (SIGHUP or file change)."""
+
+    config: Any
+
+
+@_msg
+class EnsureCoalescer(Message):
+    """Intake or catalog -> supervisor: create the coalescer for a token if it does not exist."""
+
+    key: str  # token id
+    condition_id: str = ""
+    end_ts: int = 0  # market end (unix s); the coalescer is retired after it
+
+
+@_msg
+class NeedMarketFacts(Message):
+    """Any actor -> catalog: fetch and push the facts of this token's market."""
+
+    key: str  # token id
+    condition_id: str = ""
+    slug: str = ""
+
+
+@_msg
+class RetireCoalescer(Message):
+    key: str  # token id
+
+
+@_msg
+class ChildFailed(Message):
+    """A child reports a failure it could not handle (counted towards the kill switch)."""
+
+    role: str
+    reason: str
+
+
+# ---------------------------------------------------------------- detection
+
+
+@_msg
+class SourceFill(Message):
+    """One fill of the source wallet, normalised from any feed."""
+
+    key: str  # dedupe key: tx|token|side|price|size|occurrence (set by the watcher)
+    source_wallet: str  # lowercase
+    condition_id: str
+    token_id: str
+    outcome: str
+    side: str  # "BUY" | "SELL"
+    price: Decimal
+    size: Decimal  # shares
+    tx_hash: str
+    source_ts_ms: int  # the source's own timestamp (fill/block time), ms
+    feed: str  # "rtds" | "backstop" | "mempool" | "reconcile"
+    recv_mono_ns: int  # time.monotonic_ns() at receipt of the frame
+    envelope_ts_ms: int = 0  # feed envelope timestamp, where there is one
+    slug: str = ""
+    provisional: bool = False  # mempool: not yet settled
+    order_hash: str = ""  # mempool: the source's signed order hash
+
+
+@_msg
+class FillBatch(Message):
+    """Watcher -> intake, intake -> coalescer: a burst travels as one message."""
+
+    fills: tuple  # tuple[SourceFill, ...]
+
+    def __repr__(self) -> str:
+        return f"FillBatch(n={len(self.fills)})"
+
+
+@_msg
+class FeedHealth(Message):
+    """Watcher -> telemetry/supervisor, on change and periodically."""
+
+    feed: str
+    connected: bool
+    silence_s: float
+    reconnects: int = 0
+    malformed: int = 0
+    circuit_open: bool = False
+    detail: str = ""
+    key: str = ""
+
+
+# ---------------------------------------------------------------- decision
+
+
+@_msg
+class CopyIntent(Message):
+    """Coalescer -> risk: copy this much of the source's net trade on one token."""
+
+    intent_id: str
+    token_id: str
+    condition_id: str
+    side: str  # "BUY" | "SELL"
+    size: Decimal  # shares, sized by policy
+    source_price: Decimal  # size-weighted price of the covered fills
+    source_size: Decimal  # net source shares covered
+    fill_keys: tuple  # keys of the SourceFills this intent covers
+    first_recv_mono_ns: int  # receive time of the first covered fill
+    source_ts_ms: int = 0  # source timestamp of the first covered fill
+    reason: str = ""  # "leading" | "trailing" | "fill" | "reconcile"
+    opening: bool = True  # adds to our position (closing trades pass the near-expiry cutoff)
+    market_end_ts: int = 0  # unix s, 0 = unknown (risk then relies on MarketFacts)
+    slug: str = ""
+
+
+@_msg
+class ApprovedIntent(Message):
+    """Risk -> executor: approved (possibly clipped) intent; exposure is reserved."""
+
+    intent: CopyIntent
+    size: Decimal  # approved shares (<= intent.size)
+    max_notional_usd: Decimal  # reserved notional
+    decision: str  # "approved" | "clipped"
+    reason: str = ""
+
+    @property
+    def intent_id(self) -> str:
+        return self.intent.intent_id
+
+
+@_msg
+class RiskDecision(Message):
+    """Risk -> telemetry/coalescer: the verdict for every intent, with its reason."""
+
+    intent_id: str
+    decision: str  # "approved" | "clipped" | "rejected"
+    reason: str
+    size: Decimal = Decimal(0)
+
+
+# ---------------------------------------------------------------- execution
+
+
+@_msg
+class OrderOutcome(Message):
+    """Executor -> risk (settles the reservation) and telemetry."""
+
+    intent_id: str
+    order_id: str
+    status: str  # "filled" | "partial" | "rejected" | "unknown" | "not_sent"
+    filled_size: Decimal
+    filled_notional_usd: Decimal
+    reason: str = ""
+    token_id: str = ""
+    condition_id: str = ""
+    side: str = ""
+
+
+@_msg
+class MarketFacts(Message):
+    """Catalog -> risk, executor, intake: what the hot path must know before a fill arrives."""
+
+    condition_id: str
+    token_ids: tuple
+    outcomes: tuple
+    end_ts: int  # unix seconds
+    tick_size: Decimal
+    min_order_size: Decimal
+    neg_risk: bool
+    version: str = "v1"  # "v1" -> exchange domain "2"; "v2" -> ExchangeV3, domain "3"
+    slug: str = ""
+    accepting_orders: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.condition_id
+
+
+# ---------------------------------------------------------------- telemetry
+
+
+@_msg
+class StageTiming(Message):
+    """Any actor -> telemetry: stage timestamps of one copy, joined by correlation id."""
+
+    key: str  # correlation id: the first source fill's key
+    stages: tuple  # ((stage, monotonic_ns), ...)
+    source_ts_ms: int = 0
+
+
+@_msg
+class Alert(Message):
+    condition: str
+    text: str
+    resolved: bool = False
+    key: str = ""
+
+
+@_msg
+class TelemetrySnapshot(Message):
+    """Telemetry -> supervisor, about once a second: counters and latency quantiles (JSON-ready)."""
+
+    snapshot: dict
+
+
+@_msg
+class FeedStats(Message):
+    """Intake -> telemetry, periodically: what each feed delivered, per feed (lags in ms)."""
+
+    feed: str
+    first_seen: int  # fills this feed delivered before any other
+    duplicates: int  # fills already known when this feed delivered them
+    stale: int = 0  # new fills too old to copy at start (recorded only)
+    lag_source_ms_p50: float = 0.0  # receive wall time - source timestamp
+    lag_source_ms_max: float = 0.0
+    lag_envelope_ms_p50: float = 0.0  # receive wall time - envelope timestamp (RTDS only)
+    lag_envelope_ms_max: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return self.feed

@@ -1,0 +1,22 @@
+"""Market facts that can be known without a request."""
+from __future__ import annotations
+
+import re
+
+WINDOW_S = 900
+_UPDOWN_15M = re.compile(r"^(?P<asset>[a-z0-9]+)-updown-15m-(?P<start>\d{9,11})$")
+
+
+def end_ts_from_slug(slug: str) -> int | None:
+    """`btc-updown-15m-1787102100` ends at start + 900 s; None for any other slug."""
+    m = _UPDOWN_15M.match(slug or "")
+    return int(m.group("start")) + WINDOW_S if m else None
+
+
+def window_start(ts: int) -> int:
+    """The 15-minute window (unix s, aligned to :00/:15/:30/:45) that contains `ts`."""
+    return ts - ts % WINDOW_S
+
+
+def updown_slug(asset: str, start_ts: int) -> str:
+    return f"{asset.lower()}-updown-15m-{window_start(start_ts)}"

@@ -1,0 +1,220 @@
+"""What run.py does: run the system in the foreground, or talk to the running one.
+
+Exit codes: 0 ok, 1 runtime failure (or: nothing running), 2 bad config or environment.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from loguru import logger
+
+from polycopy.actors import system
+from polycopy.config import Config, Secrets, required_secrets_missing
+from polycopy.errors import SystemNotRunningError
+from polycopy.messages import (
+    Init,
+    KillSwitchChanged,
+    ReloadConfig,
+    ResetKillSwitch,
+    Shutdown,
+    ShutdownDone,
+    StatusReply,
+    StatusRequest,
+    TripKillSwitch,
+)
+from polycopy.store import control, open_db
+
+ASK_TIMEOUT_S = 5
+SHUTDOWN_ASK_S = 10
+STOP_WAIT_S = 10
+POLL_S = 1.0
+SIM_TEST_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcaec8c0d47f9d2ff80"  # Hardhat #0, public
+
+
+class Polysim:
+    """polysim as a child process for `--sim`: every endpoint points at it."""
+
+    def __init__(self, scenario: Path | None = None):
+        self.dir = Path(tempfile.mkdtemp(prefix="polysim-"))
+        out = self.dir / "endpoints.json"
+        cmd = [sys.executable, "-m", "polycopy.sim", "--endpoints-out", str(out)]
+        if scenario:
+            cmd += ["--scenario", str(scenario)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not out.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("polysim did not start (see its output above)")
+            time.sleep(0.05)
+        self.endpoints = json.loads(out.read_text())
+
+    def venue_overrides(self) -> dict:
+        e = self.endpoints
+        return {
+            "clob_url": e["clob"],
+            "rtds_url": e["rtds"],
+            "data_api_url": e["data_api"],
+            "gamma_url": e["gamma"],
+            "clob_ws_market_url": e["clob_ws_market"],
+            "clob_ws_user_url": e["clob_ws_user"],
+        }
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def sim_config(cfg: Config, sim: Polysim) -> Config:
+    """Point every endpoint at polysim and keep its state apart from the real one."""
+    venue = cfg.venue.model_copy(update=sim.venue_overrides())
+    store = cfg.store.model_copy(update={"path": cfg.store.path.parent / "sim" / cfg.store.path.name})
+    telemetry = cfg.telemetry.model_copy(update={"log_path": cfg.telemetry.log_path.parent / "sim" / cfg.telemetry.log_path.name})
+    return cfg.model_copy(update={"venue": venue, "store": store, "telemetry": telemetry})
+
+
+# ---------------------------------------------------------------- foreground run
+
+
+def run(cfg: Config, secrets: Secrets, reload_config=None) -> int:
+    """Start the system, supervise it until a signal or a --shutdown, stop it. Returns the exit code."""
+    from polycopy.actors.supervisor import Supervisor
+
+    missing = required_secrets_missing(cfg.mode, secrets)
+    if missing:
+        logger.error("{} mode needs {} in the environment", cfg.mode.value, ", ".join(missing))
+        return 2
+    port = cfg.actors.admin_port
+    asys = system.start_system(port, cfg.store.path.parent)
+    sup = asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
+    asys.tell(sup, Init(config=cfg))
+    logger.info("polycopy running in {} mode; admin port {} (loopback only)", cfg.mode.value, port)
+
+    stop = {"reason": None, "reload": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(reason="sigterm"))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(reason="sigint"))
+    signal.signal(signal.SIGHUP, lambda *_: stop.update(reload=True))
+    notify = _systemd_notifier()
+    notify("READY=1")
+    db = open_db(cfg.store.path, cfg.store.synchronous)
+    misses = 0
+    while stop["reason"] is None:
+        time.sleep(POLL_S)
+        if stop["reload"] and reload_config is not None:
+            stop["reload"] = False
+            new = reload_config()
+            if new is not None:
+                asys.tell(sup, ReloadConfig(config=new))
+        if not system.admin_answers(port):
+            reason = control.shutdown_requested(db)
+            if reason is not None:
+                logger.info("system stopped by request ({})", reason)
+                return 0
+            logger.error("the actor system died")
+            return 1
+        reply = _ask(asys, sup, StatusRequest(), 2)
+        misses = 0 if isinstance(reply, StatusReply) else misses + 1
+        if misses >= 5:
+            logger.error("supervisor has not answered for {} polls; stopping", misses)
+            stop["reason"] = "supervisor unresponsive"
+        notify("WATCHDOG=1")
+    logger.info("stopping: {}", stop["reason"])
+    notify("STOPPING=1")
+    done = _ask(asys, sup, Shutdown(reason=stop["reason"]), SHUTDOWN_ASK_S)
+    if not isinstance(done, ShutdownDone):
+        logger.warning("supervisor did not confirm the shutdown; stopping the system anyway")
+    asys.shutdown()
+    system.wait_port_closed(port, STOP_WAIT_S)
+    return 0 if stop["reason"] in ("sigterm", "sigint") else 1
+
+
+def _ask(asys, addr, msg, timeout_s):
+    try:
+        return asys.ask(addr, msg, timeout_s)
+    except Exception as e:  # noqa: BLE001 - a dead system raises several kinds
+        logger.debug("ask {} failed: {}", type(msg).__name__, e)
+        return None
+
+
+def _systemd_notifier():
+    if not os.environ.get("NOTIFY_SOCKET"):
+        return lambda _state: None
+    import sdnotify
+
+    n = sdnotify.SystemdNotifier()
+    return n.notify
+
+
+# ---------------------------------------------------------------- talking to the running system
+
+
+def _attach(cfg: Config):
+    from polycopy.actors.supervisor import Supervisor
+
+    asys = system.attach_system(cfg.actors.admin_port)
+    return asys, asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
+
+
+def status(cfg: Config) -> dict:
+    asys, sup = _attach(cfg)
+    reply = _ask(asys, sup, StatusRequest(), ASK_TIMEOUT_S)
+    if not isinstance(reply, StatusReply):
+        raise SystemNotRunningError("the running system did not answer the status request")
+    return reply.status
+
+
+def set_kill_switch(cfg: Config, tripped: bool, reason: str) -> str:
+    """Trip or reset. With no system running, the persisted state is changed directly."""
+    if not system.admin_answers(cfg.actors.admin_port):
+        control.save_kill_switch(open_db(cfg.store.path, cfg.store.synchronous), tripped, reason)
+        return f"kill switch {'tripped' if tripped else 'reset'} in {cfg.store.path} (no system running)"
+    asys, sup = _attach(cfg)
+    msg = TripKillSwitch(reason=reason, source="operator") if tripped else ResetKillSwitch(reason=reason)
+    reply = _ask(asys, sup, msg, ASK_TIMEOUT_S)
+    if not isinstance(reply, KillSwitchChanged):
+        raise SystemNotRunningError("the running system did not confirm the kill switch change")
+    return f"kill switch {'TRIPPED' if reply.tripped else 'reset'}: {reply.reason}"
+
+
+def shutdown(cfg: Config) -> str:
+    """Stop the running system and wait until every one of its processes is gone."""
+    port = cfg.actors.admin_port
+    asys, sup = _attach(cfg)
+    reply = _ask(asys, sup, StatusRequest(), ASK_TIMEOUT_S)
+    pids = system_pids(reply.status["pid"] if isinstance(reply, StatusReply) else None)
+    done = _ask(asys, sup, Shutdown(reason="operator"), SHUTDOWN_ASK_S)
+    asys.shutdown()
+    system.wait_port_closed(port, STOP_WAIT_S)
+    gone, alive = psutil.wait_procs([p for p in (_proc(pid) for pid in pids) if p], timeout=STOP_WAIT_S)
+    for p in alive:
+        p.kill()
+    note = "" if isinstance(done, ShutdownDone) else " (the supervisor did not confirm; processes were stopped anyway)"
+    return f"stopped {len(gone) + len(alive)} processes{note}" + (f"; {len(alive)} had to be killed" if alive else "")
+
+
+def system_pids(supervisor_pid: int | None) -> list[int]:
+    """The admin (the supervisor's parent) and every process below it: actors and the logger."""
+    sup = _proc(supervisor_pid) if supervisor_pid else None
+    admin = sup.parent() if sup else None
+    if admin is None:
+        return [supervisor_pid] if supervisor_pid else []
+    return sorted({admin.pid, *(c.pid for c in admin.children(recursive=True))})
+
+
+def _proc(pid: int):
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None

@@ -1,0 +1,1 @@
+"""polysim: a Polymarket on loopback."""

@@ -1,0 +1,59 @@
+"""The contract between polysim's parts: market definitions and runtime fault knobs.
+
+The venue (CLOB REST + websockets, `polycopy/sim/venue/`) and the feeds (RTDS, Data API,
+Gamma, scenario driver) both read these. Keep it small; behaviour lives elsewhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass
+class SimMarket:
+    """One binary market. `tokens[i]` is the asset id of `outcomes[i]`."""
+
+    condition_id: str  # 0x + 64 hex
+    question: str
+    slug: str
+    event_slug: str
+    tokens: list[str]  # decimal uint256 strings (CTF token ids, or V2 position ids)
+    outcomes: list[str]  # e.g. ["Up", "Down"]
+    start_ts: int  # unix seconds
+    end_ts: int  # unix seconds
+    tick_size: Decimal = Decimal("0.01")
+    min_order_size: Decimal = Decimal("5")
+    neg_risk: bool = False
+    version: str = "v1"  # Gamma `version`: "v1" -> domain "2"; "v2" -> positionIds, domain "3"
+    accepting_orders: bool = True
+    closed: bool = False
+    fee_rate: Decimal = Decimal("0")  # `fd.r` of /clob-markets: fee = shares*r*(p(1-p))^e
+    fee_exponent: int = 1  # `fd.e`
+
+    def outcome_of(self, token_id: str) -> str:
+        return self.outcomes[self.tokens.index(token_id)]
+
+
+@dataclass
+class VenueFaults:
+    """Knobs a scenario or a test flips at run time (monotonic deadlines, seconds)."""
+
+    rate_limit_until: float = 0.0  # 429 on every CLOB call until then
+    retry_after_s: int = 1
+    engine_restart_until: float = 0.0  # 425 on order calls
+    post_only_until: float = 0.0  # 503 post_only_mode on marketable orders
+    post_delay_ms: int = 0  # hold POST /order responses this long (after accepting)
+    drop_post_response: bool = False  # accept the order, then close the connection
+    settlement_fails: bool = False  # user-channel trades go MATCHED -> FAILED
+
+
+@dataclass
+class FeedFaults:
+    """Knobs for the source feeds."""
+
+    rtds_stalled: bool = False  # keep sockets open, send nothing
+    rtds_drop_now: bool = False  # close every RTDS socket once, then clear
+    data_api_rate_limit_until: float = 0.0  # 429 with Retry-After on Data API calls
+    data_api_lag_ms: int = 0  # a trade is visible on the Data API this long after the fill
+    rtds_lag_ms: int = 0  # RTDS frames go out this long after the fill
+    extra: dict = field(default_factory=dict)

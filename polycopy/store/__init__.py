@@ -1,0 +1,4 @@
+"""SQLite state, one file in WAL mode. Each table has one owning actor; see the modules here."""
+from polycopy.store.db import open_db
+
+__all__ = ["open_db"]

@@ -1,0 +1,21 @@
+"""Opening the database. Every actor process opens its own connection to the same file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlite_utils
+
+
+def open_db(path: str | Path, synchronous: str = "NORMAL") -> sqlite_utils.Database:
+    """WAL mode: readers never block the writer; a commit survives a crash of the process.
+
+    `path` ":memory:" gives a private in-memory database (tests).
+    """
+    if str(path) == ":memory:":
+        return sqlite_utils.Database(memory=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(str(path))
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+    db.execute("PRAGMA busy_timeout=5000")
+    return db

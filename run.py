@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""polycopy: parse, load config, configure logging, then run or talk to the running system."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from loguru import logger
+
+from polycopy import runner
+from polycopy.config import load_config, load_secrets
+from polycopy.errors import ConfigError, PolycopyError, SystemNotRunningError, SystemRunningError
+from polycopy.logs import setup_logging
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="run.py", description="Copy one Polymarket wallet's trades.")
+    p.add_argument("--config", required=True, type=Path, help="policy YAML (see config.yaml)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", dest="mode", action="store_const", const="dry_run", help="log and record orders, send nothing")
+    mode.add_argument("--paper", dest="mode", action="store_const", const="paper", help="fill orders against the live book, on paper")
+    mode.add_argument("--live", dest="mode", action="store_const", const="live", help="send real orders")
+    p.add_argument("--sim", action="store_true", help="start polysim on loopback and point every endpoint at it (paper mode unless told)")
+    p.add_argument("--scenario", type=Path, help="polysim scenario for --sim")
+    cmd = p.add_mutually_exclusive_group()
+    cmd.add_argument("--healthcheck", action="store_true", help="run the preflight checks and exit")
+    cmd.add_argument("--shutdown", action="store_true", help="stop the running system and wait until it is gone")
+    cmd.add_argument("--status", action="store_true", help="print the running system's status as JSON")
+    cmd.add_argument("--kill", nargs="?", const="operator", metavar="REASON", help="trip the kill switch: no new orders")
+    cmd.add_argument("--reset-kill", action="store_true", help="reset the kill switch")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    overrides = {}
+    if args.mode or args.sim:
+        overrides["execution"] = {"mode": args.mode or "paper"}
+    try:
+        cfg = load_config(args.config, overrides)
+        secrets = load_secrets(dotenv=Path(".env"))
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    setup_logging(
+        level=cfg.telemetry.log_level,
+        log_path=None if (args.status or args.shutdown) else cfg.telemetry.log_path,
+        json_stdout=cfg.telemetry.log_json_stdout and not (args.status or args.shutdown or args.kill or args.reset_kill),
+        secret_values=secrets.values(),
+    )
+    try:
+        if args.status:
+            print(json.dumps(runner.status(cfg), indent=2, sort_keys=True))
+            return 0
+        if args.shutdown:
+            print(runner.shutdown(cfg))
+            return 0
+        if args.kill or args.reset_kill:
+            print(runner.set_kill_switch(cfg, bool(args.kill), args.kill or "operator reset"))
+            return 0
+        if args.healthcheck:
+            from polycopy.health import healthcheck
+
+            return healthcheck(cfg, secrets)
+        return _run(args, cfg, secrets, overrides)
+    except SystemNotRunningError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except SystemRunningError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except PolycopyError as e:
+        logger.error("{}", e)
+        return 1
+
+
+def _run(args, cfg, secrets, overrides) -> int:
+    sim = None
+    if args.sim:
+        if secrets.private_key is None:  # polysim accepts the public Hardhat #0 test key
+            import os
+
+            os.environ["POLYCOPY_PRIVATE_KEY"] = runner.SIM_TEST_KEY
+            secrets = load_secrets(dotenv=Path(".env"))
+        sim = runner.Polysim(args.scenario)
+        cfg = runner.sim_config(cfg, sim)
+        logger.info("polysim on loopback: {}", sim.endpoints)
+
+    def reload_config():
+        try:
+            new = load_config(args.config, overrides)
+        except ConfigError as e:
+            logger.error("new policy rejected, keeping the old one: {}", e)
+            return None
+        return runner.sim_config(new, sim) if sim else new
+
+    try:
+        return runner.run(cfg, secrets, reload_config)
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Drive one actor directly, with no actor system (THESPIAN.md §7, style 1).
+
+    h = Harness(RiskActor, config=cfg, peers={"executor": "executor"})
+    h.deliver(SomeMessage(...))
+    assert h.sent_to("executor") == [...]
+Time is driven by calling `h.fire_wakeups()`.
+"""
+from __future__ import annotations
+
+from thespian.actors import ActorAddress, WakeupMessage
+
+from polycopy.messages import Init
+
+
+class FakeRef:
+    def __init__(self, name: str):
+        self.address = ActorAddress(name)
+        self.globalName = None
+        self.sent: list[tuple[object, object]] = []
+        self.wakeups: list[tuple[object, object]] = []
+        self.created: list[tuple[object, str | None]] = []
+
+    def actor_send(self, target, msg):
+        self.sent.append((target, msg))
+
+    def wakeupAfter(self, period, payload=None):
+        self.wakeups.append((period, payload))
+
+    def createActor(self, cls, targetActorRequirements=None, globalName=None, sourceHash=None):
+        addr = ActorAddress(f"child-{len(self.created)}")
+        self.created.append((cls, globalName))
+        return addr
+
+    def handleDeadLetters(self, *a, **kw):
+        pass
+
+
+class Harness:
+    def __init__(self, actor_cls, *, config=None, peers=None, key="", init=True, kill_switch_tripped=False):
+        self.actor = actor_cls()
+        self.ref = FakeRef(actor_cls.__name__)
+        self.actor._myRef = self.ref
+        self.parent = ActorAddress("parent")
+        if init:
+            peers = {role: (a if isinstance(a, ActorAddress) else ActorAddress(a)) for role, a in (peers or {}).items()}
+            self.deliver(Init(config=config, peers=peers, key=key, kill_switch_tripped=kill_switch_tripped), self.parent)
+
+    def deliver(self, msg, sender=None):
+        return self.actor.receiveMessage(msg, sender or ActorAddress("tester"))
+
+    def sent(self, msg_type=None):
+        return [m for _, m in self.ref.sent if msg_type is None or isinstance(m, msg_type)]
+
+    def sent_to(self, target, msg_type=None):
+        """Messages sent to `target`: a peer name given at construction, or an ActorAddress."""
+        want = target if isinstance(target, ActorAddress) else ActorAddress(target)
+        return [m for t, m in self.ref.sent if t == want and (msg_type is None or isinstance(m, msg_type))]
+
+    def clear(self):
+        self.ref.sent.clear()
+
+    def fire_wakeups(self, payload_filter=None):
+        """Deliver every pending wakeup (optionally only those whose payload matches)."""
+        pending, self.ref.wakeups = self.ref.wakeups, []
+        for period, payload in pending:
+            if payload_filter is None or payload_filter(payload):
+                self.deliver(WakeupMessage(period, payload))
+            else:
+                self.ref.wakeups.append((period, payload))

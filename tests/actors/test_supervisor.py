@@ -1,0 +1,153 @@
+"""The supervisor alone: creation, restart with backoff, kill switch, shutdown, coalescers."""
+from __future__ import annotations
+
+from thespian.actors import ActorAddress, ActorExitRequest, ChildActorExited
+
+from polycopy.actors import supervisor as sup_mod
+from polycopy.actors.supervisor import CHILDREN, Supervisor
+from polycopy.messages import (
+    EnsureCoalescer,
+    Init,
+    KillSwitchChanged,
+    Peers,
+    Pong,
+    ResetKillSwitch,
+    RetireCoalescer,
+    Shutdown,
+    ShutdownDone,
+    StatusReply,
+    StatusRequest,
+    TripKillSwitch,
+)
+from polycopy.store import control, open_db
+from tests.actors.harness import Harness
+from tests.conftest import make_config
+
+
+STUB = "polycopy.actors.base:ChildActor"
+
+
+class StubbedSupervisor(Supervisor):
+    """The real supervisor with every child a bare ChildActor: this tests the supervisor only."""
+
+    children_spec = {role: STUB for role in CHILDREN}
+    coalescer_spec = STUB
+
+
+def start(tmp_path, **sections):
+    cfg = make_config(tmp_path, **sections)
+    return Harness(StubbedSupervisor, config=cfg), cfg
+
+
+def addr_of(h, role):
+    return h.actor.children[role].addr
+
+
+def test_creates_every_child_and_sends_each_init_with_peers(tmp_path):
+    h, _ = start(tmp_path)
+    assert len(h.ref.created) == len(CHILDREN)
+    assert [c.role for c in h.actor.children.values()] == list(CHILDREN)  # peers first, watchers last
+    inits = h.sent(Init)
+    assert len(inits) == len(CHILDREN)
+    last_peers = h.sent(Peers)[-1].peers
+    assert set(last_peers) == set(CHILDREN)
+
+
+def test_restarts_an_exited_child_after_backoff_and_tells_peers_its_new_address(tmp_path):
+    h, _ = start(tmp_path)
+    old = addr_of(h, "risk")
+    h.clear()
+    h.deliver(ChildActorExited(old))
+    assert h.actor.children["risk"].addr is None
+    assert h.sent(Init) == []  # not before the backoff timer
+    h.fire_wakeups(lambda p: isinstance(p, tuple) and p[0] == sup_mod.RESTART)
+    new = addr_of(h, "risk")
+    assert new is not None and new != old
+    assert h.sent_to(new, Init)
+    assert all(p.peers["risk"] == new for p in h.sent(Peers))
+    assert h.actor.children["risk"].restarts == 1
+
+
+def test_backoff_grows_with_restarts(tmp_path):
+    h, _ = start(tmp_path, actors={"restart_backoff_min_ms": 100, "restart_backoff_max_ms": 350}, risk={"kill_after_child_failures": 99})
+    delays = []
+    for _ in range(4):
+        h.ref.wakeups.clear()
+        h.deliver(ChildActorExited(addr_of(h, "executor")))
+        (period, payload), = [w for w in h.ref.wakeups if isinstance(w[1], tuple)]
+        delays.append(period.total_seconds() * 1000)
+        h.fire_wakeups(lambda p: isinstance(p, tuple))
+    assert delays == [100, 200, 350, 350]
+
+
+def test_repeated_failures_trip_the_kill_switch_and_persist_it(tmp_path):
+    h, cfg = start(tmp_path, risk={"kill_after_child_failures": 3, "kill_failure_window_s": 60})
+    for _ in range(3):
+        h.deliver(ChildActorExited(addr_of(h, "intake")))
+        h.fire_wakeups(lambda p: isinstance(p, tuple))
+    assert h.actor.kill_tripped
+    assert any(m.tripped for m in h.sent(KillSwitchChanged))
+    tripped, reason = control.load_kill_switch(open_db(cfg.store.path))
+    assert tripped and "child failures" in reason
+
+
+def test_kill_switch_survives_a_restart_and_only_reset_clears_it(tmp_path):
+    h, cfg = start(tmp_path)
+    h.deliver(TripKillSwitch(reason="manual", source="operator"), ActorAddress("cli"))
+    assert h.sent_to("cli", KillSwitchChanged)[0].tripped
+    h2 = Harness(StubbedSupervisor, config=cfg)  # a new process on the same database
+    assert h2.actor.kill_tripped
+    assert all(i.kill_switch_tripped for i in h2.sent(Init))
+    h2.deliver(ResetKillSwitch(), ActorAddress("cli"))
+    assert not h2.sent_to("cli", KillSwitchChanged)[0].tripped
+    assert control.load_kill_switch(open_db(cfg.store.path)) == (False, "operator reset")
+
+
+def test_shutdown_stops_children_then_confirms_and_marks_the_request(tmp_path):
+    h, cfg = start(tmp_path)
+    h.clear()
+    h.deliver(Shutdown(reason="test"), ActorAddress("cli"))
+    exits = [t for t, m in h.ref.sent if isinstance(m, ActorExitRequest)]
+    assert len(exits) == len(CHILDREN)
+    assert any(isinstance(m, KillSwitchChanged) and m.tripped for m in h.sent())  # orders stop at once
+    assert h.sent_to("cli", ShutdownDone) == []
+    for a in exits:
+        h.deliver(ChildActorExited(a))
+    assert h.sent_to("cli", ShutdownDone)
+    assert h.sent(Init) == []  # nothing restarted during shutdown
+    assert control.shutdown_requested(open_db(cfg.store.path)) == "test"
+    assert control.load_kill_switch(open_db(cfg.store.path))[0] is False  # a clean stop does not trip it
+
+
+def test_coalescer_created_once_and_retired_without_counting_a_failure(tmp_path):
+    h, _ = start(tmp_path)
+    n = len(h.ref.created)
+    h.deliver(EnsureCoalescer(key="123", condition_id="0xc", end_ts=0), ActorAddress("intake"))
+    h.deliver(EnsureCoalescer(key="123", condition_id="0xc", end_ts=0), ActorAddress("intake"))
+    assert len(h.ref.created) == n + 1
+    addr = addr_of(h, "coalescer:123")
+    assert "coalescer:123" in h.sent(Peers)[-1].peers
+    h.deliver(RetireCoalescer(key="123"))
+    h.deliver(ChildActorExited(addr))
+    assert "coalescer:123" not in h.actor.children
+    assert len(h.actor.failures) == 0
+
+
+def test_a_silent_child_is_killed(tmp_path, monkeypatch):
+    killed = []
+    monkeypatch.setattr(sup_mod, "_kill", killed.append)
+    h, _ = start(tmp_path, actors={"pong_timeout_ms": 100})
+    for c in h.actor.children.values():
+        h.deliver(Pong(role=c.role, pid=1000 + len(c.role)), c.addr)
+    h.actor.children["executor"].last_pong -= 10  # silent for 10 s
+    h.fire_wakeups(lambda p: p == sup_mod.TICK)
+    assert killed == [1000 + len("executor")]
+
+
+def test_status_reports_mode_children_and_kill_switch(tmp_path):
+    h, _ = start(tmp_path)
+    h.deliver(StatusRequest(), ActorAddress("cli"))
+    (reply,) = h.sent_to("cli", StatusReply)
+    assert reply.status["mode"] == "dry_run"
+    assert set(reply.status["children"]) == set(CHILDREN)
+    assert reply.status["kill_switch"]["tripped"] is False
