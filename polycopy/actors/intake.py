@@ -1,0 +1,206 @@
+"""Intake: deduplicates source fills across feeds and restarts, persists, then routes per token.
+
+A fill is new exactly once: its key (tx|token|side|price|size|occurrence, see
+venue/source_fill.py) is checked against memory, then inserted into SQLite (`INSERT OR
+IGNORE`, the primary key decides) before anything is sent. New fills go per token as one
+FillBatch to `coalescer:<token>`; when that coalescer does not exist yet the fills wait in a
+buffer (status "buffered" on disk) while the supervisor is asked for it (EnsureCoalescer,
+repeated every few seconds) and the catalog for the market facts.
+
+At start the keys of the last RETAIN_H hours are loaded: no fill seen before a restart is
+routed again. Fills that happened before the start and are older than
+`copy.max_fill_age_at_start_s` when they arrive are recorded with status "stale", not copied.
+Buffered fills found at start are routed if still young enough. If the database refuses a
+write, the fills are kept and tried again a second later (nothing is routed unstored).
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import defaultdict, deque
+from datetime import timedelta
+from statistics import median
+
+from polycopy.actors.base import ChildActor
+from polycopy.messages import EnsureCoalescer, FeedStats, FillBatch, MarketFacts, NeedMarketFacts, StageTiming
+from polycopy.policy.markets import end_ts_from_slug
+from polycopy.store import fills as store
+from polycopy.store.db import open_db
+
+RETAIN_H = 48
+STATS = "intake-stats"
+ENSURE = "intake-ensure"
+RETRY = "intake-retry"
+RETRY_S = 1.0
+STATS_EVERY_S = 10.0
+ENSURE_EVERY_S = 2.0
+
+
+class FeedCounters:
+    def __init__(self):
+        self.first_seen = self.duplicates = self.stale = 0
+        self.lag_source: deque = deque(maxlen=500)
+        self.lag_envelope: deque = deque(maxlen=500)
+
+    def message(self, feed: str) -> FeedStats:
+        def p50(d):
+            return round(median(d), 1) if d else 0.0
+
+        return FeedStats(
+            feed=feed, first_seen=self.first_seen, duplicates=self.duplicates, stale=self.stale,
+            lag_source_ms_p50=p50(self.lag_source), lag_source_ms_max=round(max(self.lag_source, default=0.0), 1),
+            lag_envelope_ms_p50=p50(self.lag_envelope), lag_envelope_ms_max=round(max(self.lag_envelope, default=0.0), 1),
+        )
+
+
+class Intake(ChildActor):
+    role = "intake"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.db = None
+        self.seen: dict[str, int] = {}  # key -> source_ts_ms
+        self.buffers: dict[str, list] = {}  # token -> fills waiting for the coalescer
+        self.asked: dict[str, float] = {}  # token -> monotonic time EnsureCoalescer was sent
+        self.facts: dict[str, MarketFacts] = {}  # token -> facts
+        self.facts_asked: set[str] = set()
+        self.counters: dict[str, FeedCounters] = defaultdict(FeedCounters)
+        self.started_ms = 0
+        self._ensure_armed = False
+        self.retry: list = []  # fills the database refused; tried again after RETRY_S
+
+    # ------------------------------------------------------------ start
+
+    def on_init(self, msg) -> None:
+        self.started_ms = _now_ms()
+        self.db = open_db(self.config.store.path, self.config.store.synchronous)
+        store.ensure(self.db)
+        self.seen = store.load_keys(self.db, self.started_ms - RETAIN_H * 3_600_000)
+        waiting = store.load_buffered(self.db, self.started_ms - self.config.copy.max_fill_age_at_start_s * 1000)
+        self.log.info("intake: {} known fills loaded, {} buffered to route", len(self.seen), len(waiting))
+        self._route(waiting)
+        self.wakeupAfter(timedelta(seconds=STATS_EVERY_S), payload=STATS)
+
+    # ------------------------------------------------------------ fills
+
+    def receiveMsg_FillBatch(self, msg: FillBatch, sender) -> None:
+        self._accept(list(msg.fills))
+
+    def _accept(self, fills: list) -> None:
+        fresh, batch_keys = [], set()
+        for f in fills:
+            if f.key in self.seen or f.key in batch_keys:
+                self.counters[f.feed].duplicates += 1
+            else:
+                batch_keys.add(f.key)
+                fresh.append(f)
+        if not fresh:
+            return
+        status = {f.key: self._status(f) for f in fresh}
+        try:
+            new = store.save_new_fills(self.db, fresh, status)  # persisted before routed
+        except sqlite3.Error as e:
+            self.log.error("intake: cannot store {} fills ({}); retrying in {}s", len(fresh), e, RETRY_S)
+            if not self.retry:
+                self.wakeupAfter(timedelta(seconds=RETRY_S), payload=RETRY)
+            self.retry.extend(fresh)
+            return
+        new_keys = {f.key for f in new}
+        for f in fresh:
+            if f.key not in new_keys:  # known on disk only (older than what memory keeps)
+                self.counters[f.feed].duplicates += 1
+        for f in new:
+            self.seen[f.key] = f.source_ts_ms
+            self._count_new(f, status[f.key])
+        to_copy = [f for f in new if status[f.key] != "stale"]
+        self._route(to_copy)
+        if "telemetry" in self.peers:
+            intake_ns = time.monotonic_ns()
+            for f in to_copy:
+                self.send(self.peers["telemetry"], StageTiming(
+                    key=f.key, stages=(("recv", f.recv_mono_ns), ("intake", intake_ns)), source_ts_ms=f.source_ts_ms))
+
+    def _status(self, f) -> str:
+        now = _now_ms()
+        if f.source_ts_ms < self.started_ms and now - f.source_ts_ms > self.config.copy.max_fill_age_at_start_s * 1000:
+            return "stale"
+        routable = f"coalescer:{f.token_id}" in self.peers and f.token_id not in self.buffers
+        return "routed" if routable else "buffered"
+
+    def _count_new(self, f, status: str) -> None:
+        c = self.counters[f.feed]
+        c.first_seen += 1
+        c.stale += status == "stale"
+        recv_wall_ms = time.time() * 1000 - (time.monotonic_ns() - f.recv_mono_ns) / 1e6
+        c.lag_source.append(recv_wall_ms - f.source_ts_ms)
+        if f.envelope_ts_ms:
+            c.lag_envelope.append(recv_wall_ms - f.envelope_ts_ms)
+
+    def _route(self, fills: list) -> None:
+        by_token: dict[str, list] = {}
+        for f in fills:
+            by_token.setdefault(f.token_id, []).append(f)
+        for token, group in by_token.items():
+            addr = self.peers.get(f"coalescer:{token}")
+            if addr is not None and token not in self.buffers:
+                self.send(addr, FillBatch(fills=tuple(group)))
+            else:
+                self.buffers.setdefault(token, []).extend(group)
+                self._ask_for(token, group[0])
+
+    # ------------------------------------------------------------ coalescers and facts
+
+    def _ask_for(self, token: str, fill) -> None:
+        if time.monotonic() - self.asked.get(token, -1e9) >= ENSURE_EVERY_S and self.parent is not None:
+            facts = self.facts.get(token)
+            end_ts = facts.end_ts if facts else (end_ts_from_slug(fill.slug) or 0)
+            self.send(self.parent, EnsureCoalescer(key=token, condition_id=fill.condition_id, end_ts=end_ts))
+            self.asked[token] = time.monotonic()
+        if token not in self.facts and token not in self.facts_asked and "catalog" in self.peers:
+            self.facts_asked.add(token)
+            self.send(self.peers["catalog"], NeedMarketFacts(key=token, condition_id=fill.condition_id, slug=fill.slug))
+        if not self._ensure_armed:
+            self._ensure_armed = True
+            self.wakeupAfter(timedelta(seconds=ENSURE_EVERY_S), payload=ENSURE)
+
+    def on_peers(self) -> None:
+        for token in [t for t in self.buffers if f"coalescer:{t}" in self.peers]:
+            group = self.buffers.pop(token)
+            store.set_status(self.db, [f.key for f in group], "routed")  # written before sent
+            self.send(self.peers[f"coalescer:{token}"], FillBatch(fills=tuple(group)))
+            self.asked.pop(token, None)
+
+    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender) -> None:
+        for token in msg.token_ids:
+            self.facts[str(token)] = msg
+
+    # ------------------------------------------------------------ timers
+
+    def on_wakeup(self, payload) -> None:
+        if payload == STATS:
+            self._send_stats()
+            self.wakeupAfter(timedelta(seconds=STATS_EVERY_S), payload=STATS)
+        elif payload == RETRY:
+            fills, self.retry = self.retry, []
+            self._accept(fills)
+        elif payload == ENSURE:
+            self._ensure_armed = False
+            for token, group in list(self.buffers.items()):
+                self._ask_for(token, group[0])
+
+    def _send_stats(self) -> None:
+        if "telemetry" in self.peers:
+            for feed, c in self.counters.items():
+                self.send(self.peers["telemetry"], c.message(feed))
+        cutoff = _now_ms() - RETAIN_H * 3_600_000
+        if len(self.seen) > 50_000:
+            self.seen = {k: ts for k, ts in self.seen.items() if ts >= cutoff}
+
+    def on_exit(self) -> None:
+        if self.db is not None:
+            self.db.conn.close()
+            self.db = None
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

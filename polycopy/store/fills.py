@@ -1,0 +1,82 @@
+"""Fills seen, owned by Intake. One row per dedupe key; the primary key makes a fill new exactly once.
+
+status: "routed" (sent to its coalescer), "buffered" (waiting for the coalescer; routed again
+after a restart if still young), "stale" (recorded, not copied: too old at start).
+Amounts are stored as text so they read back as the same Decimal.
+"""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import sqlite_utils
+
+from polycopy.messages import SourceFill
+
+TABLE = "fills"
+COLUMNS = {
+    "key": str, "source_wallet": str, "tx_hash": str, "token_id": str, "condition_id": str, "outcome": str, "side": str,
+    "price": str, "size": str, "source_ts_ms": int, "envelope_ts_ms": int, "feed": str,
+    "recv_mono_ns": int, "slug": str, "status": str, "seen_ts_ms": int,
+}
+
+
+def ensure(db: sqlite_utils.Database) -> None:
+    db[TABLE].create(COLUMNS, pk="key", if_not_exists=True)
+    db[TABLE].create_index(["source_ts_ms"], if_not_exists=True)
+
+
+def save_new_fills(db: sqlite_utils.Database, fills: list[SourceFill], status: dict[str, str]) -> list[SourceFill]:
+    """Insert the fills whose key is not stored yet, in one transaction; return those."""
+    now = int(time.time() * 1000)
+    new = []
+    with db.conn:
+        for f in fills:
+            cur = db.conn.execute(
+                f"INSERT OR IGNORE INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                (f.key, f.source_wallet, f.tx_hash, f.token_id, f.condition_id, f.outcome, f.side, str(f.price), str(f.size),
+                 f.source_ts_ms, f.envelope_ts_ms, f.feed, f.recv_mono_ns, f.slug, status[f.key], now),
+            )
+            if cur.rowcount == 1:
+                new.append(f)
+    return new
+
+
+def set_status(db: sqlite_utils.Database, keys: list[str], status: str) -> None:
+    with db.conn:
+        db.conn.executemany(f"UPDATE {TABLE} SET status = ? WHERE key = ?", [(status, k) for k in keys])
+
+
+def load_keys(db: sqlite_utils.Database, since_ms: int) -> dict[str, int]:
+    """key -> source_ts_ms of every fill at or after `since_ms`."""
+    ensure(db)
+    rows = db.execute(f"SELECT key, source_ts_ms FROM {TABLE} WHERE source_ts_ms >= ?", [since_ms])
+    return dict(rows.fetchall())
+
+
+def is_stored(db: sqlite_utils.Database, key: str) -> bool:
+    return db.execute(f"SELECT 1 FROM {TABLE} WHERE key = ?", [key]).fetchone() is not None
+
+
+def load_buffered(db: sqlite_utils.Database, since_ms: int) -> list[SourceFill]:
+    """Fills stored but never routed (the process stopped while waiting for a coalescer)."""
+    ensure(db)
+    rows = db.execute(
+        f"SELECT * FROM {TABLE} WHERE status = 'buffered' AND source_ts_ms >= ? ORDER BY seen_ts_ms, rowid", [since_ms]
+    )
+    names = [c[0] for c in rows.description]
+    return [_fill(dict(zip(names, r))) for r in rows.fetchall()]
+
+
+def count_by_status(db: sqlite_utils.Database) -> dict[str, int]:
+    ensure(db)
+    return dict(db.execute(f"SELECT status, COUNT(*) FROM {TABLE} GROUP BY status").fetchall())
+
+
+def _fill(row: dict) -> SourceFill:
+    return SourceFill(
+        key=row["key"], source_wallet=row["source_wallet"], condition_id=row["condition_id"], token_id=row["token_id"],
+        outcome=row["outcome"], side=row["side"], price=Decimal(row["price"]), size=Decimal(row["size"]),
+        tx_hash=row["tx_hash"], source_ts_ms=row["source_ts_ms"], feed=row["feed"], recv_mono_ns=row["recv_mono_ns"],
+        envelope_ts_ms=row["envelope_ts_ms"], slug=row["slug"],
+    )

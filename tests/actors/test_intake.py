@@ -1,0 +1,154 @@
+"""Intake: dedupe across feeds and restarts, persist before routing, buffer until the coalescer exists."""
+import time
+from decimal import Decimal
+
+from thespian.actors import ActorAddress
+
+from polycopy.actors.intake import ENSURE, STATS, Intake
+from polycopy.config.loader import parse_config
+from polycopy.messages import (EnsureCoalescer, FeedStats, FillBatch, NeedMarketFacts, Peers, SourceFill,
+                               StageTiming)
+from polycopy.store import fills as store
+from polycopy.store.db import open_db
+from tests.actors.harness import Harness
+
+NOW_MS = time.time_ns() // 1_000_000
+
+
+def cfg(tmp_path, max_age_s=60):
+    return parse_config({"store": {"path": str(tmp_path / "s.sqlite")}, "copy": {"max_fill_age_at_start_s": max_age_s}})
+
+
+def fill(tx="0xt1", occ=0, token="11", feed="rtds", ts=None, size="5", slug="btc-updown-15m-1787102100"):
+    ts = NOW_MS if ts is None else ts
+    key = f"{tx}|{token}|BUY|0.5|{size}|{occ}"
+    return SourceFill(key=key, source_wallet="0xw", condition_id="0xc", token_id=token, outcome="Up", side="BUY",
+                      price=Decimal("0.5"), size=Decimal(size), tx_hash=tx, source_ts_ms=ts, feed=feed,
+                      recv_mono_ns=time.monotonic_ns(), slug=slug)
+
+
+def routed(h, name="c11"):
+    return [f.key for b in h.sent_to(name, FillBatch) for f in b.fills]
+
+
+def start(tmp_path, peers=None, **kw):
+    peers = {"coalescer:11": "c11", "telemetry": "tel", "catalog": "cat"} if peers is None else peers
+    return Harness(Intake, config=cfg(tmp_path, **kw), peers=peers)
+
+
+def test_new_fills_are_routed_once_across_feeds(tmp_path):
+    h = start(tmp_path, peers={"coalescer:11": "c11", "coalescer:22": "c22", "telemetry": "tel"})
+    h.deliver(FillBatch(fills=(fill("0xa"), fill("0xb"), fill("0xc", token="22"))))
+    assert [len(b.fills) for b in h.sent_to("c11", FillBatch)] == [2]  # one batch per token
+    assert routed(h, "c22") == ["0xc|22|BUY|0.5|5|0"]
+    h.clear()
+    h.deliver(FillBatch(fills=(fill("0xa", feed="backstop"), fill("0xd", feed="backstop"))))
+    assert routed(h) == ["0xd|11|BUY|0.5|5|0"]
+    c = h.actor.counters
+    assert (c["rtds"].first_seen, c["backstop"].first_seen, c["backstop"].duplicates) == (3, 1, 1)
+
+
+def test_three_identical_fills_in_one_tx_route_three_times_from_either_feed_or_both(tmp_path):
+    h = start(tmp_path)
+    h.deliver(FillBatch(fills=(fill(occ=0), fill(occ=1))))  # RTDS saw two of them
+    h.deliver(FillBatch(fills=tuple(fill(occ=i, feed="backstop") for i in range(3))))  # the poll lists all three
+    h.deliver(FillBatch(fills=(fill(occ=0, feed="rtds"),)))  # orders_matched repeats the taker row
+    assert sorted(routed(h)) == [f"0xt1|11|BUY|0.5|5|{i}" for i in range(3)]
+    assert store.count_by_status(open_db(tmp_path / "s.sqlite")) == {"routed": 3}
+
+
+def test_duplicates_inside_one_batch_are_dropped(tmp_path):
+    h = start(tmp_path)
+    h.deliver(FillBatch(fills=(fill(), fill())))
+    assert routed(h) == ["0xt1|11|BUY|0.5|5|0"]
+
+
+def test_persisted_before_routed(tmp_path, monkeypatch):
+    h = start(tmp_path)
+    seen_at_send = []
+    orig = h.ref.actor_send
+
+    def send(target, msg):
+        if isinstance(msg, FillBatch):
+            seen_at_send.append(all(store.is_stored(open_db(tmp_path / "s.sqlite"), f.key) for f in msg.fills))
+        orig(target, msg)
+
+    monkeypatch.setattr(h.ref, "actor_send", send)
+    h.deliver(FillBatch(fills=(fill("0xa"), fill("0xb"))))
+    assert seen_at_send == [True]
+
+
+def test_missing_coalescer_buffers_asks_and_flushes_on_peers(tmp_path):
+    h = start(tmp_path, peers={"telemetry": "tel", "catalog": "cat"})
+    h.deliver(FillBatch(fills=(fill("0xa"),)))
+    h.deliver(FillBatch(fills=(fill("0xb"),)))
+    [ensure] = h.sent_to("parent", EnsureCoalescer)  # asked once, not per fill
+    assert ensure.key == "11" and ensure.condition_id == "0xc" and ensure.end_ts == 1787102100 + 900
+    [need] = h.sent_to("cat", NeedMarketFacts)
+    assert need.key == "11" and need.slug == "btc-updown-15m-1787102100"
+    assert h.sent(FillBatch) == []
+    assert store.count_by_status(open_db(tmp_path / "s.sqlite")) == {"buffered": 2}
+    h.actor.asked["11"] -= 10  # the re-ask is time-gated: age the record
+    h.fire_wakeups(lambda p: p == ENSURE)
+    assert len(h.sent_to("parent", EnsureCoalescer)) == 2
+    h.deliver(Peers(peers={"coalescer:11": ActorAddress("c11")}))
+    assert routed(h) == ["0xa|11|BUY|0.5|5|0", "0xb|11|BUY|0.5|5|0"]
+    assert store.count_by_status(open_db(tmp_path / "s.sqlite")) == {"routed": 2}
+    h.deliver(FillBatch(fills=(fill("0xc"),)))  # now straight through
+    assert routed(h)[-1] == "0xc|11|BUY|0.5|5|0" and len(h.sent_to("c11", FillBatch)) == 2
+
+
+def test_restart_routes_nothing_twice_and_the_buffered_once(tmp_path):
+    h = start(tmp_path, peers={"coalescer:11": "c11"})
+    h.deliver(FillBatch(fills=(fill("0xa"), fill("0xb", token="22"))))  # 22 has no coalescer yet
+    h.actor.on_exit()
+    h2 = start(tmp_path, peers={"coalescer:11": "c11", "coalescer:22": "c22"})
+    assert routed(h2, "c22") == ["0xb|22|BUY|0.5|5|0"]  # buffered before the restart: routed now
+    h2.deliver(FillBatch(fills=(fill("0xa", feed="backstop"), fill("0xb", token="22"), fill("0xe"))))
+    assert routed(h2) == ["0xe|11|BUY|0.5|5|0"] and routed(h2, "c22") == ["0xb|22|BUY|0.5|5|0"]
+
+
+def test_old_fills_at_start_are_recorded_not_copied(tmp_path):
+    h = start(tmp_path, max_age_s=60)
+    h.deliver(FillBatch(fills=(fill("0xold", ts=NOW_MS - 120_000, feed="backstop"), fill("0xyoung", ts=NOW_MS - 10_000))))
+    assert routed(h) == ["0xyoung|11|BUY|0.5|5|0"]
+    assert h.actor.counters["backstop"].stale == 1
+    assert store.count_by_status(open_db(tmp_path / "s.sqlite")) == {"stale": 1, "routed": 1}
+    h.deliver(FillBatch(fills=(fill("0xold", ts=NOW_MS - 120_000),)))  # not new a second time either
+    assert h.actor.counters["rtds"].duplicates == 1
+
+
+def test_telemetry_gets_stage_timings_and_feed_stats(tmp_path):
+    h = start(tmp_path)
+    f = fill("0xa")
+    h.deliver(FillBatch(fills=(f,)))
+    [t] = h.sent_to("tel", StageTiming)
+    assert t.key == f.key and t.stages[0] == ("recv", f.recv_mono_ns) and t.stages[1][0] == "intake"
+    assert t.stages[1][1] >= f.recv_mono_ns
+    h.fire_wakeups(lambda p: p == STATS)
+    [s] = h.sent_to("tel", FeedStats)
+    assert s.feed == "rtds" and s.first_seen == 1 and s.lag_source_ms_max >= 0
+
+
+def test_without_telemetry_it_stays_quiet(tmp_path):
+    h = start(tmp_path, peers={"coalescer:11": "c11"})
+    h.deliver(FillBatch(fills=(fill("0xa"),)))
+    assert h.sent(StageTiming) == [] and routed(h) == ["0xa|11|BUY|0.5|5|0"]
+
+
+def test_a_refused_write_loses_nothing_and_routes_nothing_unstored(tmp_path, monkeypatch):
+    h = start(tmp_path)
+    real = store.save_new_fills
+
+    def refuse(*a, **kw):
+        raise __import__("sqlite3").OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "save_new_fills", refuse)
+    h.deliver(FillBatch(fills=(fill("0xa"),)))
+    h.deliver(FillBatch(fills=(fill("0xb"),)))
+    assert routed(h) == []
+    monkeypatch.setattr(store, "save_new_fills", real)
+    h.fire_wakeups(lambda p: p == "intake-retry")
+    assert routed(h) == ["0xa|11|BUY|0.5|5|0", "0xb|11|BUY|0.5|5|0"]
+    h.deliver(FillBatch(fills=(fill("0xa"),)))
+    assert len(routed(h)) == 2

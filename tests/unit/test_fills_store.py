@@ -1,0 +1,42 @@
+"""store/fills.py: new exactly once, exact decimals, statuses, reload."""
+from decimal import Decimal
+
+from polycopy.messages import SourceFill
+from polycopy.store import fills as store
+from polycopy.store.db import open_db
+
+
+def fill(key, ts=1_000_000, token="11", price="0.52", size="9.615384"):
+    return SourceFill(key=key, source_wallet="0xw", condition_id="0xc", token_id=token, outcome="Up", side="BUY",
+                      price=Decimal(price), size=Decimal(size), tx_hash="0xt", source_ts_ms=ts, feed="rtds",
+                      recv_mono_ns=42, envelope_ts_ms=ts + 5, slug="btc-updown-15m-1")
+
+
+def test_insert_is_new_once_and_keeps_exact_decimals(tmp_path):
+    db = open_db(tmp_path / "f.sqlite")
+    store.ensure(db)
+    a, b = fill("k0"), fill("k1")
+    assert store.save_new_fills(db, [a, b], {"k0": "routed", "k1": "buffered"}) == [a, b]
+    assert store.save_new_fills(db, [a, fill("k2")], {"k0": "routed", "k2": "stale"}) == [fill("k2")]
+    assert store.count_by_status(db) == {"routed": 1, "buffered": 1, "stale": 1}
+    [back] = store.load_buffered(db, since_ms=0)
+    assert back == b  # every field round-trips, the amounts as the same Decimal
+
+
+def test_reload_from_another_connection(tmp_path):
+    path = tmp_path / "f.sqlite"
+    db = open_db(path)
+    store.ensure(db)
+    store.save_new_fills(db, [fill("old", ts=10), fill("new", ts=5000)], {"old": "routed", "new": "buffered"})
+    db2 = open_db(path)
+    assert store.load_keys(db2, since_ms=1000) == {"new": 5000}
+    assert store.is_stored(db2, "old") and not store.is_stored(db2, "nope")
+    store.set_status(db2, ["new"], "routed")
+    assert store.load_buffered(open_db(path), since_ms=0) == []
+
+
+def test_load_buffered_respects_the_age_limit():
+    db = open_db(":memory:")
+    store.ensure(db)
+    store.save_new_fills(db, [fill("a", ts=10), fill("b", ts=2000)], {"a": "buffered", "b": "buffered"})
+    assert [f.key for f in store.load_buffered(db, since_ms=1000)] == ["b"]
