@@ -1,0 +1,121 @@
+"""Coalescer: one per token (Init.key = token id). FillBatch in, CopyIntent out to risk.
+
+The burst rules live in policy/coalesce.py; this actor feeds them fills and the clock, turns
+their answers into messages and keeps one timer per due time (timers cannot be cancelled: a
+timer whose work was already done finds nothing to do).
+
+`opening`: a BUY adds to our position on this token, a SELL reduces it. We never sell what we do
+not hold (the venue refuses it), so side alone answers the question without tracking positions.
+"""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from polycopy.actors.base import ChildActor
+from polycopy.messages import CopyIntent, FillBatch, Init, MarketFacts, RiskDecision
+from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Drop, Emit, intent_id_for
+from polycopy.policy.markets import end_ts_from_slug
+from polycopy.policy.sizing import SizingParams
+
+TIMER = "coalesce"
+
+
+class Coalescer(ChildActor):
+    role = "coalescer"
+    clock = staticmethod(time.monotonic_ns)  # tests replace it with a fake clock
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.burst: BurstCoalescer | None = None
+        self.scheduled: set[int] = set()  # due times (monotonic ns) with a timer on the way
+        self.early: list = []  # fills that arrived before Init
+        self.seen: set[str] = set()  # fill keys handled by this coalescer (one token: a few thousand at most)
+        self.min_size = None  # the market's orderMinSize once MarketFacts arrive
+        self.end_ts = 0
+        self.token_id = ""
+        self.condition_id = ""
+        self.slug = ""
+
+    def on_init(self, msg: Init) -> None:
+        sizing = SizingParams.from_config(self.config, self.min_size)
+        self.burst = BurstCoalescer(CoalesceParams.from_config(self.config), sizing)
+        if self.early:
+            fills, self.early = self.early, []
+            self._add(fills)
+
+    def on_reload(self) -> None:
+        if self.burst is not None:
+            self.burst.params = CoalesceParams.from_config(self.config)
+            self.burst.sizing = SizingParams.from_config(self.config, self.min_size)
+
+    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender):
+        if self.key in msg.token_ids:
+            self.min_size, self.end_ts = msg.min_order_size or None, int(msg.end_ts or 0)
+            self.on_reload()
+
+    def receiveMsg_FillBatch(self, msg: FillBatch, sender):
+        fills = [f for f in msg.fills if (not self.key or f.token_id == self.key) and f.key not in self.seen]
+        if len(fills) != len(msg.fills):
+            self.log.error("{} fills for another token or seen before ignored", len(msg.fills) - len(fills))
+        self.seen.update(f.key for f in fills)  # intake dedupes; this only guards against a resend
+        if self.burst is None:
+            self.early.extend(fills)
+            return
+        self._add(fills)
+
+    def on_wakeup(self, payload) -> None:
+        if isinstance(payload, tuple) and payload[0] == TIMER:
+            self.scheduled.discard(payload[1])
+            self._act(self.burst.tick(self.clock()))
+
+    def on_exit(self) -> None:
+        """Retired or stopped: whatever is gathered goes now; a timer that fires later finds nothing."""
+        if self.burst is not None:
+            self._act(self.burst.flush_all(), schedule=False)
+
+    # ------------------------------------------------------------ internals
+
+    def _add(self, fills) -> None:
+        if fills:
+            self.token_id = self.token_id or self.key or fills[0].token_id
+            self.condition_id = self.condition_id or fills[0].condition_id
+            self.slug = self.slug or fills[0].slug
+        self._act(self.burst.add(fills, self.clock()))
+
+    def _act(self, actions, schedule: bool = True) -> None:
+        for a in actions:
+            if isinstance(a, Emit):
+                self._send_intent(a)
+            elif isinstance(a, Drop):
+                self._report_drop(a)
+        if schedule:
+            self._schedule()
+
+    def _send_intent(self, a: Emit) -> None:
+        pc = a.piece
+        intent = CopyIntent(
+            intent_id=intent_id_for(pc.fill_keys), token_id=self.token_id, condition_id=self.condition_id, side=pc.side,
+            size=a.size, source_price=pc.source_price, source_size=pc.source_size, fill_keys=pc.fill_keys,
+            first_recv_mono_ns=pc.first_recv_ns, source_ts_ms=pc.source_ts_ms, reason=a.reason,
+            opening=pc.side == "BUY", market_end_ts=self.end_ts or end_ts_from_slug(self.slug) or 0, slug=self.slug,
+        )
+        self.log.info("{} intent {} {} {} @ {} covers {} fills (first {})", a.reason, intent.intent_id, pc.side, a.size,
+                      pc.source_price, len(pc.fill_keys), pc.fill_keys[0])
+        self.tell("risk", intent)
+
+    def _report_drop(self, a: Drop) -> None:
+        pc = a.piece
+        iid = intent_id_for(pc.fill_keys)
+        self.log.info("dropped {} fills (first {}): {} (net {} {} -> {} shares)", len(pc.fill_keys), pc.fill_keys[0],
+                      a.reason, pc.side, pc.source_size, a.size)
+        if "telemetry" in self.peers:
+            self.send(self.peers["telemetry"], RiskDecision(intent_id=iid, decision="dropped", reason=a.reason, size=a.size))
+
+    def _schedule(self) -> None:
+        due = self.burst.next_due_ns()
+        if due is None or due in self.scheduled:
+            return
+        self.scheduled.add(due)
+        delay_us = max(0, -(-(due - self.clock()) // 1000))  # round up: never wake before it is due
+        self.wakeupAfter(timedelta(microseconds=delay_us), payload=(TIMER, due))

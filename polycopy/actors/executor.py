@@ -1,0 +1,292 @@
+"""Executor: ApprovedIntent -> one priced, signed, journaled order -> OrderOutcome to risk.
+
+Modes differ only in the `Poster` (dry_run logs, paper fills against the book, live posts).
+Start-up resolves every journaled order without a final state before any new intent is
+admitted. Live mode also sends order heartbeats (a failure stops new orders and alerts) and
+follows fills and settlement on the user websocket (MATCHED is provisional; an alert fires
+if it is not CONFIRMED within `unconfirmed_fill_alert_s`).
+"""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from polycopy.actors.base import ChildActor
+from polycopy.actors.watcher_io import Backoff, ThreadBridge
+from polycopy.config.loader import load_secrets, required_secrets_missing
+from polycopy.config.models import Mode
+from polycopy.credentials import hint
+from polycopy.errors import ConfigError, TemporaryError
+from polycopy.messages import Alert, ApprovedIntent, MarketFacts, OrderOutcome, StageTiming
+from polycopy.store import journal
+from polycopy.store.db import open_db
+from polycopy.venue import clob
+from polycopy.venue.book_cache import BookCache, run_market_stream
+from polycopy.venue.heartbeat import Heartbeats
+from polycopy.venue.placer import Placer
+from polycopy.venue.posters import DryRunPoster, LivePoster, PaperPoster
+from polycopy.venue.rest import ClobRest
+from polycopy.venue.user_stream import apply_trade, run_user_stream, unconfirmed
+
+RETRY, HEARTBEAT, SETTLE = "exec-retry", "exec-heartbeat", "exec-settle"
+SETTLE_CHECK_S = 5.0
+
+
+class Executor(ChildActor):
+    role = "executor"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.db = self.rest = self.placer = self.signer = self.creds = self.bridge = self.book_bridge = None
+        self.books = BookCache()
+        self.facts: dict[str, MarketFacts] = {}
+        self.ready = False  # recovery done
+        self.retry_pending = False
+        self.retry_delay_ms = 0
+        self.heartbeats: Heartbeats | None = None
+        self.alerted: set[str] = set()
+
+    # ------------------------------------------------------------ construction (network I/O only here)
+
+    def make_rest(self) -> ClobRest:
+        ex = self.config.execution
+        return ClobRest(self.config.venue.clob_url, timeout_s=ex.post_timeout_ms / 1000)
+
+    def make_secrets(self):
+        return load_secrets()
+
+    def on_init(self, msg) -> None:
+        cfg, mode = self.config, self.config.execution.mode
+        self.db = open_db(cfg.store.path, cfg.store.synchronous)
+        self.rest = self.make_rest()
+        secrets = self.make_secrets()
+        missing = required_secrets_missing(mode, secrets)
+        if missing:
+            raise ConfigError(f"live mode needs {', '.join(missing)} in the environment")
+        if secrets.private_key is not None:
+            self.signer = clob.ClobSigner(secrets.private_key.get_secret_value(), signature_type=secrets.signature_type,
+                                          funder=secrets.funder, chain_id=cfg.venue.chain_id)
+        if mode is Mode.live:
+            if secrets.api_key and secrets.api_secret and secrets.api_passphrase:
+                self.creds = clob.ApiCreds(secrets.api_key.get_secret_value(), secrets.api_secret.get_secret_value(),
+                                           secrets.api_passphrase.get_secret_value())
+            else:
+                self.creds = self.rest.create_or_derive_api_key(self.signer)
+            self.rest.creds, self.rest.address = self.creds, self.signer.address
+            poster = LivePoster(self.rest, self.creds.key)
+        else:
+            poster = PaperPoster() if mode is Mode.paper else DryRunPoster()
+        self.placer = Placer(self.db, poster, signer=self.signer, exec_config=cfg.execution)
+        self.log.info("executor ready in {} mode ({})", mode.value, self.signer or "no key: orders unsigned")
+        self._recover()
+        if cfg.execution.book_from_ws:
+            self._start_book_stream()
+        if mode is Mode.live:
+            if cfg.execution.heartbeats:
+                self.heartbeats = Heartbeats(self.rest, cfg.execution.heartbeat_timeout_ms / 1000)
+                self.on_wakeup(HEARTBEAT)
+            self._start_stream()
+        self.wakeupAfter(timedelta(seconds=SETTLE_CHECK_S), payload=SETTLE)
+
+    def on_reload(self) -> None:
+        if self.placer is not None:
+            if self.config.execution.mode.value != self.placer.poster.mode:
+                self.log.warning("execution.mode changes only take effect after a restart")
+            self.placer.cfg = self.config.execution
+
+    def on_kill_switch(self, msg) -> None:
+        if self.placer is not None:
+            self.placer.sending_allowed = not self.kill_tripped
+
+    def _recover(self) -> None:
+        self.placer.sending_allowed = not self.kill_tripped
+        for out in self.placer.recover():
+            self._report(out)
+        self.ready = not self.placer.pending()
+        if not self.ready:
+            self.log.warning("orders from before the restart are still unresolved; new intents wait")
+            self._schedule_retry()
+
+    def _start_stream(self) -> None:
+        d = self.config.detection
+        self.bridge = ThreadBridge("user-ws")
+        url, creds, backoff = self.config.venue.clob_ws_user_url, self.creds, Backoff(d.reconnect_min_ms / 1000,
+                                                                                        d.reconnect_max_ms / 1000)
+        self.bridge.start_async(lambda b: run_user_stream(b, url, creds, backoff))
+
+    def _start_book_stream(self) -> None:
+        d = self.config.detection
+        self.book_bridge = ThreadBridge("market-ws")
+        url, books, backoff = self.config.venue.clob_ws_market_url, self.books, Backoff(d.reconnect_min_ms / 1000,
+                                                                                         d.reconnect_max_ms / 1000)
+        self.book_bridge.start_async(lambda b: run_market_stream(b, url, books, backoff))
+
+    def watch_fds(self) -> list:
+        return [b.fd for b in (self.bridge, self.book_bridge) if b is not None]
+
+    def on_exit(self) -> None:
+        for b in (self.bridge, self.book_bridge):
+            if b is not None:
+                b.close()
+        self.bridge = self.book_bridge = None
+        if self.rest is not None:
+            self.rest.close()
+        if self.db is not None:
+            self.db.conn.close()
+            self.db = None
+
+    # ------------------------------------------------------------ messages
+
+    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender) -> None:
+        for token in msg.token_ids:
+            self.facts[str(token)] = msg
+        self.books.want(msg.token_ids)
+
+    def receiveMsg_ApprovedIntent(self, msg: ApprovedIntent, sender) -> None:
+        t_in = time.monotonic_ns()
+        it = msg.intent
+        blocked = self._blocked()
+        if blocked:
+            self._report(_not_sent(msg, blocked))
+            return
+        stages = [("exec_in", t_in)]
+        try:
+            facts = self.facts.get(it.token_id)
+            if facts is None:
+                facts = self._slow_facts(it.token_id)
+                stages.append(("exec_facts_slow", time.monotonic_ns()))
+            book = self.books.get(it.token_id)
+            if book is None:
+                book = self.rest.get_book(it.token_id)
+                stages.append(("exec_book_rest", time.monotonic_ns()))
+        except TemporaryError as e:
+            self.log.warning("intent {}: {}", it.intent_id, e)
+            self._report(_not_sent(msg, "venue_data_unavailable"))
+            return
+        stages.append(("exec_book", time.monotonic_ns()))
+        try:
+            out = self.placer.place(msg, facts, book)
+        except Exception as e:  # noqa: BLE001 - never let Thespian re-run a handler that may have posted
+            self.log.exception("intent {} failed in the executor: {}", it.intent_id, e)
+            out = None
+            if journal.order_for_intent(self.db, it.intent_id) is None:
+                journal.set_intent(self.db, it.intent_id, "not_sent", "executor_error")
+                out = _not_sent(msg, "executor_error")
+            self._schedule_retry()
+        stages.append(("exec_posted", time.monotonic_ns()))
+        if out is not None:
+            self._report(out)
+        if self.placer.pending():
+            self._schedule_retry()
+        key = it.fill_keys[0] if it.fill_keys else it.intent_id
+        self._telemetry(StageTiming(key=key, stages=tuple(stages), source_ts_ms=it.source_ts_ms))
+
+    def receiveMsg_WatchMessage(self, msg, sender) -> None:
+        if self.book_bridge is not None:
+            for kind, data in self.book_bridge.drain():  # the market thread only reports its death
+                self.log.error("market stream thread: {} {}; pricing falls back to REST", kind, data)
+        if self.bridge is None:
+            return
+        for kind, data in self.bridge.drain():
+            if kind == "event":
+                changed = apply_trade(self.db, data, time.time())
+                if changed and changed[1] == "FAILED":
+                    self._alert("settlement_failed", f"trade for order {changed[0]['order_id']} FAILED on chain")
+                if changed and changed[0]["state"] != "accepted":
+                    self._alert("late_fill", f"order {changed[0]['order_id']} traded after it was recorded as "
+                                             f"{changed[0]['state']}; reconcile positions")
+            elif kind == "connected":
+                self.log.info("user stream {}", "connected" if data else "disconnected")
+            elif kind == "died":
+                self.log.error("user stream thread died: {}", data)
+
+    # ------------------------------------------------------------ timers
+
+    def on_wakeup(self, payload) -> None:
+        if payload == RETRY:
+            self.retry_pending = False
+            outs = self.placer.retry_due()
+            for out in outs:
+                self._report(out)
+            base = self.config.execution.retry_check_ms
+            stuck = not outs and self.placer.unresolved  # lookups failing: back off, do not hammer a sick venue
+            self.retry_delay_ms = min(max(self.retry_delay_ms, base) * 2, 20 * base) if stuck else base
+            if self.placer.pending():
+                self._schedule_retry()
+            elif not self.ready:
+                self.ready = True
+                self.log.info("all journaled orders resolved; admitting intents")
+        elif payload == HEARTBEAT:
+            self._heartbeat()
+            self.wakeupAfter(timedelta(seconds=self.config.execution.heartbeat_interval_s), payload=HEARTBEAT)
+        elif payload == SETTLE:
+            for out in self.placer.refresh_pending_fills():
+                self._report(out)
+            for row in unconfirmed(self.db, time.time(), self.config.execution.unconfirmed_fill_alert_s):
+                if row["order_id"] not in self.alerted:
+                    self.alerted.add(row["order_id"])
+                    self._alert("unconfirmed_fill", f"order {row['order_id']} matched but not confirmed "
+                                                    f"after {self.config.execution.unconfirmed_fill_alert_s}s")
+            self.wakeupAfter(timedelta(seconds=SETTLE_CHECK_S), payload=SETTLE)
+
+    def _heartbeat(self) -> None:
+        was_ok = self.heartbeats.ok
+        ok = self.heartbeats.beat()
+        if ok != was_ok:
+            self._alert("heartbeat", "order heartbeats failing: no new orders" if not ok else "order heartbeats ok",
+                        resolved=ok)
+
+    # ------------------------------------------------------------ helpers
+
+    def _blocked(self) -> str:
+        if self.kill_tripped:
+            return "kill_switch"
+        if self.placer is None:
+            return "executor_not_ready"
+        if not self.ready:
+            return "recovering"
+        if self.heartbeats is not None and not self.heartbeats.ok:
+            return "heartbeat_failed"
+        return ""
+
+    def _slow_facts(self, token_id: str) -> MarketFacts:
+        info = self.rest.market_info(token_id)
+        tokens = info.get("t") or []
+        facts = MarketFacts(condition_id=info["condition_id"], token_ids=tuple(str(t.get("t")) for t in tokens),
+                            outcomes=tuple(str(t.get("o")) for t in tokens), end_ts=0,
+                            tick_size=Decimal(str(info.get("mts", "0.01"))),
+                            min_order_size=Decimal(str(info.get("mos", "5"))), neg_risk=bool(info.get("nr")),
+                            version=clob.version_of(token_id))
+        self.log.warning("no MarketFacts for {}; fetched them on the slow path", token_id)
+        for token in facts.token_ids or (token_id,):
+            self.facts[token] = facts
+        return facts
+
+    def _schedule_retry(self) -> None:
+        if not self.retry_pending:
+            self.retry_pending = True
+            self.wakeupAfter(timedelta(milliseconds=self.retry_delay_ms or self.config.execution.retry_check_ms),
+                             payload=RETRY)
+
+    def _report(self, out: OrderOutcome) -> None:
+        self.log.info("intent {} -> {} {} ({})", out.intent_id, out.status, out.filled_size, out.reason)
+        if out.status == "rejected" and hint(out.reason):
+            self._alert("venue_account", f"orders rejected ({out.reason}): {hint(out.reason)}")
+        self.tell("risk", out)
+        self._telemetry(out)
+
+    def _telemetry(self, msg) -> None:
+        if "telemetry" in self.peers:
+            self.send(self.peers["telemetry"], msg)
+
+    def _alert(self, condition: str, text: str, resolved: bool = False) -> None:
+        self.log.warning("alert {}: {}", condition, text)
+        self._telemetry(Alert(condition=condition, text=text, resolved=resolved))
+
+
+def _not_sent(msg: ApprovedIntent, reason: str) -> OrderOutcome:
+    it = msg.intent
+    return OrderOutcome(intent_id=it.intent_id, order_id="", status="not_sent", filled_size=Decimal(0),
+                        filled_notional_usd=Decimal(0), reason=reason, token_id=it.token_id,
+                        condition_id=it.condition_id, side=it.side)

@@ -1,0 +1,85 @@
+"""Risk: the only owner of exposure. CopyIntent in; ApprovedIntent to the executor or a
+rejection; every verdict goes to the log and as a RiskDecision to telemetry.
+
+An approval reserves its notional in the ledger (store/exposure.py, committed before the
+ApprovedIntent is sent); the executor's OrderOutcome settles it. The rules are in
+policy/risk.py; limits follow ReloadConfig.
+"""
+from __future__ import annotations
+
+import time
+
+from polycopy.actors.base import ChildActor
+from polycopy.messages import ApprovedIntent, CopyIntent, Init, MarketFacts, OrderOutcome, RiskDecision, StageTiming
+from polycopy.policy.risk import SETTLED, Decision, Limits, decide, entry_for, utc_day
+from polycopy.store import exposure
+from polycopy.store.db import open_db
+
+
+class Risk(ChildActor):
+    role = "risk"
+    clock = staticmethod(time.time)  # wall clock (market ends, UTC days); tests replace it
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.db = None
+        self.book = None
+        self.limits: Limits | None = None
+        self.facts: dict[str, MarketFacts] = {}  # token id -> facts
+
+    def on_init(self, msg: Init) -> None:
+        self.db = open_db(self.config.store.path, self.config.store.synchronous)
+        now = self.clock()
+        self.book = exposure.load_book(self.db, utc_day(now), now)
+        self.limits = Limits.from_config(self.config)
+        self.log.info("exposure loaded: {} entries, today {:.4f} USD", len(self.book.entries), self.book.daily.get(utc_day(now), 0))
+
+    def on_reload(self) -> None:
+        self.limits = Limits.from_config(self.config)
+        self.log.info("risk limits reloaded")
+
+    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender):
+        for token in msg.token_ids:
+            self.facts[token] = msg
+
+    def receiveMsg_CopyIntent(self, msg: CopyIntent, sender):
+        if "executor" not in self.peers:
+            d = Decision("rejected", "executor_unavailable")
+        else:
+            d = decide(msg, self.clock(), self.limits, self.book, self.facts.get(msg.token_id), self.kill_tripped)
+        if d.approved:
+            entry = entry_for(msg, d)
+            exposure.save_entry(self.db, entry)  # committed before the order can exist
+            self.book.add(entry)
+            self.tell("executor", ApprovedIntent(intent=msg, size=d.size, max_notional_usd=d.notional_usd,
+                                                 decision=d.decision, reason=d.reason))
+        self._report(msg, d)
+
+    def receiveMsg_OrderOutcome(self, msg: OrderOutcome, sender):
+        before = self.book.entries.get(msg.intent_id)
+        if before is not None and before.state == SETTLED:
+            # filled/partial/rejected are final in the executor's contract; record the truth, loudly
+            self.log.warning("outcome {} for intent {} after it was settled; recording {} USD filled", msg.status,
+                             msg.intent_id, msg.filled_notional_usd)
+        entry = self.book.settle(msg.intent_id, msg.status, msg.filled_notional_usd)
+        if entry is None:
+            self.log.warning("outcome {} for unknown intent {}", msg.status, msg.intent_id)
+            return
+        exposure.save_entry(self.db, entry)
+        self.log.info("intent {} settled {}: filled {:.4f} USD of {:.4f} reserved", msg.intent_id, msg.status,
+                      msg.filled_notional_usd, entry.reserved_usd)
+
+    def on_exit(self) -> None:
+        if self.db is not None:
+            self.db.conn.close()
+            self.db = None
+
+    def _report(self, msg: CopyIntent, d: Decision) -> None:
+        corr = msg.fill_keys[0] if msg.fill_keys else msg.intent_id
+        self.log.info("intent {} ({}) {}: {} {} of {} shares, {:.4f} USD reserved", msg.intent_id, corr, d.decision,
+                      d.reason, d.size, msg.size, d.notional_usd)
+        tel = self.peers.get("telemetry")
+        if tel is not None:
+            self.send(tel, RiskDecision(intent_id=msg.intent_id, decision=d.decision, reason=d.reason, size=d.size))
+            stages = (("recv", msg.first_recv_mono_ns), ("risk", time.monotonic_ns()))
+            self.send(tel, StageTiming(key=corr, stages=stages, source_ts_ms=msg.source_ts_ms))

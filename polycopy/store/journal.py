@@ -1,0 +1,135 @@
+"""The executor's tables: approved intents and the order journal.
+
+A signed order (its exact `order` JSON and its hash = the order ID) is written and committed
+BEFORE it is posted, and an intent has at most one order (unique index): a restart can only
+look the order up or re-post the same bytes, never sign a second one.
+
+Order states: signed -> (posted) -> accepted | rejected | expired, with the non-final
+`signed` (may or may not have left), `unknown` (sent, no clear answer) and `retry_wait`
+(425/429/503: not placed). Fills and settlement are columns updated from the venue.
+"""
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+
+import sqlite_utils
+
+INTENTS = "exec_intents"
+ORDERS = "exec_orders"
+OPEN_STATES = ("signed", "unknown", "retry_wait")
+FINAL_STATES = ("accepted", "rejected", "expired", "not_sent")
+
+
+def ensure(db: sqlite_utils.Database) -> None:
+    db[INTENTS].create({"intent_id": str, "token_id": str, "condition_id": str, "side": str, "size": str,
+                        "source_price": str, "max_notional": str, "state": str, "reason": str, "order_id": str,
+                        "created_ts": float, "updated_ts": float}, pk="intent_id", if_not_exists=True)
+    db[ORDERS].create({"order_id": str, "intent_id": str, "token_id": str, "condition_id": str, "side": str,
+                       "price": str, "size": str, "notional": str, "order_type": str, "order_json": str,
+                       "mode": str, "state": str, "reason": str, "venue_status": str, "filled_size": str,
+                       "filled_notional": str, "settlement": str, "trade_ids": str, "posts": int,
+                       "signed_ts": float, "valid_until_ts": float, "retry_at_ts": float, "matched_ts": float,
+                       "updated_ts": float}, pk="order_id", if_not_exists=True)
+    db[ORDERS].create_index(["intent_id"], unique=True, if_not_exists=True)
+    db[ORDERS].create_index(["state"], if_not_exists=True)
+
+
+def save_intent(db, *, intent_id: str, token_id: str, condition_id: str, side: str, size: Decimal,
+                source_price: Decimal, max_notional: Decimal) -> bool:
+    """Record an approved intent once; False if it was already known (a redelivery)."""
+    now = time.time()
+    with db.conn:
+        cur = db.execute(
+            f"INSERT OR IGNORE INTO {INTENTS} (intent_id, token_id, condition_id, side, size, source_price, "
+            "max_notional, state, reason, order_id, created_ts, updated_ts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [intent_id, token_id, condition_id, side, str(size), str(source_price), str(max_notional),
+             "received", "", "", now, now])
+    return cur.rowcount == 1
+
+
+def set_intent(db, intent_id: str, state: str, reason: str = "", order_id: str = "") -> None:
+    with db.conn:
+        db.execute(f"UPDATE {INTENTS} SET state=?, reason=?, order_id=?, updated_ts=? WHERE intent_id=?",
+                   [state, reason, order_id, time.time(), intent_id])
+
+
+def load_intent(db, intent_id: str) -> dict | None:
+    rows = list(db.query(f"SELECT * FROM {INTENTS} WHERE intent_id=?", [intent_id]))
+    return rows[0] if rows else None
+
+
+def intents_without_order(db) -> list[dict]:
+    """Intents received but neither ordered nor closed (the process stopped in between)."""
+    return list(db.query(f"SELECT * FROM {INTENTS} WHERE state='received'"))
+
+
+def journal_order(db, *, order_id: str, intent_id: str, token_id: str, condition_id: str, side: str,
+                  price: Decimal, size: Decimal, notional: Decimal, order_type: str, order_json: str, mode: str,
+                  valid_until_ts: float) -> None:
+    """Commit the signed order before it is posted. Raises sqlite3.IntegrityError if the intent
+    already has an order."""
+    now = time.time()
+    with db.conn:
+        db[ORDERS].insert({"order_id": order_id, "intent_id": intent_id, "token_id": token_id,
+                           "condition_id": condition_id, "side": side, "price": str(price), "size": str(size),
+                           "notional": str(notional), "order_type": order_type, "order_json": order_json,
+                           "mode": mode, "state": "signed", "reason": "", "venue_status": "", "filled_size": "0",
+                           "filled_notional": "0", "settlement": "", "trade_ids": "[]", "posts": 0,
+                           "signed_ts": now, "valid_until_ts": valid_until_ts, "retry_at_ts": 0.0,
+                           "matched_ts": 0.0, "updated_ts": now})
+        db.execute(f"UPDATE {INTENTS} SET state='ordered', order_id=?, updated_ts=? WHERE intent_id=?",
+                   [order_id, now, intent_id])
+
+
+def update_order(db, order_id: str, **fields) -> None:
+    """Set columns of one order (Decimals stored as text, lists as JSON) and commit."""
+    fields = {k: (json.dumps(list(v)) if isinstance(v, (list, tuple)) else str(v) if isinstance(v, Decimal) else v)
+              for k, v in fields.items()}
+    fields["updated_ts"] = time.time()
+    with db.conn:
+        db[ORDERS].update(order_id, fields)
+
+
+def count_post(db, order_id: str) -> None:
+    """Counted just before each send: a crash after it means "maybe sent"."""
+    with db.conn:
+        db.execute(f"UPDATE {ORDERS} SET posts = posts + 1, updated_ts=? WHERE order_id=?", [time.time(), order_id])
+
+
+def get_order(db, order_id: str) -> dict | None:
+    rows = list(db.query(f"SELECT * FROM {ORDERS} WHERE order_id=?", [order_id]))
+    return _row(rows[0]) if rows else None
+
+
+def order_for_intent(db, intent_id: str) -> dict | None:
+    rows = list(db.query(f"SELECT * FROM {ORDERS} WHERE intent_id=?", [intent_id]))
+    return _row(rows[0]) if rows else None
+
+
+def open_orders(db) -> list[dict]:
+    marks = ",".join("?" * len(OPEN_STATES))
+    return [_row(r) for r in db.query(f"SELECT * FROM {ORDERS} WHERE state IN ({marks}) ORDER BY signed_ts",
+                                      list(OPEN_STATES))]
+
+
+def accepted_without_result(db) -> list[dict]:
+    """Accepted by the venue but not matched on entry (delayed/unmatched/live), outcome still open."""
+    return [_row(r) for r in db.query(
+        f"SELECT o.* FROM {ORDERS} o JOIN {INTENTS} i ON i.intent_id = o.intent_id "
+        "WHERE o.state='accepted' AND i.state='unknown'")]
+
+
+def unsettled_orders(db) -> list[dict]:
+    """Accepted orders with fills not yet CONFIRMED or FAILED."""
+    return [_row(r) for r in db.query(
+        f"SELECT * FROM {ORDERS} WHERE state='accepted' AND settlement IN ('MATCHED','MINED','RETRYING')")]
+
+
+def _row(r: dict) -> dict:
+    r = dict(r)
+    for k in ("price", "size", "notional", "filled_size", "filled_notional"):
+        r[k] = Decimal(r[k] or "0")
+    r["trade_ids"] = tuple(json.loads(r["trade_ids"] or "[]"))
+    return r

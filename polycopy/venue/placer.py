@@ -1,0 +1,249 @@
+"""Placing one order per approved intent, exactly once, across crashes.
+
+    price + size (orders.py) -> sign (clob.py) -> journal + commit -> count the post -> post
+    -> parse -> journal the result -> OrderOutcome
+
+An unclear result (timeout, 5xx, "duplicated") is resolved by looking the order up by its
+hash; only if the venue does not know it, and it is still fresh, are the SAME stored bytes
+sent again. No code path signs a second order for an intent (the journal's unique index would
+refuse it anyway). `recover()` runs at start-up before any new intent is admitted.
+No Thespian here: the executor actor drives it, and tests drive it directly.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from decimal import ROUND_FLOOR, Decimal
+
+from loguru import logger
+
+from polycopy.errors import TemporaryError
+from polycopy.messages import ApprovedIntent, MarketFacts, OrderOutcome
+from polycopy.store import journal
+from polycopy.venue.clob import SignedOrder
+from polycopy.venue.orders import OrderPlan, PlanRejected, marketable_price, plan_order
+from polycopy.venue.responses import Book, PostResult, VenueOrder
+
+
+class Placer:
+    def __init__(self, db, poster, *, signer=None, exec_config, clock=time.time):
+        journal.ensure(db)
+        self.db, self.poster, self.signer, self.cfg, self.clock = db, poster, signer, exec_config, clock
+        self.blocked_until = 0.0  # 425/429/503 window: nothing is posted before this time
+        self.blocked_reason = ""
+        self.unresolved: set[str] = set()  # order ids whose fate a lookup could not settle yet
+        self.sending_allowed = True  # False while the kill switch is tripped: nothing leaves, not even a re-post
+
+    # ------------------------------------------------------------ the hot path
+
+    def place(self, approved: ApprovedIntent, facts: MarketFacts, book: Book) -> OrderOutcome | None:
+        it = approved.intent
+        if not journal.save_intent(self.db, intent_id=it.intent_id, token_id=it.token_id, condition_id=it.condition_id,
+                                   side=it.side, size=approved.size, source_price=it.source_price,
+                                   max_notional=approved.max_notional_usd):
+            logger.warning("intent {} delivered again; it already has its order or outcome", it.intent_id)
+            return None
+        try:
+            plan = self.plan(approved, facts, book)
+            if self.clock() < self.blocked_until:
+                raise PlanRejected(f"venue_{self.blocked_reason}", "inside a 425/429/503 window")
+        except PlanRejected as e:
+            journal.set_intent(self.db, it.intent_id, "not_sent", e.reason)
+            logger.info("intent {} not sent: {}", it.intent_id, e)
+            return _outcome(it.intent_id, "", "not_sent", reason=e.reason, token=it.token_id,
+                            condition=it.condition_id, side=it.side)
+        signed = self.sign(plan, facts, it.intent_id)
+        journal.journal_order(self.db, order_id=signed.order_id, intent_id=it.intent_id, token_id=it.token_id,
+                              condition_id=it.condition_id, side=plan.side, price=plan.price, size=plan.size,
+                              notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
+                              mode=self.poster.mode, valid_until_ts=self._valid_until(facts))
+        return self.send(signed.order_id, book)
+
+    def _valid_until(self, facts: MarketFacts) -> float:
+        until = self.clock() + self.cfg.repost_window_s
+        return min(until, facts.end_ts) if facts.end_ts > 0 else until
+
+    def plan(self, approved: ApprovedIntent, facts: MarketFacts, book: Book) -> OrderPlan:
+        it = approved.intent
+        if not facts.accepting_orders:
+            raise PlanRejected("market_closed", "the market does not accept orders")
+        tick = book.tick_size or facts.tick_size
+        min_size = book.min_order_size if book.min_order_size is not None else facts.min_order_size
+        levels = list(book.asks if it.side == "BUY" else book.bids)
+        price = marketable_price(side=it.side, source_price=it.source_price, levels=levels, size=approved.size,
+                                 tick=tick, max_slippage_bps=self.cfg.max_slippage_bps)
+        size = approved.size
+        if it.side == "BUY" and 0 < approved.max_notional_usd < size * price:  # stay inside the reservation
+            size = (approved.max_notional_usd / price).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+        return plan_order(token_id=it.token_id, side=it.side, size=size, price=price, tick=tick, min_size=min_size,
+                          order_type=self.cfg.time_in_force)
+
+    def sign(self, plan: OrderPlan, facts: MarketFacts, intent_id: str) -> SignedOrder:
+        if self.signer is None:  # dry run without a key: priced and sized, not signed
+            body = json.dumps({"tokenId": plan.token_id, "side": plan.side, "price": str(plan.price),
+                               "makerAmount": str(plan.maker_amount), "takerAmount": str(plan.taker_amount)})
+            oid = "unsigned:" + hashlib.sha256(intent_id.encode()).hexdigest()[:32]
+            return SignedOrder(order_id=oid, order_json=body, order_type=plan.order_type, maker="", domain_version="")
+        return self.signer.sign(plan, version=facts.version, neg_risk=facts.neg_risk)
+
+    # ------------------------------------------------------------ posting and its results
+
+    def send(self, order_id: str, book: Book | None = None) -> OrderOutcome | None:
+        row = journal.get_order(self.db, order_id)
+        if not self.sending_allowed:
+            journal.update_order(self.db, order_id, state="expired", reason="kill_switch")
+            return self._final(row, "not_sent", "kill_switch")
+        signed = SignedOrder(order_id=order_id, order_json=row["order_json"], order_type=row["order_type"],
+                             maker="", domain_version="")
+        journal.count_post(self.db, order_id)  # from here on the order may have left
+        try:
+            result = self.poster.post(signed, _plan_of(row), book)
+        except Exception as e:  # noqa: BLE001 - an unexpected failure around the post is an unknown outcome
+            logger.exception("post of {} failed: {}", order_id, e)
+            result = PostResult(kind="unknown", reason="client_error")
+        return self.handle(row, result)
+
+    def handle(self, row: dict, r: PostResult) -> OrderOutcome | None:
+        oid = row["order_id"]
+        if r.kind == "accepted":
+            buy = row["side"] == "BUY"
+            size, usd = (r.taking, r.making) if buy else (r.making, r.taking)
+            matched = r.status == "matched"
+            journal.update_order(self.db, oid, state="accepted", venue_status=r.status, filled_size=size,
+                                 filled_notional=usd, trade_ids=r.trade_ids, settlement="MATCHED" if matched else "",
+                                 matched_ts=self.clock() if matched else 0.0)
+            return self._fill_outcome(row, size, usd, r.status)
+        if r.kind == "dry_run":
+            journal.update_order(self.db, oid, state="not_sent", reason="dry_run")
+            return self._final(row, "not_sent", "dry_run")
+        if r.kind == "rejected":
+            journal.update_order(self.db, oid, state="rejected", reason=r.reason, venue_status=r.error[:200])
+            return self._final(row, "rejected", r.reason)
+        if r.kind == "retry_later":
+            now = self.clock()
+            self.blocked_until = max(self.blocked_until, now + (r.retry_after_s or 0))
+            self.blocked_reason = r.reason
+            if self.blocked_until < row["valid_until_ts"]:
+                journal.update_order(self.db, oid, state="retry_wait", reason=r.reason, retry_at_ts=self.blocked_until)
+                return None
+            journal.update_order(self.db, oid, state="expired", reason=r.reason)
+            return self._final(row, "not_sent", r.reason)
+        journal.update_order(self.db, oid, state="unknown", reason=r.reason)  # unknown or duplicate
+        return self.resolve(oid)
+
+    def resolve(self, order_id: str) -> OrderOutcome | None:
+        """Settle an order whose fate is unclear: look it up; re-send the same bytes only if the venue
+        does not know it and it is still fresh. None: still unresolved (try again later)."""
+        row = journal.get_order(self.db, order_id)
+        try:
+            found = self.poster.lookup(order_id, row)
+        except TemporaryError as e:
+            logger.warning("lookup of {} failed ({}); will retry", order_id, e)
+            self.unresolved.add(order_id)
+            return None
+        self.unresolved.discard(order_id)
+        if found is not None:
+            return self._found(row, found)
+        fresh = self.clock() < row["valid_until_ts"]
+        if fresh and self.poster.can_repost and row["posts"] < self.cfg.max_posts_per_order:
+            if self.clock() < self.blocked_until:
+                journal.update_order(self.db, order_id, state="retry_wait", retry_at_ts=self.blocked_until)
+                return None
+            logger.info("order {} unknown to the venue; re-posting the same signed bytes", order_id)
+            return self.send(order_id)
+        journal.update_order(self.db, order_id, state="expired", reason="absent_at_venue")
+        return self._final(row, "not_sent", "absent_at_venue")
+
+    def _found(self, row: dict, v: VenueOrder) -> OrderOutcome:
+        usd = (v.size_matched * v.price).quantize(Decimal("0.000001"))  # at the limit: an upper bound for a BUY
+        now = journal.get_order(self.db, row["order_id"])  # the user stream may have moved settlement on
+        filled = v.size_matched > 0
+        journal.update_order(self.db, row["order_id"], state="accepted", venue_status=v.status.lower(),
+                             filled_size=v.size_matched, filled_notional=usd, trade_ids=v.trade_ids,
+                             settlement=now["settlement"] or ("MATCHED" if filled else ""),
+                             matched_ts=now["matched_ts"] or (self.clock() if filled else 0.0))
+        return self._fill_outcome(row, v.size_matched, usd, v.status.lower())
+
+    def refresh_pending_fills(self) -> list[OrderOutcome]:
+        """Accepted orders the venue had not matched yet (delayed / unmatched): look them up again."""
+        outcomes = []
+        for row in journal.accepted_without_result(self.db):
+            try:
+                found = self.poster.lookup(row["order_id"], row)
+            except TemporaryError:
+                continue
+            if found is not None and found.status not in ("LIVE", "DELAYED"):
+                outcomes.append(self._found(row, found))
+        return outcomes
+
+    # ------------------------------------------------------------ start-up and timers
+
+    def recover(self) -> list[OrderOutcome]:
+        """Resolve every journaled order without a final state (before admitting new intents),
+        and close intents that died before their order was signed."""
+        outcomes = []
+        for it in journal.intents_without_order(self.db):
+            journal.set_intent(self.db, it["intent_id"], "not_sent", "stopped_before_sign")
+            outcomes.append(_outcome(it["intent_id"], "", "not_sent", reason="stopped_before_sign",
+                                     token=it["token_id"], condition=it["condition_id"], side=it["side"]))
+        for row in journal.open_orders(self.db):
+            if row["mode"] != self.poster.mode:
+                journal.update_order(self.db, row["order_id"], state="expired", reason="mode_changed")
+                out = self._final(row, "not_sent", "mode_changed")
+            else:
+                out = self._revisit(row, restart=True)
+            if out is not None:
+                outcomes.append(out)
+        return outcomes
+
+    def retry_due(self) -> list[OrderOutcome]:
+        """Re-send orders parked by a 425/429/503 once the window has passed; resolve the rest."""
+        outcomes = []
+        for row in journal.open_orders(self.db):
+            out = self._revisit(row) if row["mode"] == self.poster.mode else None
+            if out is not None:
+                outcomes.append(out)
+        return outcomes
+
+    def _revisit(self, row: dict, restart: bool = False) -> OrderOutcome | None:
+        now, oid = self.clock(), row["order_id"]
+        if row["state"] == "retry_wait" and now < row["retry_at_ts"]:
+            return None
+        if row["posts"] == 0 or row["state"] == "retry_wait":  # certainly not at the venue
+            if now < row["valid_until_ts"] and self.poster.can_repost:
+                return self.send(oid) if now >= self.blocked_until else None
+            reason = "stale_before_post" if row["posts"] == 0 else (row["reason"] or "expired")
+            journal.update_order(self.db, oid, state="expired", reason=reason)
+            return self._final(row, "not_sent", reason)
+        return self.resolve(oid)  # posted at least once: maybe at the venue
+
+    def pending(self) -> bool:
+        return bool(journal.open_orders(self.db))
+
+    # ------------------------------------------------------------ outcomes
+
+    def _fill_outcome(self, row: dict, size: Decimal, usd: Decimal, status: str) -> OrderOutcome:
+        if size <= 0:
+            kind = "unknown" if status in ("live", "delayed", "unmatched") else "rejected"
+            reason = status or "no_fill"
+        else:
+            kind, reason = ("filled", status) if size >= row["size"] else ("partial", status)
+        journal.set_intent(self.db, row["intent_id"], kind, reason, row["order_id"])
+        return _outcome(row["intent_id"], row["order_id"], kind, size, usd, reason, row["token_id"],
+                        row["condition_id"], row["side"])
+
+    def _final(self, row: dict, status: str, reason: str) -> OrderOutcome:
+        journal.set_intent(self.db, row["intent_id"], status, reason, row["order_id"])
+        return _outcome(row["intent_id"], row["order_id"], status, reason=reason, token=row["token_id"],
+                        condition=row["condition_id"], side=row["side"])
+
+
+def _plan_of(row: dict) -> OrderPlan:
+    return OrderPlan(token_id=row["token_id"], side=row["side"], order_type=row["order_type"], price=row["price"],
+                     size=row["size"], notional=row["notional"], maker_amount=0, taker_amount=0, tick_size=Decimal(0))
+
+
+def _outcome(intent_id, order_id, status, size=Decimal(0), usd=Decimal(0), reason="", token="", condition="", side=""):
+    return OrderOutcome(intent_id=intent_id, order_id=order_id, status=status, filled_size=size,
+                        filled_notional_usd=usd, reason=reason, token_id=token, condition_id=condition, side=side)

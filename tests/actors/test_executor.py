@@ -1,0 +1,397 @@
+"""The executor actor driven by messages (Harness), with a hand-written fake venue."""
+import json
+from decimal import Decimal as D
+
+from pydantic import SecretStr
+
+from polycopy.actors.executor import HEARTBEAT, RETRY, SETTLE, Executor
+from polycopy.config.loader import Secrets
+from polycopy.config.models import Config
+from polycopy.errors import TemporaryError
+from polycopy.messages import Alert, ApprovedIntent, CopyIntent, KillSwitchChanged, MarketFacts, OrderOutcome, StageTiming
+from polycopy.store import journal
+from polycopy.venue.responses import VenueOrder, parse_book
+from tests.actors.harness import Harness
+
+KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+BOOK = {"asks": [{"price": "0.55", "size": "100"}, {"price": "0.52", "size": "4"}, {"price": "0.53", "size": "50"}],
+        "bids": [{"price": "0.50", "size": "100"}], "tick_size": "0.01", "min_order_size": "5", "neg_risk": False}
+FACTS = MarketFacts(condition_id="0xc1", token_ids=(TOKEN,), outcomes=("Up",), end_ts=0, tick_size=D("0.01"),
+                    min_order_size=D("5"), neg_risk=False)
+
+
+class FakeRest:
+    def __init__(self):
+        self.posts: list[str] = []
+        self.replies: list = []  # scripted (status, headers, body) per post; default: accept + fill
+        self.known: dict[str, VenueOrder] = {}
+        self.lookup_error = False
+        self.heartbeat_replies: list = []
+        self.heartbeats: list[str] = []
+        self.creds = None
+        self.address = ""
+
+    def get_book(self, token_id):
+        return parse_book(BOOK)
+
+    def market_info(self, token_id):
+        return {"condition_id": "0xc1", "t": [{"t": TOKEN, "o": "Up"}], "mts": 0.01, "mos": 5, "nr": False}
+
+    def post_order(self, body):
+        self.posts.append(body)
+        oid = _order_id(body, self)
+        reply = self.replies.pop(0) if self.replies else "fill"
+        if reply == "fill":
+            self.known[oid] = VenueOrder(order_id=oid, status="MATCHED", original_size=D("10"), size_matched=D("10"),
+                                         price=D("0.53"), trade_ids=("t1",))
+            return 200, {}, {"success": True, "errorMsg": "", "orderID": oid, "status": "matched",
+                             "makingAmount": "5.28", "takingAmount": "10", "tradeIDs": ["t1"]}
+        if reply == "accept_then_timeout":
+            self.known[oid] = VenueOrder(order_id=oid, status="MATCHED", original_size=D("10"), size_matched=D("10"),
+                                         price=D("0.53"), trade_ids=())
+            return None, {}, None
+        return reply
+
+    def get_order(self, order_id):
+        if self.lookup_error:
+            raise TemporaryError("lookup down")
+        return self.known.get(order_id)
+
+    def trades_for_order(self, order_id, market=""):
+        return []
+
+    def heartbeat(self, heartbeat_id, timeout=1.0):
+        self.heartbeats.append(heartbeat_id)
+        return self.heartbeat_replies.pop(0) if self.heartbeat_replies else (200, {}, {"heartbeat_id": "hb-next"})
+
+    def close(self):
+        pass
+
+    def create_or_derive_api_key(self, signer):
+        from polycopy.venue.clob import ApiCreds
+        return ApiCreds("key-1", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=", "pass")
+
+
+def _order_id(body, rest):
+    # the fake derives the id the way our journal knows it: the last journaled order with these bytes
+    order = json.loads(body)["order"]
+    return rest.ids[json.dumps(order, separators=(",", ":"))]
+
+
+def make(tmp_path, mode="live", rest=None, key=KEY, kill=False):
+    rest = rest or FakeRest()
+    secrets = Secrets(private_key=SecretStr(key) if key else None, funder=None, signature_type=0, api_key=None,
+                      api_secret=None, api_passphrase=None)
+
+    class E(Executor):
+        def make_rest(self):
+            return rest
+
+        def make_secrets(self):
+            return secrets
+
+        def _start_stream(self):
+            pass
+
+        def _start_book_stream(self):
+            pass
+
+    cfg = Config.model_validate({"execution": {"mode": mode}, "store": {"path": str(tmp_path / "x.sqlite")}})
+    h = Harness(E, config=cfg, peers={"risk": "risk", "telemetry": "telemetry"}, kill_switch_tripped=kill)
+    return h, rest
+
+
+def _index_ids(h, rest):
+    """Let the fake venue map posted bytes back to order ids (as a real venue would by hashing)."""
+    rest.ids = {r["order_json"]: r["order_id"] for r in h.actor.db.query(f"SELECT * FROM {journal.ORDERS}")}
+
+
+def approved(iid="i1", size="10", side="BUY", price="0.525"):
+    it = CopyIntent(intent_id=iid, token_id=TOKEN, condition_id="0xc1", side=side, size=D(size), source_price=D(price),
+                    source_size=D(size), fill_keys=("k1",), first_recv_mono_ns=0)
+    return ApprovedIntent(intent=it, size=D(size), max_notional_usd=D("25"), decision="approved")
+
+
+class IndexingRest(FakeRest):
+    def __init__(self, h_ref):
+        super().__init__()
+        self.h_ref = h_ref
+
+    def post_order(self, body):
+        _index_ids(self.h_ref[0], self)
+        return super().post_order(body)
+
+
+def live(tmp_path, **kw):
+    ref = []
+    rest = IndexingRest(ref)
+    h, rest = make(tmp_path, rest=rest, **kw)
+    ref.append(h)
+    return h, rest
+
+
+def test_live_fill_reaches_risk_and_telemetry(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    h.deliver(approved())
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert (out.status, out.filled_size, out.filled_notional_usd) == ("filled", D("10"), D("5.28"))
+    assert len(rest.posts) == 1
+    body = json.loads(rest.posts[0])
+    assert body["orderType"] == "FAK" and body["owner"] == "key-1"
+    assert body["order"]["makerAmount"] == "5300000"  # 10 sh, walked to 0.53 (cap 0.525 + 120 bps = 0.5313)
+    assert h.sent_to("telemetry", StageTiming)
+    row = journal.order_for_intent(h.actor.db, "i1")
+    assert row["state"] == "accepted" and row["posts"] == 1 and row["settlement"] == "MATCHED"
+
+
+def test_redelivered_intent_is_not_posted_twice(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    h.deliver(approved())
+    h.deliver(approved())
+    assert len(rest.posts) == 1
+    assert len(h.sent_to("risk", OrderOutcome)) == 1
+
+
+def test_local_rejection_never_posts(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    h.deliver(approved(size="3"))  # below the 5-share minimum
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert (out.status, out.reason) == ("not_sent", "below_min_size")
+    h.deliver(approved(iid="i2", price="0.40"))  # book beyond 120 bps of the source price
+    assert h.sent_to("risk", OrderOutcome)[-1].reason == "beyond_slippage"
+    assert rest.posts == []
+
+
+def test_timeout_but_accepted_is_looked_up_not_reposted(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = ["accept_then_timeout"]
+    h.deliver(approved())
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert out.status == "filled" and len(rest.posts) == 1
+
+
+def test_timeout_and_absent_reposts_same_bytes(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = [(None, {}, None)]  # lost before the venue saw it
+    h.deliver(approved())
+    assert len(rest.posts) == 2 and rest.posts[0] == rest.posts[1]
+    assert h.sent_to("risk", OrderOutcome)[0].status == "filled"
+
+
+def test_lookup_down_keeps_order_unknown_then_resolves(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = ["accept_then_timeout"]
+    rest.lookup_error = True
+    h.deliver(approved())
+    assert h.sent_to("risk", OrderOutcome) == []
+    rest.lookup_error = False
+    h.fire_wakeups(lambda p: p == RETRY)
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert out.status == "filled" and len(rest.posts) == 1
+
+
+def test_rate_limit_parks_then_reposts_same_bytes(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = [(429, {"Retry-After": "0"}, {"error": "Too Many Requests"})]
+    h.deliver(approved())
+    assert h.sent_to("risk", OrderOutcome) == []
+    h.fire_wakeups(lambda p: p == RETRY)
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert out.status == "filled" and len(rest.posts) == 2 and rest.posts[0] == rest.posts[1]
+
+
+def test_venue_rejection_reported_with_reason(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = [(400, {}, {"error": "not enough balance / allowance"})]
+    h.deliver(approved())
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert (out.status, out.reason) == ("rejected", "balance")
+
+
+def test_kill_switch_blocks(tmp_path):
+    h, rest = live(tmp_path, kill=True)
+    h.deliver(FACTS)
+    h.deliver(approved())
+    assert h.sent_to("risk", OrderOutcome)[0].reason == "kill_switch" and rest.posts == []
+    h.deliver(KillSwitchChanged(tripped=False))
+    h.deliver(approved(iid="i2"))
+    assert h.sent_to("risk", OrderOutcome)[-1].status == "filled"
+
+
+def test_heartbeat_failure_stops_orders_and_alerts(tmp_path):
+    h, rest = live(tmp_path)
+    assert rest.heartbeats == [""]  # first heartbeat at start
+    h.deliver(FACTS)
+    rest.heartbeat_replies = [(500, {}, {"error": "x"})]
+    h.fire_wakeups(lambda p: p == HEARTBEAT)
+    assert rest.heartbeats[-1] == "hb-next"
+    (alert,) = h.sent_to("telemetry", Alert)
+    assert alert.condition == "heartbeat" and not alert.resolved
+    h.deliver(approved())
+    assert h.sent_to("risk", OrderOutcome)[-1].reason == "heartbeat_failed" and rest.posts == []
+    # a stale id: the venue answers the one it expects; we retry with it and recover
+    rest.heartbeat_replies = [(400, {}, {"error_msg": "Invalid Heartbeat ID", "heartbeat_id": "hb-9"}),
+                              (200, {}, {"heartbeat_id": "hb-10"})]
+    h.fire_wakeups(lambda p: p == HEARTBEAT)
+    assert rest.heartbeats[-2:] == ["hb-next", "hb-9"]
+    assert h.sent_to("telemetry", Alert)[-1].resolved
+    h.deliver(approved(iid="i2"))
+    assert h.sent_to("risk", OrderOutcome)[-1].status == "filled"
+
+
+def test_dry_run_without_key_journals_unsigned_order(tmp_path):
+    h, rest = make(tmp_path, mode="dry_run", key=None)
+    h.deliver(FACTS)
+    h.deliver(approved())
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert (out.status, out.reason) == ("not_sent", "dry_run")
+    row = journal.order_for_intent(h.actor.db, "i1")
+    assert row["order_id"].startswith("unsigned:") and json.loads(row["order_json"])["makerAmount"] == "5300000"
+    assert rest.posts == []
+
+
+def test_paper_mode_fills_against_book(tmp_path):
+    h, rest = make(tmp_path, mode="paper")
+    h.deliver(FACTS)
+    h.deliver(approved())
+    (out,) = h.sent_to("risk", OrderOutcome)
+    # limit 0.53: 4 @ .52 + 6 @ .53 = 2.08 + 3.18
+    assert (out.status, out.filled_size, out.filled_notional_usd) == ("filled", D("10"), D("5.26"))
+    assert rest.posts == []
+
+
+def test_missing_facts_take_the_slow_path(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(approved())
+    assert h.sent_to("risk", OrderOutcome)[0].status == "filled"
+    stages = dict(h.sent_to("telemetry", StageTiming)[0].stages)
+    assert "exec_facts_slow" in stages
+
+
+def test_user_stream_settlement_and_unconfirmed_alert(tmp_path):
+    from polycopy.venue.user_stream import apply_trade, positions, unconfirmed
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    h.deliver(approved())
+    oid = h.sent_to("risk", OrderOutcome)[0].order_id
+    db = h.actor.db
+    assert unconfirmed(db, 1e12, 120)[0]["order_id"] == oid  # matched long "ago"
+    apply_trade(db, {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "MINED"}, 0)
+    apply_trade(db, {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "MATCHED"}, 0)
+    assert journal.get_order(db, oid)["settlement"] == "MINED"  # never steps back
+    apply_trade(db, {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "CONFIRMED"}, 0)
+    assert unconfirmed(db, 1e12, 120) == []
+    assert positions(db) == {TOKEN: D("10")}
+    h.fire_wakeups(lambda p: p == SETTLE)
+    assert h.sent_to("telemetry", Alert) == []
+
+
+def test_restart_resolves_journal_before_admitting_intents(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = ["accept_then_timeout"]
+    rest.lookup_error = True
+    h.deliver(approved())
+    assert h.sent_to("risk", OrderOutcome) == []  # unresolved when the process "dies"
+    h.actor.db.conn.close()
+    # a new executor on the same file, venue lookups still failing
+    ref = [None]
+    rest2 = IndexingRest(ref)
+    rest2.known, rest2.lookup_error = rest.known, True
+    h2, _ = make(tmp_path, rest=rest2)
+    ref[0] = h2
+    assert not h2.actor.ready
+    h2.deliver(FACTS)
+    h2.deliver(approved(iid="i2"))
+    assert h2.sent_to("risk", OrderOutcome)[0].reason == "recovering" and rest2.posts == []
+    rest2.lookup_error = False
+    h2.fire_wakeups(lambda p: p == RETRY)
+    outs = h2.sent_to("risk", OrderOutcome)
+    assert (outs[-1].intent_id, outs[-1].status) == ("i1", "filled") and h2.actor.ready
+    assert rest2.posts == [] and len(rest.posts) == 1  # found at the venue: never sent again
+    h2.deliver(approved(iid="i3"))
+    assert h2.sent_to("risk", OrderOutcome)[-1].status == "filled"
+
+
+def test_reload_changes_slippage(tmp_path):
+    from polycopy.messages import ReloadConfig
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    cfg = h.actor.config.model_copy(update={"execution": h.actor.config.execution.model_copy(update={"max_slippage_bps": 0})})
+    h.deliver(ReloadConfig(config=cfg))
+    h.deliver(approved())  # cap 0.525 exactly -> 0.52: 4 shares at the cap, the rest FAK-killed at the venue
+    body = json.loads(rest.posts[0])
+    assert body["order"]["makerAmount"] == "5200000"
+
+
+def test_user_stream_events_reach_the_journal_and_alert_on_failure(tmp_path):
+    from thespian.actors import WatchMessage
+
+    from polycopy.actors.watcher_io import ThreadBridge
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    h.deliver(approved())
+    oid = h.sent_to("risk", OrderOutcome)[0].order_id
+    h.actor.bridge = ThreadBridge("test")
+    try:
+        h.actor.bridge.put(("event", {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "MINED"}))
+        h.deliver(WatchMessage([h.actor.bridge.fd]))
+        assert journal.get_order(h.actor.db, oid)["settlement"] == "MINED"
+        h.actor.bridge.put(("event", {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "FAILED"}))
+        h.deliver(WatchMessage([h.actor.bridge.fd]))
+        assert [a.condition for a in h.sent_to("telemetry", Alert)] == ["settlement_failed"]
+        assert journal.get_order(h.actor.db, oid)["settlement"] == "FAILED"
+    finally:
+        h.actor.on_exit()
+
+
+def test_delayed_order_gets_its_outcome_later(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = [(200, {}, {"success": True, "errorMsg": "", "orderID": "0xdelayed", "status": "delayed",
+                               "makingAmount": "", "takingAmount": ""})]
+    h.deliver(approved())
+    (first,) = h.sent_to("risk", OrderOutcome)
+    assert (first.status, first.reason) == ("unknown", "delayed")
+    rest.known[first.order_id] = VenueOrder(order_id=first.order_id, status="MATCHED", original_size=D("10"),
+                                            size_matched=D("6"), price=D("0.53"), trade_ids=("t9",))
+    h.fire_wakeups(lambda p: p == SETTLE)
+    later = h.sent_to("risk", OrderOutcome)[-1]
+    assert (later.intent_id, later.status, later.filled_size, later.filled_notional_usd) == ("i1", "partial", D("6"), D("3.18"))
+    h.fire_wakeups(lambda p: p == SETTLE)
+    assert len(h.sent_to("risk", OrderOutcome)) == 2  # reported once
+
+
+def test_account_rejection_alerts_with_the_fix(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = [(400, {}, {"error": "maker address not allowed, please use the deposit wallet flow"})]
+    h.deliver(approved())
+    assert h.sent_to("risk", OrderOutcome)[0].reason == "maker_not_allowed"
+    (alert,) = h.sent_to("telemetry", Alert)
+    assert alert.condition == "venue_account" and "deposit wallet" in alert.text
+
+
+def test_retry_backs_off_while_lookups_fail(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    rest.replies = ["accept_then_timeout"]
+    rest.lookup_error = True
+    h.deliver(approved())
+    periods = []
+    for _ in range(3):
+        periods += [p for p, payload in h.ref.wakeups if payload == RETRY]
+        h.fire_wakeups(lambda p: p == RETRY)
+    assert periods[0] < periods[1] < periods[2]
+    rest.lookup_error = False
+    h.fire_wakeups(lambda p: p == RETRY)
+    assert h.sent_to("risk", OrderOutcome)[0].status == "filled"
