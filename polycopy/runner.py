@@ -36,7 +36,7 @@ ASK_TIMEOUT_S = 5
 SHUTDOWN_ASK_S = 10
 STOP_WAIT_S = 10
 POLL_S = 1.0
-SIM_TEST_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcaec8c0d47f9d2ff80"  # Hardhat #0, public
+SIM_TEST_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # Hardhat #0, public
 
 
 class Polysim:
@@ -81,8 +81,7 @@ def sim_config(cfg: Config, sim: Polysim) -> Config:
     """Point every endpoint at polysim and keep its state apart from the real one."""
     venue = cfg.venue.model_copy(update=sim.venue_overrides())
     store = cfg.store.model_copy(update={"path": cfg.store.path.parent / "sim" / cfg.store.path.name})
-    telemetry = cfg.telemetry.model_copy(update={"log_path": cfg.telemetry.log_path.parent / "sim" / cfg.telemetry.log_path.name})
-    return cfg.model_copy(update={"venue": venue, "store": store, "telemetry": telemetry})
+    return cfg.model_copy(update={"venue": venue, "store": store})
 
 
 # ---------------------------------------------------------------- foreground run
@@ -201,7 +200,7 @@ def shutdown(cfg: Config) -> str:
     for p in alive:
         p.kill()
     note = "" if isinstance(done, ShutdownDone) else " (the supervisor did not confirm; processes were stopped anyway)"
-    return f"stopped {len(gone) + len(alive)} processes{note}" + (f"; {len(alive)} had to be killed" if alive else "")
+    return f"stopped {len(pids)} processes{note}" + (f"; {len(alive)} had to be killed" if alive else "")
 
 
 def system_pids(supervisor_pid: int | None) -> list[int]:

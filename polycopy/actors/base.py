@@ -41,7 +41,11 @@ class ChildActor(ActorTypeDispatcher):
         except Exception as e:  # noqa: BLE001 - see module docstring
             self.log.exception("handler for {} failed: {}", type(msg).__name__, e)
             if self.parent is not None and not isinstance(msg, ActorExitRequest):
-                self.send(self.parent, ChildFailed(role=self.role, reason=f"{type(msg).__name__}: {e}"[:300]))
+                if isinstance(msg, Init):
+                    # Half-initialised is useless: exit, and the supervisor restarts us with backoff.
+                    self.send(self.myAddress, ActorExitRequest())
+                else:
+                    self.send(self.parent, ChildFailed(role=self.role, reason=f"{type(msg).__name__}: {e}"[:300]))
         fds = self.watch_fds()
         return ThespianWatch(fds) if fds else None
 

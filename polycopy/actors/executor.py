@@ -174,13 +174,13 @@ class Executor(ChildActor):
                 journal.set_intent(self.db, it.intent_id, "not_sent", "executor_error")
                 out = _not_sent(msg, "executor_error")
             self._schedule_retry()
-        stages.append(("exec_posted", time.monotonic_ns()))
+        stages.extend(self.placer.marks)
         if out is not None:
             self._report(out)
         if self.placer.pending():
             self._schedule_retry()
         key = it.fill_keys[0] if it.fill_keys else it.intent_id
-        self._telemetry(StageTiming(key=key, stages=tuple(stages), source_ts_ms=it.source_ts_ms))
+        self._telemetry(StageTiming(key=key, stages=(("recv", it.first_recv_mono_ns), *stages), source_ts_ms=it.source_ts_ms))
 
     def receiveMsg_WatchMessage(self, msg, sender) -> None:
         if self.book_bridge is not None:

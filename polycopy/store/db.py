@@ -15,7 +15,7 @@ def open_db(path: str | Path, synchronous: str = "NORMAL") -> sqlite_utils.Datab
         return sqlite_utils.Database(memory=True)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(str(path))
+    db.execute("PRAGMA busy_timeout=10000")  # first: several processes open the file at start
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-    db.execute("PRAGMA busy_timeout=5000")
     return db

@@ -34,11 +34,16 @@ class Placer:
         self.blocked_reason = ""
         self.unresolved: set[str] = set()  # order ids whose fate a lookup could not settle yet
         self.sending_allowed = True  # False while the kill switch is tripped: nothing leaves, not even a re-post
+        self.marks: list[tuple[str, int]] = []  # (stage, monotonic ns) of the last place(), for stage timings
+
+    def _mark(self, stage: str) -> None:
+        self.marks.append((stage, time.monotonic_ns()))
 
     # ------------------------------------------------------------ the hot path
 
     def place(self, approved: ApprovedIntent, facts: MarketFacts, book: Book) -> OrderOutcome | None:
         it = approved.intent
+        self.marks = []
         if not journal.save_intent(self.db, intent_id=it.intent_id, token_id=it.token_id, condition_id=it.condition_id,
                                    side=it.side, size=approved.size, source_price=it.source_price,
                                    max_notional=approved.max_notional_usd):
@@ -53,11 +58,14 @@ class Placer:
             logger.info("intent {} not sent: {}", it.intent_id, e)
             return _outcome(it.intent_id, "", "not_sent", reason=e.reason, token=it.token_id,
                             condition=it.condition_id, side=it.side)
+        self._mark("priced")
         signed = self.sign(plan, facts, it.intent_id)
+        self._mark("signed")
         journal.journal_order(self.db, order_id=signed.order_id, intent_id=it.intent_id, token_id=it.token_id,
                               condition_id=it.condition_id, side=plan.side, price=plan.price, size=plan.size,
                               notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
                               mode=self.poster.mode, valid_until_ts=self._valid_until(facts))
+        self._mark("journaled")
         return self.send(signed.order_id, book)
 
     def _valid_until(self, facts: MarketFacts) -> float:
@@ -97,8 +105,10 @@ class Placer:
         signed = SignedOrder(order_id=order_id, order_json=row["order_json"], order_type=row["order_type"],
                              maker="", domain_version="")
         journal.count_post(self.db, order_id)  # from here on the order may have left
+        self._mark("sent")
         try:
             result = self.poster.post(signed, _plan_of(row), book)
+            self._mark("acked")
         except Exception as e:  # noqa: BLE001 - an unexpected failure around the post is an unknown outcome
             logger.exception("post of {} failed: {}", order_id, e)
             result = PostResult(kind="unknown", reason="client_error")
