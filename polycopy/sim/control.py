@@ -1,0 +1,107 @@
+"""The control API for tests and benchmarks (loopback only).
+
+GET  /health                     {"ok": true, "t": scenario seconds}
+GET  /records                    {"source_fills": [...], "clob": [...]}  (copy-delay inputs)
+GET  /delays                     each POST /order joined to the source fill it copies
+POST /fills                      inject a source fill now; returns its records
+GET  /faults, POST /faults       show / apply a fault: {"kind", "for_s"?, "value"?, "type"?}
+POST /reset                      forget fills and records, faults back to the scenario's
+GET  /stats                      RTDS sockets and frames sent, driver errors
+"""
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from polycopy.sim import faults
+from polycopy.sim.delays import copy_delays
+from polycopy.sim.httputil import BadRequest, app_with_errors, read_json, reply
+from polycopy.sim.plan import PlannedFill
+from polycopy.sim.scenario import FaultSpec
+
+
+class InjectFill(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str | None = None  # or market + outcome
+    market: str | None = None
+    outcome: str | None = None
+    side: Literal["BUY", "SELL"] = "BUY"
+    price: Decimal = Field(gt=0, lt=1)
+    size: Decimal = Field(gt=0)
+    role: Literal["taker", "maker"] = "taker"
+    tx_hash: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{64}$")
+    repeat: int = Field(1, ge=1, le=100)
+
+
+def _parse(model, data):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest("; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()))
+
+
+class Control:
+    def __init__(self, sim):
+        self.sim = sim  # the Polysim: feed, venue, driver, rtds, reset_faults()
+
+    def app(self) -> web.Application:
+        app = app_with_errors()
+        app.router.add_get("/health", self.health)
+        app.router.add_get("/records", self.records)
+        app.router.add_get("/delays", self.delays)
+        app.router.add_post("/fills", self.fills)
+        app.router.add_get("/faults", self.show_faults)
+        app.router.add_post("/faults", self.set_fault)
+        app.router.add_post("/reset", self.reset)
+        app.router.add_get("/stats", self.stats)
+        return app
+
+    async def health(self, _request) -> web.Response:
+        return reply({"ok": True, "t": round(self.sim.clock.t(), 3)})
+
+    async def records(self, _request) -> web.Response:
+        return reply({"source_fills": list(self.sim.feed.records),
+                      "clob": list(self.sim.venue.records)})
+
+    async def delays(self, _request) -> web.Response:
+        return reply(copy_delays(list(self.sim.feed.records), list(self.sim.venue.records)))
+
+    async def fills(self, request: web.Request) -> web.Response:
+        spec = _parse(InjectFill, await read_json(request))
+        if not spec.token and not (spec.market and spec.outcome):
+            raise BadRequest("give token, or market and outcome")
+        if spec.token and spec.token not in self.sim.catalog.by_token:
+            raise BadRequest(f"unknown token {spec.token}")
+        planned = PlannedFill(spec.market or "", spec.outcome or "", spec.side, spec.price,
+                              spec.size, spec.role, spec.repeat, spec.token)
+        try:
+            records = self.sim.driver.emit(self.sim.clock.t(), [planned], spec.tx_hash)
+        except KeyError as exc:
+            raise BadRequest(str(exc).strip("'\"")) from None
+        return reply({"records": records})
+
+    async def show_faults(self, _request) -> web.Response:
+        return reply(faults.snapshot(self.sim.feed_faults, self.sim.venue.faults))
+
+    async def set_fault(self, request: web.Request) -> web.Response:
+        spec = _parse(FaultSpec, await read_json(request))
+        faults.apply(spec, self.sim.feed_faults, self.sim.venue.faults,
+                     asyncio.get_running_loop())
+        return reply(faults.snapshot(self.sim.feed_faults, self.sim.venue.faults))
+
+    async def reset(self, _request) -> web.Response:
+        self.sim.reset()
+        return reply({"ok": True})
+
+    async def stats(self, _request) -> web.Response:
+        rtds = self.sim.rtds
+        return reply({"rtds_sockets": len(rtds.conns), "rtds_frames_sent": rtds.sent,
+                      "source_fills": len(self.sim.feed.records),
+                      "clob_requests": len(self.sim.venue.records),
+                      "driver_errors": list(self.sim.driver.errors)})

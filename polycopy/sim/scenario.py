@@ -1,0 +1,234 @@
+"""Scenario files: what polysim serves and what the source wallet does, over scenario time.
+
+A scenario is YAML validated by the pydantic models below (`extra="forbid"`: a typo is an
+error naming its location). Times are seconds from the scenario start (`at_s`). A market is
+named by `market`: an explicit market's slug, or a series asset (`btc`) meaning the 15-minute
+window that contains the event's time, optionally shifted (`btc+1` is the next window).
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_SOURCE_WALLET = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"
+DEFAULT_PATH = Path(__file__).parent / "scenarios" / "default.yaml"
+
+Side = Literal["BUY", "SELL"]
+Role = Literal["taker", "maker"]
+
+
+class ScenarioError(ValueError):
+    """The scenario file is unreadable or invalid; the message says where."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Model):
+    wallet: str = Field(DEFAULT_SOURCE_WALLET, pattern=r"^0x[0-9a-fA-F]{40}$")
+    name: str = "gabagool22"
+    pseudonym: str = "Frigid-Ostrich"
+    bio: str = ""
+    profile_image: str = ""
+
+
+class SeriesSpec(_Model):
+    """A rolling series of 15-minute Up/Down markets: `<asset>-updown-15m-<window start>`."""
+
+    asset: str = Field(pattern=r"^[a-z]{2,10}$")
+    title: str  # "Bitcoin"
+    lookback_windows: int = Field(1, ge=0, le=8)
+    lookahead_windows: int = Field(2, ge=0, le=8)
+    tick_size: Decimal = Decimal("0.01")
+    fee_rate: Decimal = Decimal("0.07")
+    version: Literal["v1", "v2"] = "v1"
+
+
+class MarketSpec(_Model):
+    slug: str
+    question: str = ""
+    event_slug: str = ""  # default: the slug
+    outcomes: list[str] = ["Yes", "No"]
+    tokens: list[str] | None = None  # generated from the slug when omitted
+    condition_id: str | None = Field(None, pattern=r"^0x[0-9a-f]{64}$")
+    end_in_s: int = 86400  # end time, seconds after the scenario start
+    tick_size: Decimal = Decimal("0.01")
+    min_order_size: Decimal = Decimal("5")
+    neg_risk: bool = False
+    version: Literal["v1", "v2"] = "v1"
+    closed: bool = False
+    fee_rate: Decimal = Decimal("0")
+
+
+class Level(_Model):
+    price: Decimal = Field(gt=0, lt=1)
+    size: Decimal = Field(gt=0)
+
+
+class DefaultBook(_Model):
+    """Books generated for every token: the first outcome centred on `mid`, the other on 1-mid."""
+
+    mid: Decimal = Field(Decimal("0.5"), gt=0, lt=1)
+    spread: Decimal = Field(Decimal("0.02"), gt=0)
+    levels: int = Field(5, ge=0, le=50)
+    size: Decimal = Field(Decimal("500"), gt=0)
+
+
+class BookSpec(_Model):
+    market: str
+    outcome: str
+    bids: list[Level] = []
+    asks: list[Level] = []
+
+
+class AccountSpec(_Model):
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    pusd: Decimal = Field(ge=0)
+    positions: dict[str, Decimal] = {}  # token id -> shares
+
+
+class FeedSpec(_Model):
+    rtds_lag_ms: dict[Literal["trades", "orders_matched"], int] = {
+        "orders_matched": 1900, "trades": 2300}
+    data_api_lag_ms: int = Field(5000, ge=0)
+    rtds_idle_timeout_s: float = Field(360, gt=0)  # silent without a PING for this long
+    rtds_empty_first_frame: bool = True
+    noise_per_s: float = Field(2.0, ge=0, le=500)  # other wallets' trades (global firehose)
+    data_api_cache_s: float = Field(0, ge=0)  # same URL, same body for this long (real: 300)
+    odd_outcome_index_share: float = Field(0, ge=0, le=1)  # RTDS rows with outcomeIndex 999
+    rtds_duplicate_share: float = Field(0, ge=0, le=1)  # RTDS frames delivered twice
+
+
+class FillSpec(_Model):
+    """One source fill. Fills with the same `tx` label share one transaction hash."""
+
+    at_s: float = Field(ge=0)
+    market: str
+    outcome: str
+    side: Side = "BUY"
+    price: Decimal = Field(gt=0, lt=1)
+    size: Decimal = Field(gt=0)
+    role: Role = "taker"
+    tx: str | None = None
+    repeat: int = Field(1, ge=1, le=100)  # identical fills in the same transaction
+
+
+class BurstSpec(_Model):
+    """Many small fills in clusters separated by `gap_ms`; random within the given ranges."""
+
+    at_s: float = Field(ge=0)
+    market: str
+    outcome: str
+    side: Side = "BUY"
+    clusters: int = Field(4, ge=1, le=1000)
+    fills_per_cluster: tuple[int, int] = (2, 5)
+    gap_ms: tuple[int, int] = (400, 500)
+    price: tuple[Decimal, Decimal] = (Decimal("0.45"), Decimal("0.55"))
+    size: tuple[Decimal, Decimal] = (Decimal("2"), Decimal("15"))
+    maker_share: float = Field(0.25, ge=0, le=1)  # fraction of fills where the source is maker
+    identical_share: float = Field(0.1, ge=0, le=1)  # chance a fill is doubled in its tx
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "BurstSpec":
+        for name in ("fills_per_cluster", "gap_ms", "price", "size"):
+            low, high = getattr(self, name)
+            if low > high or low <= 0:
+                raise ValueError(f"{name}: need 0 < low <= high, got {low}, {high}")
+        if self.price[1] >= 1:
+            raise ValueError("price: must be below 1")
+        return self
+
+
+class ActivitySpec(_Model):
+    """A non-trade activity event of the source wallet (Data API `/activity`)."""
+
+    at_s: float = Field(ge=0)
+    type: Literal["SPLIT", "MERGE", "REDEEM", "CONVERSION"]
+    market: str
+    size: Decimal = Field(gt=0)
+
+
+FaultKind = Literal[
+    "rtds_stall", "rtds_drop", "rtds_lag_ms", "data_api_429", "data_api_lag_ms",
+    "venue_429", "venue_425", "venue_503", "venue_post_delay_ms", "venue_drop_post_response",
+    "venue_settlement_fails",
+]
+
+
+class FaultSpec(_Model):
+    """A fault switched on (for `for_s` seconds when given) or a value set (`value`)."""
+
+    kind: FaultKind
+    for_s: float | None = Field(None, gt=0)
+    value: int | None = None  # lag or delay in ms; Retry-After seconds for the 429s
+    type: Literal["trades", "orders_matched"] | None = None  # rtds_lag_ms: only this type
+
+
+class TimedFault(FaultSpec):
+    at_s: float = Field(ge=0)
+
+
+class Scenario(_Model):
+    name: str = "unnamed"
+    seed: int = 1
+    source: SourceSpec = SourceSpec()
+    series: list[SeriesSpec] = []
+    markets: list[MarketSpec] = []
+    default_book: DefaultBook = DefaultBook()
+    books: list[BookSpec] = []
+    accounts: list[AccountSpec] = []
+    feeds: FeedSpec = FeedSpec()
+    fills: list[FillSpec] = []
+    bursts: list[BurstSpec] = []
+    loop_s: float | None = Field(None, gt=0)  # repeat fills and bursts every loop_s seconds
+    activity: list[ActivitySpec] = []
+    faults: list[TimedFault] = []
+    replay: str | None = None  # JSONL of recorded RTDS frames (see replay.py)
+    replay_delay_s: float = Field(0, ge=0)  # when the first recorded frame goes out
+
+    @model_validator(mode="after")
+    def _names_known(self) -> "Scenario":
+        assets = [s.asset for s in self.series]
+        outcomes = {m.slug: m.outcomes for m in self.markets}
+        if len(set(assets)) != len(assets) or len(outcomes) != len(self.markets):
+            raise ValueError("series assets and market slugs must be unique")
+        for group in ("fills", "bursts", "books", "activity"):
+            for i, item in enumerate(getattr(self, group)):
+                ref = re.sub(r"[+-]\d+$", "", item.market)
+                known = outcomes.get(item.market) or (["Up", "Down"] if ref in assets else None)
+                if known is None:
+                    raise ValueError(f"{group}.{i}.market: unknown market {item.market!r}")
+                if getattr(item, "outcome", known[0]) not in known:
+                    raise ValueError(f"{group}.{i}.outcome: {item.outcome!r} not in {known}")
+        return self
+
+
+def parse(data: dict | None, origin: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(data or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors())
+        raise ScenarioError(f"{origin}: {problems}") from None
+
+
+def load(path: str | Path | None = None) -> Scenario:
+    """Load a scenario file; the packaged default when `path` is None."""
+    path = Path(path) if path else DEFAULT_PATH
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ScenarioError(f"{path}: the top level must be a mapping")
+    scenario = parse(data, str(path))
+    if scenario.replay and not Path(scenario.replay).is_absolute():
+        scenario = scenario.model_copy(update={"replay": str(path.parent / scenario.replay)})
+    return scenario
