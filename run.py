@@ -97,7 +97,7 @@ def _run(args, cfg, secrets, overrides) -> int:
         return runner.sim_config(new, sim) if sim else new
 
     try:
-        return runner.run(cfg, secrets, reload_config)
+        return runner.run(cfg, secrets, reload_config, args.config)
     finally:
         if sim is not None:
             sim.stop()

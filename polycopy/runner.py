@@ -87,8 +87,12 @@ def sim_config(cfg: Config, sim: Polysim) -> Config:
 # ---------------------------------------------------------------- foreground run
 
 
-def run(cfg: Config, secrets: Secrets, reload_config=None) -> int:
-    """Start the system, supervise it until a signal or a --shutdown, stop it. Returns the exit code."""
+def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | None = None) -> int:
+    """Start the system, supervise it until a signal or a --shutdown, stop it. Returns the exit code.
+
+    The policy is reloaded on SIGHUP and when `config_path` changes on disk (validated first by
+    `reload_config`, which returns None to keep the old policy).
+    """
     from polycopy.actors.supervisor import Supervisor
 
     missing = required_secrets_missing(cfg.mode, secrets)
@@ -109,8 +113,12 @@ def run(cfg: Config, secrets: Secrets, reload_config=None) -> int:
     notify("READY=1")
     db = open_db(cfg.store.path, cfg.store.synchronous)
     misses = 0
+    mtime = _mtime(config_path)
     while stop["reason"] is None:
         time.sleep(POLL_S)
+        if _mtime(config_path) != mtime:
+            mtime = _mtime(config_path)
+            stop["reload"] = True
         if stop["reload"] and reload_config is not None:
             stop["reload"] = False
             new = reload_config()
@@ -137,6 +145,13 @@ def run(cfg: Config, secrets: Secrets, reload_config=None) -> int:
     asys.shutdown()
     system.wait_port_closed(port, STOP_WAIT_S)
     return 0 if stop["reason"] in ("sigterm", "sigint") else 1
+
+
+def _mtime(path: Path | None) -> float | None:
+    try:
+        return path.stat().st_mtime if path else None
+    except OSError:
+        return None
 
 
 def _ask(asys, addr, msg, timeout_s):
