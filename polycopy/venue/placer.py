@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import time
 from decimal import ROUND_FLOOR, Decimal
 
@@ -38,6 +40,8 @@ class Placer:
 
     def _mark(self, stage: str) -> None:
         self.marks.append((stage, time.monotonic_ns()))
+        if CRASH_FILE:
+            _crash_if_asked(stage)
 
     # ------------------------------------------------------------ the hot path
 
@@ -247,6 +251,22 @@ class Placer:
         journal.set_intent(self.db, row["intent_id"], status, reason, row["order_id"])
         return _outcome(row["intent_id"], row["order_id"], status, reason=reason, token=row["token_id"],
                         condition=row["condition_id"], side=row["side"])
+
+
+# Crash tests: with POLYCOPY_TEST_CRASH_FILE set, the process SIGKILLs itself at the stage named
+# in that file (priced, signed, journaled, sent, acked), once: the file is removed first.
+CRASH_FILE = os.environ.get("POLYCOPY_TEST_CRASH_FILE", "")
+
+
+def _crash_if_asked(stage: str) -> None:
+    try:
+        with open(CRASH_FILE) as f:
+            wanted = f.read().strip()
+    except OSError:
+        return
+    if wanted == stage:
+        os.remove(CRASH_FILE)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _plan_of(row: dict) -> OrderPlan:
