@@ -45,7 +45,10 @@ CHILDREN = {
     "intake": "polycopy.actors.intake:Intake",
     "rtds": "polycopy.actors.rtds_watcher:RtdsWatcher",
     "backstop": "polycopy.actors.backstop_watcher:BackstopWatcher",
+    "mempool": "polycopy.actors.mempool_watcher:MempoolWatcher",
 }
+# Children that exist only when the config asks for them.
+OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url)}
 COALESCER = "polycopy.actors.coalescer:Coalescer"
 TICK = "tick"
 RESTART = "restart"
@@ -100,7 +103,8 @@ class Supervisor(ChildActor):
         control.clear_shutdown_request(self.db)
         self.handleDeadLetters()
         for role, path in self.children_spec.items():
-            self._spawn(Child(role, "", path))
+            if role not in OPTIONAL or OPTIONAL[role](self.config):
+                self._spawn(Child(role, "", path))
         self._broadcast_peers()
         self.wakeupAfter(self._ping_period(), payload=TICK)
         self.log.info("started {} children; kill switch {}", len(self.children), "TRIPPED" if self.kill_tripped else "armed")

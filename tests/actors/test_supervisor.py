@@ -4,7 +4,7 @@ from __future__ import annotations
 from thespian.actors import ActorAddress, ActorExitRequest, ChildActorExited
 
 from polycopy.actors import supervisor as sup_mod
-from polycopy.actors.supervisor import CHILDREN, Supervisor
+from polycopy.actors.supervisor import CHILDREN, OPTIONAL, Supervisor
 from polycopy.messages import (
     EnsureCoalescer,
     Init,
@@ -25,6 +25,7 @@ from tests.conftest import make_config
 
 
 STUB = "polycopy.actors.base:ChildActor"
+DEFAULT_ROLES = [r for r in CHILDREN if r not in OPTIONAL]  # what the shipped config creates
 
 
 class StubbedSupervisor(Supervisor):
@@ -45,12 +46,12 @@ def addr_of(h, role):
 
 def test_creates_every_child_and_sends_each_init_with_peers(tmp_path):
     h, _ = start(tmp_path)
-    assert len(h.ref.created) == len(CHILDREN)
-    assert [c.role for c in h.actor.children.values()] == list(CHILDREN)  # peers first, watchers last
+    assert len(h.ref.created) == len(DEFAULT_ROLES)
+    assert [c.role for c in h.actor.children.values()] == DEFAULT_ROLES  # peers first, watchers last
     inits = h.sent(Init)
-    assert len(inits) == len(CHILDREN)
+    assert len(inits) == len(DEFAULT_ROLES)
     last_peers = h.sent(Peers)[-1].peers
-    assert set(last_peers) == set(CHILDREN)
+    assert set(last_peers) == set(DEFAULT_ROLES)
 
 
 def test_restarts_an_exited_child_after_backoff_and_tells_peers_its_new_address(tmp_path):
@@ -108,7 +109,7 @@ def test_shutdown_stops_children_then_confirms_and_marks_the_request(tmp_path):
     h.clear()
     h.deliver(Shutdown(reason="test"), ActorAddress("cli"))
     exits = [t for t, m in h.ref.sent if isinstance(m, ActorExitRequest)]
-    assert len(exits) == len(CHILDREN)
+    assert len(exits) == len(DEFAULT_ROLES)
     assert any(isinstance(m, KillSwitchChanged) and m.tripped for m in h.sent())  # orders stop at once
     assert h.sent_to("cli", ShutdownDone) == []
     for a in exits:
@@ -149,5 +150,12 @@ def test_status_reports_mode_children_and_kill_switch(tmp_path):
     h.deliver(StatusRequest(), ActorAddress("cli"))
     (reply,) = h.sent_to("cli", StatusReply)
     assert reply.status["mode"] == "dry_run"
-    assert set(reply.status["children"]) == set(CHILDREN)
+    assert set(reply.status["children"]) == set(DEFAULT_ROLES)
     assert reply.status["kill_switch"]["tripped"] is False
+
+
+def test_the_mempool_watcher_exists_only_when_a_polygon_url_is_set(tmp_path):
+    h, _ = start(tmp_path)
+    assert "mempool" not in h.actor.children
+    h2, _ = start(tmp_path / "b", venue={"polygon_ws_url": "ws://127.0.0.1:1/"})
+    assert "mempool" in h2.actor.children

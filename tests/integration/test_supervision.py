@@ -12,13 +12,14 @@ import pytest
 
 from polycopy import runner
 from polycopy.actors import system
-from polycopy.actors.supervisor import CHILDREN, Supervisor
+from polycopy.actors.supervisor import CHILDREN, OPTIONAL, Supervisor
 from polycopy.errors import SystemNotRunningError, SystemRunningError
 from polycopy.messages import Init, KillSwitchChanged, ResetKillSwitch, StatusReply, StatusRequest, TripKillSwitch
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.integration
 STUB = "polycopy.actors.base:ChildActor"
+DEFAULT_ROLES = [r for r in CHILDREN if r not in OPTIONAL]  # what the shipped config creates
 
 
 class StubSupervisor(Supervisor):
@@ -88,7 +89,7 @@ def test_kill_switch_trips_and_resets(running):
 def test_every_socket_of_the_system_listens_on_loopback_only(running):
     cfg, asys, sup, status = running
     pids = set(system_pids(status))
-    assert len(pids) >= len(CHILDREN) + 1
+    assert len(pids) >= len(DEFAULT_ROLES) + 1
     listening = [c for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.pid in pids]
     assert listening, "the system should have listening sockets"
     assert {c.laddr.ip for c in listening} == {"127.0.0.1"}
@@ -103,7 +104,7 @@ def test_a_second_system_on_the_same_port_is_refused(running):
 def test_shutdown_leaves_no_process_behind(running):
     cfg, asys, sup, status = running
     pids = system_pids(status)
-    assert len(pids) >= len(CHILDREN) + 2
+    assert len(pids) >= len(DEFAULT_ROLES) + 2
     message = runner.shutdown(cfg)
     assert "stopped" in message
     assert not system.admin_answers(cfg.actors.admin_port)
