@@ -40,8 +40,8 @@ class Placer:
 
     def _mark(self, stage: str) -> None:
         self.marks.append((stage, time.monotonic_ns()))
-        if CRASH_FILE:
-            _crash_if_asked(stage)
+        if os.environ.get(CRASH_ENV):
+            _crash_if_asked(os.environ[CRASH_ENV], stage)
 
     # ------------------------------------------------------------ the hot path
 
@@ -255,17 +255,17 @@ class Placer:
 
 # Crash tests: with POLYCOPY_TEST_CRASH_FILE set, the process SIGKILLs itself at the stage named
 # in that file (priced, signed, journaled, sent, acked), once: the file is removed first.
-CRASH_FILE = os.environ.get("POLYCOPY_TEST_CRASH_FILE", "")
+CRASH_ENV = "POLYCOPY_TEST_CRASH_FILE"
 
 
-def _crash_if_asked(stage: str) -> None:
+def _crash_if_asked(path: str, stage: str) -> None:
     try:
-        with open(CRASH_FILE) as f:
+        with open(path) as f:
             wanted = f.read().strip()
     except OSError:
         return
     if wanted == stage:
-        os.remove(CRASH_FILE)
+        os.remove(path)
         os.kill(os.getpid(), signal.SIGKILL)
 
 
