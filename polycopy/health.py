@@ -1,74 +1,170 @@
-"""Preflight checks (`run.py --healthcheck`): one line per check, exit 0 only if all pass."""
+"""Preflight checks (`run.py --healthcheck`, and at start): one line per check; exit 0 only if none failed.
+
+Checks: the secrets the mode needs; every endpoint answers; clock skew against the CLOB's
+`/time`; the CLOB's order version (`/version`, V2 expected); the venue's geoblock answer for this
+host; the wallet and signature type agree; and in live mode the pUSD balance and allowances
+(`/balance-allowance`, L2 auth). A "warn" line informs without failing (a geoblock outside live
+mode, where nothing is posted).
+"""
 from __future__ import annotations
 
 import socket
 import time
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlparse
 
 import requests
 
-from polycopy.config import Config, Secrets, required_secrets_missing
+from polycopy.config import Config, Mode, Secrets, required_secrets_missing
 
-MAX_SKEW_S = 5.0
 TIMEOUT_S = 3.0
+OK, FAIL, WARN = True, False, None
+CLOB_VERSION = 2
 
 
-def check_secrets(cfg: Config, secrets: Secrets) -> tuple[bool, str]:
+def check_secrets(cfg: Config, secrets: Secrets):
     missing = required_secrets_missing(cfg.mode, secrets)
     if missing:
-        return False, f"{cfg.mode.value} mode needs {', '.join(missing)} in the environment"
-    return True, f"secrets present for {cfg.mode.value} mode"
+        return FAIL, f"{cfg.mode.value} mode needs {', '.join(missing)} in the environment"
+    return OK, f"secrets present for {cfg.mode.value} mode"
 
 
-def check_http(name: str, url: str, path: str) -> tuple[bool, str]:
+def check_http(name: str, url: str, path: str):
     try:
         r = requests.get(url.rstrip("/") + path, timeout=TIMEOUT_S)
     except requests.RequestException as e:
-        return False, f"{name} unreachable at {url}: {type(e).__name__}"
+        return FAIL, f"{name} unreachable at {url}: {type(e).__name__}"
     if r.status_code >= 500:
-        return False, f"{name} at {url} answered {r.status_code}"
-    return True, f"{name} reachable ({r.status_code})"
+        return FAIL, f"{name} at {url} answered {r.status_code}"
+    return OK, f"{name} reachable ({r.status_code})"
 
 
-def check_tcp(name: str, url: str) -> tuple[bool, str]:
+def check_tcp(name: str, url: str):
     u = urlparse(url)
     port = u.port or (443 if u.scheme in ("wss", "https") else 80)
     try:
         with socket.create_connection((u.hostname, port), timeout=TIMEOUT_S):
-            return True, f"{name} reachable"
+            return OK, f"{name} reachable"
     except OSError as e:
-        return False, f"{name} unreachable at {url}: {e.strerror or type(e).__name__}"
+        return FAIL, f"{name} unreachable at {url}: {e.strerror or type(e).__name__}"
 
 
-def check_clock(cfg: Config) -> tuple[bool, str]:
+def check_clock(cfg: Config):
+    limit = cfg.telemetry.max_clock_skew_s
     try:
         t0 = time.time()
         server = float(requests.get(cfg.venue.clob_url.rstrip("/") + "/time", timeout=TIMEOUT_S).text)
         local = (t0 + time.time()) / 2
     except (requests.RequestException, ValueError) as e:
-        return False, f"clock: cannot read the CLOB server time: {type(e).__name__}"
-    skew = local - server
-    if abs(skew) > MAX_SKEW_S:
-        return False, f"clock skewed by {skew:+.1f} s against the CLOB (limit {MAX_SKEW_S} s): fix NTP; signed requests will be refused"
-    return True, f"clock skew {skew:+.2f} s"
+        return FAIL, f"clock: cannot read the CLOB server time: {type(e).__name__}"
+    skew = local - (server + 0.5)  # /time is whole seconds: the server's time lies in [server, server + 1)
+    if abs(skew) > limit:
+        return FAIL, f"clock skewed by {skew:+.1f} s against the CLOB (limit {limit} s): fix NTP; signed requests will be refused"
+    return OK, f"clock skew {skew:+.1f} s against the CLOB"
 
 
-def run_checks(cfg: Config, secrets: Secrets) -> list[tuple[bool, str]]:
+def check_version(cfg: Config):
+    try:
+        version = requests.get(cfg.venue.clob_url.rstrip("/") + "/version", timeout=TIMEOUT_S).json()["version"]
+    except (requests.RequestException, ValueError, KeyError, TypeError) as e:
+        return FAIL, f"CLOB version: cannot read /version: {type(e).__name__}"
+    if version != CLOB_VERSION:
+        return FAIL, f"CLOB /version says {version}; this build signs V{CLOB_VERSION} orders: upgrade polycopy"
+    return OK, f"CLOB order version {version}"
+
+
+def check_geoblock(cfg: Config):
+    url = cfg.venue.geoblock_url
+    try:
+        ans = requests.get(url, timeout=TIMEOUT_S).json()
+        blocked, where = ans["blocked"], f"{ans.get('country', '?')}-{ans.get('region', '?')} ({ans.get('ip', '?')})"
+    except (requests.RequestException, ValueError, KeyError, TypeError) as e:
+        return FAIL, f"geoblock: no answer from {url}: {type(e).__name__}"
+    if blocked is not True:
+        return OK, f"geoblock: this host may trade ({where})"
+    line = f"geoblock: the venue blocks orders from this host, {where}: orders will be rejected"
+    return (FAIL, line) if cfg.mode is Mode.live else (WARN, line + " (fine for this mode, fatal for --live)")
+
+
+def make_signer(cfg: Config, secrets: Secrets):
+    """(signer or None, check result): the key, signature type and funder must agree."""
+    if secrets.private_key is None:
+        return None, (OK, f"wallet: no private key ({cfg.mode.value} mode does not sign)")
+    from polycopy.errors import ConfigError
+    from polycopy.venue.clob import ClobSigner
+
+    try:
+        s = ClobSigner(secrets.private_key.get_secret_value(), signature_type=secrets.signature_type,
+                       funder=secrets.funder, chain_id=cfg.venue.chain_id)
+    except ConfigError as e:
+        return None, (FAIL, f"wallet: {e}")
+    return s, (OK, f"wallet: signer {s.address}, funder {s.maker}, signature type {s.signature_type}")
+
+
+def check_funds(cfg: Config, secrets: Secrets, signer):
+    """Live mode: pUSD balance and the exchanges' allowances cover at least one maximal order."""
+    from polycopy.errors import OperationalError, TemporaryError
+    from polycopy.venue.clob import ApiCreds
+    from polycopy.venue.rest import ClobRest
+
+    rest = ClobRest(cfg.venue.clob_url, timeout_s=TIMEOUT_S)
+    try:
+        if secrets.api_key and secrets.api_secret and secrets.api_passphrase:
+            rest.creds = ApiCreds(secrets.api_key.get_secret_value(), secrets.api_secret.get_secret_value(),
+                                  secrets.api_passphrase.get_secret_value())
+        else:  # derive (read-only: never creates a key)
+            status, _, data = rest.request("GET", "/auth/derive-api-key", headers=signer.l1_headers())
+            if status != 200 or not isinstance(data, dict) or not data.get("apiKey"):
+                return FAIL, f"funds: cannot derive API credentials (HTTP {status}); run python -m polycopy.credentials"
+            rest.creds = ApiCreds(data["apiKey"], data["secret"], data["passphrase"])
+        rest.address = signer.address
+        status, _, data = rest.request("GET", "/balance-allowance", auth=True, params={
+            "asset_type": "COLLATERAL", "signature_type": str(secrets.signature_type)})
+    except (OperationalError, TemporaryError) as e:
+        return FAIL, f"funds: {e}"
+    finally:
+        rest.close()
+    if status == 401:
+        return FAIL, "funds: the CLOB refused the API credentials (401): re-derive them with python -m polycopy.credentials"
+    if status != 200 or not isinstance(data, dict):
+        return FAIL, f"funds: /balance-allowance answered HTTP {status}"
+    need = cfg.sizing.max_notional_per_order_usd
+    try:
+        balance = Decimal(str(data.get("balance", "0"))) / 1_000_000
+        allowances = {k: Decimal(str(v)) / 1_000_000 for k, v in (data.get("allowances") or {}).items()}
+    except InvalidOperation:
+        return FAIL, "funds: /balance-allowance answered something that is not a number"
+    if balance < need:
+        return FAIL, f"funds: pUSD balance {balance:.2f} is below one maximal order ({need} USD): deposit pUSD"
+    short = sorted(k for k, v in allowances.items() if v < need)
+    if not allowances or short:
+        return FAIL, f"funds: allowance below {need} pUSD for {', '.join(short) or 'every exchange'}: set the trading approvals"
+    return OK, f"funds: {balance:.2f} pUSD, allowances set for {len(allowances)} exchanges"
+
+
+def run_checks(cfg: Config, secrets: Secrets) -> list[tuple]:
     v = cfg.venue
-    return [
-        check_secrets(cfg, secrets),
-        check_http("CLOB", v.clob_url, "/time"),
-        check_http("Data API", v.data_api_url, "/trades?limit=1"),
-        check_http("Gamma", v.gamma_url, "/markets?limit=1"),
-        check_tcp("RTDS", v.rtds_url),
-        check_tcp("CLOB market websocket", v.clob_ws_market_url),
-        check_tcp("CLOB user websocket", v.clob_ws_user_url),
-        check_clock(cfg),
-    ]
+    out = [check_secrets(cfg, secrets), check_http("CLOB", v.clob_url, "/time")]
+    clob_up = out[-1][0] is OK
+    out += [check_http("Data API", v.data_api_url, "/trades?limit=1"), check_http("Gamma", v.gamma_url, "/markets?limit=1"),
+            check_tcp("RTDS", v.rtds_url), check_tcp("CLOB market websocket", v.clob_ws_market_url),
+            check_tcp("CLOB user websocket", v.clob_ws_user_url), check_geoblock(cfg)]
+    if clob_up:  # otherwise the line above already says why
+        out += [check_clock(cfg), check_version(cfg)]
+    signer, wallet = make_signer(cfg, secrets)
+    out.append(wallet)
+    if cfg.mode is Mode.live and signer is not None and clob_up:
+        out.append(check_funds(cfg, secrets, signer))
+    return out
+
+
+def preflight(cfg: Config, secrets: Secrets) -> list[str]:
+    """The failed lines only (for the runner at start)."""
+    return [line for ok, line in run_checks(cfg, secrets) if ok is FAIL]
 
 
 def healthcheck(cfg: Config, secrets: Secrets) -> int:
     results = run_checks(cfg, secrets)
     for ok, line in results:
-        print(f"{'ok  ' if ok else 'FAIL'} {line}")
-    return 0 if all(ok for ok, _ in results) else 1
+        print(f"{'ok  ' if ok is OK else 'warn' if ok is WARN else 'FAIL'} {line}")
+    return 0 if all(ok is not FAIL for ok, _ in results) else 1

@@ -320,3 +320,26 @@ class FeedStats(Message):
     @property
     def key(self) -> str:
         return self.feed
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+@_msg
+class PositionsSnapshot(Message):
+    """Reconciler -> executor: what do our own orders hold? Answered with PositionsReply."""
+
+    request_id: str
+
+
+@_msg
+class PositionsReply(Message):
+    """Executor -> reconciler: shares held per token from our own orders (paper or live)."""
+
+    request_id: str
+    positions: tuple  # ((token_id, Decimal shares), ...); tokens held at 0 may be left out
+    complete: bool = True  # False: the executor is still recovering; the reconciler skips the round
+    mode: str = ""  # "paper" | "live" | "dry_run"
+
+    def __repr__(self) -> str:
+        return f"PositionsReply(n={len(self.positions)})"

@@ -29,6 +29,8 @@ class CopyConfig(Section):
     burst_horizon_ms: Annotated[int, Field(gt=0, le=60_000)] = 2000
     net_opposite_trades: bool = True
     copy_pending_fills: bool = False  # mempool fills before settlement (opt-in)
+    mempool_confirm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0  # a provisional fill unconfirmed this long is stale
+    pending_revert_policy: Literal["hold", "unwind"] = "hold"  # our copy of a provisional fill that failed
     max_fill_age_at_start_s: Annotated[int, Field(ge=0)] = 60  # older fills found at start are recorded, not copied
 
     @field_validator("source_wallet")
@@ -93,6 +95,7 @@ class DetectionConfig(Section):
     http_timeout_ms: Annotated[int, Field(gt=0)] = 3000
     backstop_page_limit: Annotated[int, Field(gt=0, le=500)] = 100
     backstop_lookback_s: Annotated[int, Field(gt=0, le=3600)] = 120  # re-list this far below the newest fill seen
+    record_path: Optional[Path] = None  # run.py --record FILE: append the raw source feed here (JSONL)
 
 
 class VenueConfig(Section):
@@ -104,6 +107,17 @@ class VenueConfig(Section):
     clob_ws_user_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
     polygon_ws_url: Optional[str] = None  # mempool fast path; off when unset
     chain_id: int = 137
+    geoblock_url: str = "https://polymarket.com/api/geoblock"  # checked by --healthcheck
+
+
+class ReconcileConfig(Section):
+    enabled: bool = True
+    reconcile_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    tolerance_shares: Annotated[Decimal, Field(ge=0)] = Decimal("1")  # drift at or under this is left alone
+    max_correction_notional_usd: PositiveUsd = Decimal("25")  # one corrective intent at most; risk's caps still apply
+    settle_s: Annotated[float, Field(ge=0, le=600)] = 20.0  # leave a token alone this long after either side traded it
+    adopt_existing_positions: bool = False  # copy positions the source already held at start
+    http_timeout_ms: Annotated[int, Field(gt=0, le=30_000)] = 3000
 
 
 class StoreConfig(Section):
@@ -115,6 +129,8 @@ class AlertsConfig(Section):
     # The alert destinations (apprise URLs carry tokens) come from POLYCOPY_ALERT_URLS in the environment.
     cooldown_s: Annotated[int, Field(gt=0)] = 300
     feed_silent_s: Annotated[int, Field(gt=0)] = 60
+    reject_burst: Annotated[int, Field(gt=0)] = 5  # this many venue rejects ...
+    reject_window_s: Annotated[int, Field(gt=0)] = 60  # ... inside this window raise an alert
 
 
 class TelemetryConfig(Section):
@@ -122,6 +138,10 @@ class TelemetryConfig(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json_stdout: bool = True
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 = off
+    log_rotate_mb: Annotated[int, Field(gt=0)] = 50
+    log_keep_files: Annotated[int, Field(ge=1)] = 10
+    write_csv: bool = True  # target_trades.csv / target_positions.csv in dry_run and paper modes
+    max_clock_skew_s: Annotated[float, Field(gt=0)] = 2.0  # --healthcheck against the CLOB's /time
     alerts: AlertsConfig = AlertsConfig()
 
 
@@ -141,6 +161,7 @@ class Config(Section):
     risk: RiskConfig = RiskConfig()
     detection: DetectionConfig = DetectionConfig()
     venue: VenueConfig = VenueConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
     store: StoreConfig = StoreConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     actors: ActorsConfig = ActorsConfig()

@@ -34,7 +34,7 @@ def live(tmp_path_factory):
     asys = system.start_system(port, tmp / "state")
     sim = Polysim(parse({
         "name": "crash", "seed": 9,
-        "series": [{"asset": a, "title": a.upper()} for a in ("btc", "eth", "sol")],
+        "markets": [{"slug": m, "outcomes": ["Up", "Down"]} for m in ("crash-a", "crash-b", "crash-c")],
         "accounts": [{"address": OURS, "pusd": "1000"}],
         "feeds": {"rtds_lag_ms": {"orders_matched": 0, "trades": 0}, "data_api_lag_ms": 0, "noise_per_s": 0},
     }))
@@ -98,7 +98,7 @@ def test_a_after_journal_before_post(live):
     sim, status, crash_file = live
     before = executor(status)["restarts"]
     crash_file.write_text("journaled")
-    token = inject(sim, "btc")
+    token = inject(sim, "crash-a")
     wait_restarted(status, before)
     time.sleep(3)  # recovery: look up by hash, re-post the same bytes if still fresh
     assert not crash_file.exists(), "the executor never reached the crash point"
@@ -112,7 +112,7 @@ def test_b_while_the_post_is_in_flight(live):
     pid = executor(status)["pid"]
     fault(sim, kind="venue_post_delay_ms", value=3000)
     try:
-        token = inject(sim, "eth")
+        token = inject(sim, "crash-b")
         wait_for(lambda: posts_for(sim, token), timeout_s=10, what="the POST to reach the venue")
         os.kill(pid, signal.SIGKILL)
     finally:
@@ -128,7 +128,7 @@ def test_c_after_the_venue_accepted_before_the_answer_was_stored(live):
     sim, status, crash_file = live
     before = executor(status)["restarts"]
     crash_file.write_text("acked")
-    token = inject(sim, "sol")
+    token = inject(sim, "crash-c")
     wait_restarted(status, before)
     time.sleep(3)
     assert not crash_file.exists(), "the executor never reached the crash point"
