@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 
 from polycopy.actors.base import ChildActor
-from polycopy.messages import CopyIntent, FillBatch, Init, MarketFacts, RiskDecision
+from polycopy.messages import CopyIntent, FillBatch, Init, MarketFacts, RiskDecision, StageTiming
 from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Drop, Emit, intent_id_for
 from polycopy.policy.markets import end_ts_from_slug
 from polycopy.policy.sizing import SizingParams
@@ -102,7 +102,11 @@ class Coalescer(ChildActor):
         )
         self.log.info("{} intent {} {} {} @ {} covers {} fills (first {})", a.reason, intent.intent_id, pc.side, a.size,
                       pc.source_price, len(pc.fill_keys), pc.fill_keys[0])
+        t_sent = time.monotonic_ns()
         self.tell("risk", intent)
+        if "telemetry" in self.peers:  # after the intent left: off the hot path
+            self.send(self.peers["telemetry"], StageTiming(key=pc.fill_keys[0], stages=(("coalesced", t_sent),),
+                                                           source_ts_ms=pc.source_ts_ms))
 
     def _report_drop(self, a: Drop) -> None:
         pc = a.piece

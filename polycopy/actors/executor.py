@@ -18,7 +18,9 @@ from polycopy.config.loader import load_secrets, required_secrets_missing
 from polycopy.config.models import Mode
 from polycopy.credentials import hint
 from polycopy.errors import ConfigError, TemporaryError
-from polycopy.messages import Alert, ApprovedIntent, MarketFacts, OrderOutcome, StageTiming
+from polycopy.messages import (Alert, ApprovedIntent, MarketFacts, OrderOutcome, PositionsReply, PositionsSnapshot,
+                               StageTiming)
+from polycopy.paper import PaperPortfolio
 from polycopy.store import journal
 from polycopy.store.db import open_db
 from polycopy.venue import clob
@@ -59,6 +61,7 @@ class Executor(ChildActor):
     def on_init(self, msg) -> None:
         cfg, mode = self.config, self.config.execution.mode
         self.db = open_db(cfg.store.path, cfg.store.synchronous)
+        journal.ensure(self.db)
         self.rest = self.make_rest()
         secrets = self.make_secrets()
         missing = required_secrets_missing(mode, secrets)
@@ -76,7 +79,9 @@ class Executor(ChildActor):
             self.rest.creds, self.rest.address = self.creds, self.signer.address
             poster = LivePoster(self.rest, self.creds.key)
         else:
-            poster = PaperPoster() if mode is Mode.paper else DryRunPoster()
+            # A restarted paper executor keeps what its journaled fills hold (the reconciler relies on it).
+            held = journal.held_positions(self.db, Mode.paper.value)
+            poster = PaperPoster(PaperPortfolio(shares=held)) if mode is Mode.paper else DryRunPoster()
         self.placer = Placer(self.db, poster, signer=self.signer, exec_config=cfg.execution)
         self.log.info("executor ready in {} mode ({})", mode.value, self.signer or "no key: orders unsigned")
         self._recover()
@@ -88,6 +93,13 @@ class Executor(ChildActor):
                 self.on_wakeup(HEARTBEAT)
             self._start_stream()
         self.wakeupAfter(timedelta(seconds=SETTLE_CHECK_S), payload=SETTLE)
+
+    def receiveMsg_PositionsSnapshot(self, msg: PositionsSnapshot, sender) -> None:
+        """Our holdings from our own orders; incomplete until start-up recovery is done."""
+        mode = self.config.execution.mode
+        held = journal.held_positions(self.db, mode.value) if self.db is not None and mode is not Mode.dry_run else {}
+        self.send(sender, PositionsReply(request_id=msg.request_id, positions=tuple(sorted(held.items())),
+                                         complete=self.ready and self.placer is not None, mode=mode.value))
 
     def on_reload(self) -> None:
         if self.placer is not None:

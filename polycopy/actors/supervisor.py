@@ -34,7 +34,7 @@ from polycopy.messages import (
     StatusRequest,
     TripKillSwitch,
 )
-from polycopy.store import control, open_db
+from polycopy.store import control, create_schema, open_db
 
 # role -> "module:Class", created in this order (peers first, watchers last).
 CHILDREN = {
@@ -46,9 +46,10 @@ CHILDREN = {
     "rtds": "polycopy.actors.rtds_watcher:RtdsWatcher",
     "backstop": "polycopy.actors.backstop_watcher:BackstopWatcher",
     "mempool": "polycopy.actors.mempool_watcher:MempoolWatcher",
+    "reconciler": "polycopy.actors.reconciler:Reconciler",
 }
 # Children that exist only when the config asks for them.
-OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url)}
+OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url), "reconciler": lambda cfg: cfg.reconcile.enabled}
 COALESCER = "polycopy.actors.coalescer:Coalescer"
 TICK = "tick"
 RESTART = "restart"
@@ -98,6 +99,7 @@ class Supervisor(ChildActor):
 
     def on_init(self, msg: Init) -> None:
         self.parent = None  # the runner is not an actor to report failures to
+        create_schema(self.config.store.path, self.config.store.synchronous)  # before any child opens the file
         self.db = open_db(self.config.store.path, self.config.store.synchronous)
         self.kill_tripped, self.kill_reason = control.load_kill_switch(self.db)
         control.clear_shutdown_request(self.db)

@@ -19,3 +19,17 @@ def open_db(path: str | Path, synchronous: str = "NORMAL") -> sqlite_utils.Datab
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
     return db
+
+
+def create_schema(path: str | Path, synchronous: str = "NORMAL") -> None:
+    """Every table, created once by the runner before any actor process opens the file.
+
+    Actors call their own `ensure` too (tests use them alone); on an existing table that is a
+    no-op that takes no write lock, so start-up never races on DDL.
+    """
+    from polycopy.store import control, exposure, fills, journal, positions
+
+    db = open_db(path, synchronous)
+    for module in (control, exposure, fills, journal, positions):
+        module.ensure(db)
+    db.conn.close()

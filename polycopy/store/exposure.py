@@ -5,6 +5,7 @@ Money is stored as TEXT holding the Decimal, never as a float.
 """
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ import sqlite_utils
 from polycopy.policy.risk import SETTLED, Entry, ExposureBook
 
 TABLE = "exposure"
+DECISIONS = "decisions"  # every verdict, for reports and comparing runs (never read on the hot path)
 KEEP_DAYS = 7  # settled rows of ended markets older than this are pruned at start
 
 
@@ -27,6 +29,35 @@ def ensure(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db[TABLE].create_index(["day"], if_not_exists=True)
+    db[DECISIONS].create(
+        {
+            "id": int, "intent_id": str, "decision": str, "reason": str, "token_id": str, "condition_id": str,
+            "side": str, "intent_size": str, "size": str, "notional_usd": str, "source_price": str,
+            "source_size": str, "fill_keys": str, "source_ts_ms": int, "recv_to_risk_ms": float, "decided_ts": float,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db[DECISIONS].create_index(["intent_id"], if_not_exists=True)
+
+
+def save_decision(db: sqlite_utils.Database, intent, decision: str, reason: str, size: Decimal,
+                  notional_usd: Decimal, recv_to_risk_ms: float) -> None:
+    """One row per verdict on a CopyIntent (a redelivered intent gets a second row: `duplicate_intent`)."""
+    with db.conn:
+        db.execute(
+            f"INSERT INTO {DECISIONS} (intent_id, decision, reason, token_id, condition_id, side, intent_size, size, "
+            "notional_usd, source_price, source_size, fill_keys, source_ts_ms, recv_to_risk_ms, decided_ts) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [intent.intent_id, decision, reason, intent.token_id, intent.condition_id, intent.side, str(intent.size),
+             str(size), str(notional_usd), str(intent.source_price), str(intent.source_size),
+             json.dumps(list(intent.fill_keys)), int(intent.source_ts_ms), round(recv_to_risk_ms, 3), time.time()],
+        )
+
+
+def load_decisions(db: sqlite_utils.Database) -> list[dict]:
+    ensure(db)
+    return list(db.query(f"SELECT * FROM {DECISIONS} ORDER BY id"))
 
 
 def save_entry(db: sqlite_utils.Database, e: Entry) -> None:

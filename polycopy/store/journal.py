@@ -127,6 +127,16 @@ def unsettled_orders(db) -> list[dict]:
         f"SELECT * FROM {ORDERS} WHERE state='accepted' AND settlement IN ('MATCHED','MINED','RETRYING')")]
 
 
+def held_positions(db, mode: str) -> dict[str, Decimal]:
+    """Shares per token bought minus sold by our accepted orders of one mode (paper portfolio rebuild)."""
+    held: dict[str, Decimal] = {}
+    for r in db.query(f"SELECT token_id, side, filled_size FROM {ORDERS} WHERE mode=? AND state='accepted' "
+                      "AND COALESCE(settlement, '') != 'FAILED'", [mode]):
+        qty = Decimal(r["filled_size"] or "0")
+        held[r["token_id"]] = held.get(r["token_id"], Decimal(0)) + (qty if r["side"] == "BUY" else -qty)
+    return {t: q for t, q in held.items() if q != 0}
+
+
 def _row(r: dict) -> dict:
     r = dict(r)
     for k in ("price", "size", "notional", "filled_size", "filled_notional"):

@@ -395,3 +395,23 @@ def test_retry_backs_off_while_lookups_fail(tmp_path):
     rest.lookup_error = False
     h.fire_wakeups(lambda p: p == RETRY)
     assert h.sent_to("risk", OrderOutcome)[0].status == "filled"
+
+
+def test_paper_positions_are_reported_and_survive_a_restart(tmp_path):
+    from thespian.actors import ActorAddress
+
+    from polycopy.messages import PositionsReply, PositionsSnapshot
+
+    reconciler = ActorAddress("reconciler")
+    h, _ = make(tmp_path, mode="paper")
+    h.deliver(FACTS)
+    h.deliver(approved())
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert out.status == "filled" and out.filled_size > 0
+    h.deliver(PositionsSnapshot(request_id="r1"), reconciler)
+    (reply,) = h.sent_to("reconciler", PositionsReply)
+    assert reply.complete and reply.mode == "paper" and reply.positions == ((TOKEN, out.filled_size),)
+    h2, _ = make(tmp_path, mode="paper")  # a restarted executor on the same journal
+    assert h2.actor.placer.poster.portfolio.shares == {TOKEN: out.filled_size}
+    h2.deliver(PositionsSnapshot(request_id="r2"), reconciler)
+    assert h2.sent_to("reconciler", PositionsReply)[0].positions == ((TOKEN, out.filled_size),)

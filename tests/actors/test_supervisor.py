@@ -21,11 +21,13 @@ from polycopy.messages import (
 )
 from polycopy.store import control, open_db
 from tests.actors.harness import Harness
-from tests.conftest import make_config
+from polycopy.config import load_config
+from tests.conftest import ROOT, make_config
 
 
 STUB = "polycopy.actors.base:ChildActor"
-DEFAULT_ROLES = [r for r in CHILDREN if r not in OPTIONAL]  # what the shipped config creates
+SHIPPED = load_config(ROOT / "config.yaml")
+DEFAULT_ROLES = [r for r in CHILDREN if r not in OPTIONAL or OPTIONAL[r](SHIPPED)]  # what the shipped config creates
 
 
 class StubbedSupervisor(Supervisor):

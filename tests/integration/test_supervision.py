@@ -15,11 +15,13 @@ from polycopy.actors import system
 from polycopy.actors.supervisor import CHILDREN, OPTIONAL, Supervisor
 from polycopy.errors import SystemNotRunningError, SystemRunningError
 from polycopy.messages import Init, KillSwitchChanged, ResetKillSwitch, StatusReply, StatusRequest, TripKillSwitch
-from tests.conftest import make_config
+from polycopy.config import load_config
+from tests.conftest import ROOT, make_config
 
 pytestmark = pytest.mark.integration
 STUB = "polycopy.actors.base:ChildActor"
-DEFAULT_ROLES = [r for r in CHILDREN if r not in OPTIONAL]  # what the shipped config creates
+SHIPPED = load_config(ROOT / "config.yaml")
+DEFAULT_ROLES = [r for r in CHILDREN if r not in OPTIONAL or OPTIONAL[r](SHIPPED)]  # what the shipped config creates
 
 
 class StubSupervisor(Supervisor):
