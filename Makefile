@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: install test demo run healthcheck shutdown status bench clean
+.PHONY: install test demo run healthcheck shutdown status live-view clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ shutdown: install
 
 status: install
 	$(BIN)/python run.py --config $(CONFIG) --status
+
+live-view: install
+	$(BIN)/python -m polycopy.live_view --config $(CONFIG)
 
 clean:
 	rm -rf $(VENV) state .pytest_cache
