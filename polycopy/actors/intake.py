@@ -12,17 +12,25 @@ routed again. Fills that happened before the start and are older than
 `copy.max_fill_age_at_start_s` when they arrive are recorded with status "stale", not copied.
 Buffered fills found at start are routed if still young enough. If the database refuses a
 write, the fills are kept and tried again a second later (nothing is routed unstored).
+
+Mempool fills (provisional, keyed by order hash and fill) go through intake_pending.py: copied
+at once or held, matched to the settled rows of RTDS/backstop (a trade is copied once), checked
+every second for the confirm timeout; a copied one that fails raises an Alert and, with
+`pending_revert_policy: unwind`, an opposite fill `unwind|<key>` is routed. Open provisional
+fills are reloaded at start.
 """
 from __future__ import annotations
 
 import sqlite3
 import time
 from collections import defaultdict, deque
+from dataclasses import replace
 from datetime import timedelta
 from statistics import median
 
 from polycopy.actors.base import ChildActor
-from polycopy.messages import EnsureCoalescer, FeedStats, FillBatch, MarketFacts, NeedMarketFacts, StageTiming
+from polycopy.actors.intake_pending import PendingRouter
+from polycopy.messages import Alert, EnsureCoalescer, FeedStats, FillBatch, MarketFacts, NeedMarketFacts, StageTiming
 from polycopy.policy.markets import end_ts_from_slug
 from polycopy.store import fills as store
 from polycopy.store.db import open_db
@@ -31,6 +39,9 @@ RETAIN_H = 48
 STATS = "intake-stats"
 ENSURE = "intake-ensure"
 RETRY = "intake-retry"
+PENDING = "intake-pending"
+PENDING_EVERY_S = 1.0
+TO_COPY = ("routed", "buffered", "provisional")
 RETRY_S = 1.0
 STATS_EVERY_S = 10.0
 ENSURE_EVERY_S = 2.0
@@ -68,6 +79,9 @@ class Intake(ChildActor):
         self.started_ms = 0
         self._ensure_armed = False
         self.retry: list = []  # fills the database refused; tried again after RETRY_S
+        self.mempool: PendingRouter | None = None
+        self._pending_armed = False
+        self._counts_logged: dict = {}
 
     # ------------------------------------------------------------ start
 
@@ -77,7 +91,13 @@ class Intake(ChildActor):
         store.ensure(self.db)
         self.seen = store.load_keys(self.db, self.started_ms - RETAIN_H * 3_600_000)
         waiting = store.load_buffered(self.db, self.started_ms - self.config.copy.max_fill_age_at_start_s * 1000)
-        self.log.info("intake: {} known fills loaded, {} buffered to route", len(self.seen), len(waiting))
+        self.mempool = PendingRouter(self.config.copy.mempool_confirm_timeout_s)
+        self._reload_pending()
+        stale = [f.key for f in waiting if f.provisional and not self.mempool.is_open(f.key)]
+        store.set_status(self.db, stale, "stale")  # past the confirm timeout: the settled rows are copied instead
+        waiting = [f for f in waiting if f.key not in set(stale)]
+        self.log.info("intake: {} known fills loaded, {} buffered to route, {} provisional open", len(self.seen),
+                      len(waiting), len(self.mempool.pending.open))
         self._route(waiting)
         self.wakeupAfter(timedelta(seconds=STATS_EVERY_S), payload=STATS)
 
@@ -91,15 +111,23 @@ class Intake(ChildActor):
         for f in fills:
             if f.key in self.seen or f.key in batch_keys:
                 self.counters[f.feed].duplicates += 1
+                if f.provisional:
+                    self.mempool.retry_seen(f)  # another tx hash of the same settlement
             else:
                 batch_keys.add(f.key)
                 fresh.append(f)
         if not fresh:
             return
-        status = {f.key: self._status(f) for f in fresh}
+        saved = self.mempool.snapshot()
+        status, links = {}, {}
+        for f in fresh:
+            status[f.key] = self._status(f)
+            if status[f.key] != "stale":
+                self._classify(f, status, links)
         try:
-            new = store.save_new_fills(self.db, fresh, status)  # persisted before routed
+            new = store.save_new_fills(self.db, fresh, status, links)  # persisted before routed
         except sqlite3.Error as e:
+            self.mempool.restore(saved)
             self.log.error("intake: cannot store {} fills ({}); retrying in {}s", len(fresh), e, RETRY_S)
             if not self.retry:
                 self.wakeupAfter(timedelta(seconds=RETRY_S), payload=RETRY)
@@ -112,8 +140,12 @@ class Intake(ChildActor):
         for f in new:
             self.seen[f.key] = f.source_ts_ms
             self._count_new(f, status[f.key])
-        to_copy = [f for f in new if status[f.key] != "stale"]
+        done = [k for k in set(links.values()) if self.mempool.closed(k)]
+        store.set_status(self.db, done, "confirmed")
+        to_copy = [f for f in new if status[f.key] in TO_COPY]
         self._route(to_copy)
+        if any(f.provisional for f in new):
+            self._arm_pending()
         if "telemetry" in self.peers:
             intake_ns = time.monotonic_ns()
             for f in to_copy:
@@ -127,8 +159,24 @@ class Intake(ChildActor):
         routable = f"coalescer:{f.token_id}" in self.peers and f.token_id not in self.buffers
         return "routed" if routable else "buffered"
 
+    def _classify(self, f, status: dict, links: dict) -> None:
+        """The mempool path's say on a fill new by key (status "routed" or "buffered" so far)."""
+        if f.provisional:
+            verdict = self.mempool.on_provisional(f, self.config.copy.copy_pending_fills)
+            if verdict != "provisional" or status[f.key] != "buffered":
+                status[f.key] = verdict
+            return
+        k, copied = self.mempool.on_settled(f)
+        if k is not None:
+            links[f.key] = k
+            if copied:
+                status[f.key] = "linked"  # the trade was copied from the mempool already
+
     def _count_new(self, f, status: str) -> None:
         c = self.counters[f.feed]
+        if status in ("linked", "confirmed"):  # the same trade came first from another feed
+            c.duplicates += 1
+            return
         c.first_seen += 1
         c.stale += status == "stale"
         recv_wall_ms = time.time() * 1000 - (time.monotonic_ns() - f.recv_mono_ns) / 1e6
@@ -166,9 +214,14 @@ class Intake(ChildActor):
     def on_peers(self) -> None:
         for token in [t for t in self.buffers if f"coalescer:{t}" in self.peers]:
             group = self.buffers.pop(token)
-            store.set_status(self.db, [f.key for f in group], "routed")  # written before sent
+            store.set_status(self.db, [f.key for f in group if not f.provisional], "routed")  # written before sent
+            store.set_status(self.db, [f.key for f in group if f.provisional], "provisional", only_from="buffered")
             self.send(self.peers[f"coalescer:{token}"], FillBatch(fills=tuple(group)))
             self.asked.pop(token, None)
+
+    def on_reload(self) -> None:
+        if self.mempool is not None:
+            self.mempool.pending.timeout_s = self.config.copy.mempool_confirm_timeout_s
 
     def receiveMsg_MarketFacts(self, msg: MarketFacts, sender) -> None:
         for token in msg.token_ids:
@@ -187,14 +240,60 @@ class Intake(ChildActor):
             self._ensure_armed = False
             for token, group in list(self.buffers.items()):
                 self._ask_for(token, group[0])
+        elif payload == PENDING:
+            self._pending_armed = False
+            self._expire_pending()
+            if self.mempool.pending.open:
+                self._arm_pending()
+
+    # ------------------------------------------------------------ mempool fills
+
+    def _arm_pending(self) -> None:
+        if not self._pending_armed:
+            self._pending_armed = True
+            self.wakeupAfter(timedelta(seconds=PENDING_EVERY_S), payload=PENDING)
+
+    def _expire_pending(self) -> None:
+        expired = self.mempool.expire()
+        if not expired:
+            return
+        store.set_status(self.db, [f.key for f, _, _ in expired], "failed")
+        policy = self.config.copy.pending_revert_policy
+        unwind = []
+        for f, confirmed, copied in expired:
+            if not copied:
+                self.log.info("intake: held mempool fill {} was never settled", f.key[:40])
+                continue
+            text = (f"the source's settlement {f.tx_hash[:14]} of {f.side} {f.size} token {f.token_id[:12]} was not "
+                    f"confirmed in {self.config.copy.mempool_confirm_timeout_s:g}s (confirmed {confirmed}); "
+                    f"our copy is {'unwound' if policy == 'unwind' else 'held'}")
+            self.log.warning("intake: {}", text)
+            if "telemetry" in self.peers:
+                self.send(self.peers["telemetry"], Alert(condition="pending_failed", text=text))
+            if policy == "unwind" and f.size - confirmed > 0:
+                unwind.append(_unwind_fill(f, f.size - confirmed))
+        if unwind:
+            new = store.save_new_fills(self.db, unwind, {f.key: self._status(f) for f in unwind})
+            self._route(new)
 
     def _send_stats(self) -> None:
         if "telemetry" in self.peers:
             for feed, c in self.counters.items():
                 self.send(self.peers["telemetry"], c.message(feed))
+        counts = dict(self.mempool.counts)
+        if counts != self._counts_logged:
+            self._counts_logged = counts
+            self.log.info("intake: mempool fills {}", " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
         cutoff = _now_ms() - RETAIN_H * 3_600_000
         if len(self.seen) > 50_000:
             self.seen = {k: ts for k, ts in self.seen.items() if ts >= cutoff}
+
+    def _reload_pending(self) -> None:
+        timeout_ms = self.config.copy.mempool_confirm_timeout_s * 1000
+        for f, status, seen_ts_ms, confirmed in store.load_open_pending(self.db, self.started_ms - timeout_ms):
+            self.mempool.reload(f, status != "held", (self.started_ms - seen_ts_ms) / 1000, confirmed)
+        if self.mempool.pending.open:
+            self._arm_pending()
 
     def on_exit(self) -> None:
         if self.db is not None:
@@ -204,3 +303,9 @@ class Intake(ChildActor):
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _unwind_fill(f, size):
+    """The opposite of a copied provisional fill whose settlement failed (the unconfirmed part)."""
+    return replace(f, key=f"unwind|{f.key}", side="SELL" if f.side == "BUY" else "BUY", size=size, provisional=False,
+                   source_ts_ms=_now_ms(), recv_mono_ns=time.monotonic_ns(), envelope_ts_ms=0)

@@ -5,6 +5,7 @@ GET  /records                    {"source_fills": [...], "clob": [...]}  (copy-d
 GET  /delays                     each POST /order joined to the source fill it copies
 POST /fills                      inject a source fill now; returns its records
 GET  /faults, POST /faults       show / apply a fault: {"kind", "for_s"?, "value"?, "type"?}
+                                 (polygon_* kinds set the Polygon node's knobs)
 POST /reset                      forget fills and records, faults back to the scenario's
 GET  /stats                      RTDS sockets and frames sent, driver errors
 """
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from polycopy.sim import faults
 from polycopy.sim.delays import copy_delays
+from polycopy.sim.driver import apply_polygon_fault
 from polycopy.sim.httputil import BadRequest, app_with_errors, read_json, reply
 from polycopy.sim.plan import PlannedFill
 from polycopy.sim.scenario import FaultSpec
@@ -87,13 +89,18 @@ class Control:
         return reply({"records": records})
 
     async def show_faults(self, _request) -> web.Response:
-        return reply(faults.snapshot(self.sim.feed_faults, self.sim.venue.faults))
+        return reply(self._snapshot())
 
     async def set_fault(self, request: web.Request) -> web.Response:
         spec = _parse(FaultSpec, await read_json(request))
-        faults.apply(spec, self.sim.feed_faults, self.sim.venue.faults,
-                     asyncio.get_running_loop())
-        return reply(faults.snapshot(self.sim.feed_faults, self.sim.venue.faults))
+        loop = asyncio.get_running_loop()
+        if not apply_polygon_fault(spec, self.sim.polygon.faults, loop):
+            faults.apply(spec, self.sim.feed_faults, self.sim.venue.faults, loop)
+        return reply(self._snapshot())
+
+    def _snapshot(self) -> dict:
+        return {**faults.snapshot(self.sim.feed_faults, self.sim.venue.faults),
+                "polygon": vars(self.sim.polygon.faults)}
 
     async def reset(self, _request) -> web.Response:
         self.sim.reset()
@@ -104,4 +111,6 @@ class Control:
         return reply({"rtds_sockets": len(rtds.conns), "rtds_frames_sent": rtds.sent,
                       "source_fills": len(self.sim.feed.records),
                       "clob_requests": len(self.sim.venue.records),
-                      "driver_errors": list(self.sim.driver.errors)})
+                      "driver_errors": list(self.sim.driver.errors),
+                      "polygon_sockets": len(self.sim.polygon.conns),
+                      "settlements_failed": len(self.sim.driver.failed)})

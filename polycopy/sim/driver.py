@@ -4,7 +4,8 @@ and the fault timeline over scenario time, and rolls the 15-minute series forwar
 Every source transaction gets counterparties: a taker fill of the source is matched by a
 maker row of another wallet (the complement: BUY of the other outcome at 1-p, or a SELL of
 the same token), a maker fill by another wallet's taker row. Source fills do not touch the
-venue's books.
+venue's books. With a Polygon node, each source transaction is also settled on it (pending, then
+mined); a settlement that reverts or is dropped is never listed by RTDS or the Data API.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import asyncio
 import logging
 import random
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from polycopy.sim import faults
 from polycopy.sim.feed import Clock, Feed
@@ -19,6 +21,9 @@ from polycopy.sim.markets import WINDOW_S, Catalog, MarketInfo
 from polycopy.sim.plan import PlannedFill, plan_once
 from polycopy.sim.scenario import Scenario
 from polycopy.sim.wire import Fill, Profile
+
+if TYPE_CHECKING:
+    from polycopy.sim.polygon import Polygon, PolygonFaults
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -28,9 +33,10 @@ _NOUN = ["Tenement", "Ostrich", "Harbor", "Lantern", "Comet", "Falcon", "Meadow"
 
 class Driver:
     def __init__(self, scenario: Scenario, clock: Clock, catalog: Catalog, feed: Feed,
-                 venue_faults, loop: asyncio.AbstractEventLoop):
+                 venue_faults, loop: asyncio.AbstractEventLoop, polygon: "Polygon | None" = None):
         self.scenario, self.clock, self.catalog, self.feed = scenario, clock, catalog, feed
-        self.venue_faults, self.loop = venue_faults, loop
+        self.venue_faults, self.loop, self.polygon = venue_faults, loop, polygon
+        self.failed: list[str] = []  # source transactions whose settlement reverted or was dropped
         self.rng = random.Random(scenario.seed)
         src = scenario.source
         self.source = Profile(src.wallet.lower(), src.name, src.pseudonym, src.bio,
@@ -73,6 +79,11 @@ class Driver:
                 self.catalog.token(p.market, p.outcome, unix)
             rows += self._with_counterparty(info, token, p, tx_hash, unix, t)
         rows.sort(key=lambda f: f.role != "taker")  # the taker row leads
+        if self.polygon is not None:  # counterparties included: they are the other orders of the match
+            attempts = self.polygon.on_transaction(rows)
+            if any(a.hash == tx_hash.lower() and a.outcome != "mined" for a in attempts):
+                self.failed.append(tx_hash)
+                return []
         before = len(self.feed.records)
         self.feed.publish(rows)
         return self.feed.records[before:]
@@ -138,7 +149,7 @@ class Driver:
             await self._sleep_until(at_s)
             if is_activity:
                 self._activity(spec, at_s)
-            else:
+            elif not (self.polygon and apply_polygon_fault(spec, self.polygon.faults, self.loop)):
                 faults.apply(spec, self.feed.faults, self.venue_faults, self.loop)
 
     def _activity(self, spec, t: float) -> None:
@@ -155,3 +166,15 @@ class Driver:
                "bio": self.source.bio, "profileImage": self.source.image,
                "profileImageOptimized": self.source.image}
         self.feed.add_activity(self.source.wallet, row, self.clock.mono_ns(t))
+
+
+def apply_polygon_fault(spec, knobs: "PolygonFaults", loop: asyncio.AbstractEventLoop) -> bool:
+    """A `polygon_*` fault kind sets the Polygon knob of the same name (back after `for_s`)."""
+    if not spec.kind.startswith("polygon_"):
+        return False
+    name = spec.kind.removeprefix("polygon_")
+    before = getattr(knobs, name)
+    setattr(knobs, name, int(spec.value or 0) if name.endswith("_ms") else float(spec.value or 0))
+    if spec.for_s:
+        loop.call_later(spec.for_s, setattr, knobs, name, before)
+    return True

@@ -105,6 +105,28 @@ class FeedSpec(_Model):
     rtds_duplicate_share: float = Field(0, ge=0, le=1)  # RTDS frames delivered twice
 
 
+class PolygonSpec(_Model):
+    """The Polygon node (sim/polygon.py): the operator's settlements, pending then mined.
+    Defaults from MEMPOOL.md §3-4: pending ~0.65 s after the match, 6-8 % never seen pending.
+    For the p90 spread (1.13 s) give `jitter_ms` (uniform, added to `pending_delay_ms`)."""
+
+    pending_delay_ms: int = Field(650, ge=0)
+    block_delay_ms: int = Field(2200, ge=0)  # match -> mined (receipt, OrderFilled logs)
+    jitter_ms: int = Field(0, ge=0)
+    unseen_share: float = Field(0.07, ge=0, le=1)  # straight into a block, never pending
+    revert_share: float = Field(0.0, ge=0, le=1)  # mined with status 0: RTDS and Data API never list it
+    drop_share: float = Field(0.0, ge=0, le=1)  # pending, never mined: never listed either
+    retry_share: float = Field(0.0, ge=0, le=1)  # first attempt reverts, the retry succeeds
+    retry_delay_ms: int = Field(1500, ge=0)
+    noise_per_s: float = Field(3.0, gt=0, le=500)  # unrelated pending txs: keep the bot's silence check fed
+
+    @model_validator(mode="after")
+    def _shares(self) -> "PolygonSpec":
+        if self.unseen_share + self.revert_share + self.drop_share + self.retry_share > 1:
+            raise ValueError("unseen, revert, drop and retry shares add up to more than 1")
+        return self
+
+
 class FillSpec(_Model):
     """One source fill. Fills with the same `tx` label share one transaction hash."""
 
@@ -158,6 +180,8 @@ FaultKind = Literal[
     "rtds_stall", "rtds_drop", "rtds_lag_ms", "data_api_429", "data_api_lag_ms",
     "venue_429", "venue_425", "venue_503", "venue_post_delay_ms", "venue_drop_post_response",
     "venue_settlement_fails",
+    "polygon_pending_delay_ms", "polygon_jitter_ms", "polygon_unseen_share", "polygon_revert_share",
+    "polygon_drop_share", "polygon_retry_share",
 ]
 
 
@@ -166,7 +190,7 @@ class FaultSpec(_Model):
 
     kind: FaultKind
     for_s: float | None = Field(None, gt=0)
-    value: int | None = None  # lag or delay in ms; Retry-After seconds for the 429s
+    value: int | float | None = None  # lag or delay in ms; Retry-After seconds for the 429s; polygon_*_share 0..1
     type: Literal["trades", "orders_matched"] | None = None  # rtds_lag_ms: only this type
 
 
@@ -184,6 +208,7 @@ class Scenario(_Model):
     books: list[BookSpec] = []
     accounts: list[AccountSpec] = []
     feeds: FeedSpec = FeedSpec()
+    polygon: PolygonSpec = PolygonSpec()
     fills: list[FillSpec] = []
     bursts: list[BurstSpec] = []
     loop_s: float | None = Field(None, gt=0)  # repeat fills and bursts every loop_s seconds
@@ -191,6 +216,7 @@ class Scenario(_Model):
     faults: list[TimedFault] = []
     replay: str | None = None  # JSONL of recorded RTDS frames (see replay.py)
     replay_delay_s: float = Field(0, ge=0)  # when the first recorded frame goes out
+    replay_shift: bool = False  # move the recording to now: timestamps and 15-minute slugs (replay.py)
 
     @model_validator(mode="after")
     def _names_known(self) -> "Scenario":

@@ -4,8 +4,9 @@
         sim.endpoints["rtds"]  # ws://127.0.0.1:P
 
 Ports are ephemeral unless `port_base` is given (then clob, clob_ws, rtds, data_api, gamma,
-control take port_base .. port_base+5). `stop()` closes every socket, cancels every task and
-joins the thread.
+control, polygon take port_base .. port_base+6). "polygon" is a Polygon node's JSON-RPC
+websocket (sim/polygon.py) where every source transaction is settled. `stop()` closes
+every socket, cancels every task and joins the thread.
 """
 from __future__ import annotations
 
@@ -23,13 +24,14 @@ from polycopy.sim.feed import Clock, Feed
 from polycopy.sim.gamma import Gamma
 from polycopy.sim.markets import Catalog, MarketInfo
 from polycopy.sim.model import FeedFaults, VenueFaults
+from polycopy.sim.polygon import Polygon, PolygonFaults
 from polycopy.sim.replay import Replay
 from polycopy.sim.rtds import Rtds
 from polycopy.sim.scenario import Scenario
 from polycopy.sim.venue import Venue, build_clob_app, build_clob_ws_app
 
 HOST = "127.0.0.1"
-SERVICES = ("clob", "clob_ws", "rtds", "data_api", "gamma", "control")
+SERVICES = ("clob", "clob_ws", "rtds", "data_api", "gamma", "control", "polygon")
 
 
 def initial_feed_faults(sc: Scenario) -> FeedFaults:
@@ -37,6 +39,10 @@ def initial_feed_faults(sc: Scenario) -> FeedFaults:
     return FeedFaults(data_api_lag_ms=sc.feeds.data_api_lag_ms,
                       rtds_lag_ms=min(lags.values(), default=0),
                       extra={"rtds_lag_ms_by_type": lags})
+
+
+def initial_polygon_faults(sc: Scenario) -> PolygonFaults:
+    return PolygonFaults(**sc.polygon.model_dump())
 
 
 class Polysim:
@@ -116,12 +122,13 @@ class Polysim:
         self.rtds = Rtds(self.feed_faults, sc.feeds.rtds_idle_timeout_s,
                          sc.feeds.rtds_empty_first_frame)
         self.feed.rtds = self.rtds
+        self.polygon = Polygon(initial_polygon_faults(sc), seed=sc.seed)
         self.driver = Driver(sc, self.clock, self.catalog, self.feed, self.venue.faults,
-                             self.loop)
+                             self.loop, self.polygon)
         self.data_api = DataApi(self.feed, self.catalog, self.venue, self.clock,
                                 sc.feeds.data_api_cache_s)
-        self.replay = Replay(sc.replay, self.feed, self.rtds, self.clock,
-                             sc.replay_delay_s) if sc.replay else None
+        self.replay = Replay(sc.replay, self.feed, self.rtds, self.clock, sc.replay_delay_s,
+                             self.catalog, self.venue, sc.replay_shift) if sc.replay else None
 
     def _add_market(self, info: MarketInfo) -> None:
         self.venue.add_market(info.market)
@@ -134,7 +141,8 @@ class Polysim:
         apps = {"clob": build_clob_app(self.venue), "clob_ws": build_clob_ws_app(self.venue),
                 "rtds": self.rtds.app(),
                 "data_api": self.data_api.app(),
-                "gamma": Gamma(self.catalog, self.clock).app(), "control": Control(self).app()}
+                "gamma": Gamma(self.catalog, self.clock).app(), "control": Control(self).app(),
+                "polygon": self.polygon.app()}
         runners = []
         tasks: list[asyncio.Task] = []
         try:
@@ -174,6 +182,8 @@ class Polysim:
             setattr(self.feed_faults, name, value)
         for name, value in vars(VenueFaults()).items():
             setattr(self.venue.faults, name, value)
+        for name, value in vars(initial_polygon_faults(self.scenario)).items():
+            setattr(self.polygon.faults, name, value)
 
 
 def endpoints(ports: dict[str, int]) -> dict[str, str]:
@@ -182,4 +192,4 @@ def endpoints(ports: dict[str, int]) -> dict[str, str]:
             "data_api": http("data_api"), "gamma": http("gamma"),
             "clob_ws_market": f"ws://{HOST}:{ports['clob_ws']}/ws/market",
             "clob_ws_user": f"ws://{HOST}:{ports['clob_ws']}/ws/user",
-            "control": http("control")}
+            "control": http("control"), "polygon": f"ws://{HOST}:{ports['polygon']}/"}

@@ -1,19 +1,16 @@
-"""The mempool path against a running Polysim: the Polygon app mounted on polysim's loop and fed
-every published transaction (the wiring the lead adds to server.py), a MempoolWatcher with its
-real I/O thread, and the provisional fills compared with polysim's own source-fill records."""
+"""The mempool path against a running Polysim: its Polygon node (served at endpoints["polygon"],
+fed every source transaction by the driver), a MempoolWatcher with its real I/O thread, and the
+provisional fills compared with polysim's own source-fill records."""
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from aiohttp import web
 
 from polycopy.actors.mempool_watcher import MempoolWatcher
 from polycopy.config.loader import parse_config
-from polycopy.sim.polygon import Polygon, PolygonFaults
 from polycopy.sim.server import Polysim
 from polycopy.venue.mempool import V2_EXCHANGE, V3_EXCHANGE, confirms
 from tests.actors.harness import Harness
@@ -25,25 +22,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def sim_with_node():
-    with Polysim(small_scenario()) as sim:
-        polygon = Polygon(PolygonFaults(pending_delay_ms=20, block_delay_ms=100), seed=9)
-
-        async def mount():
-            runner = web.AppRunner(polygon.app(), shutdown_timeout=1.0)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            publish = sim.feed.publish
-
-            def publish_and_settle(rows):  # what Driver.emit must do per source transaction
-                publish(rows)
-                polygon.on_transaction(rows)
-
-            sim.feed.publish = publish_and_settle
-            return runner
-
-        runner = asyncio.run_coroutine_threadsafe(mount(), sim.loop).result(10)
-        yield sim, polygon, f"ws://127.0.0.1:{runner.addresses[0][1]}/"
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), sim.loop).result(10)
+    scenario = small_scenario(polygon={"pending_delay_ms": 20, "block_delay_ms": 100, "unseen_share": 0})
+    with Polysim(scenario) as sim:
+        yield sim, sim.polygon, sim.endpoints["polygon"]
 
 
 def test_provisional_fills_match_what_the_other_feeds_will_report(sim_with_node):
