@@ -224,8 +224,13 @@ class Intake(ChildActor):
             self.mempool.pending.timeout_s = self.config.copy.mempool_confirm_timeout_s
 
     def receiveMsg_MarketFacts(self, msg: MarketFacts, sender) -> None:
-        for token in msg.token_ids:
-            self.facts[str(token)] = msg
+        for token in map(str, msg.token_ids):
+            known = self.facts.get(token)
+            self.facts[token] = msg
+            # A coalescer created before its market's end was known (a mempool fill has no slug)
+            # learns it now, so the supervisor can retire it after the market ends.
+            if msg.end_ts and not (known and known.end_ts) and f"coalescer:{token}" in self.peers and self.parent:
+                self.send(self.parent, EnsureCoalescer(key=token, condition_id=msg.condition_id, end_ts=msg.end_ts))
 
     # ------------------------------------------------------------ timers
 

@@ -137,8 +137,11 @@ class Supervisor(ChildActor):
         if existing is None:
             self._spawn(Child("coalescer", msg.key, self.coalescer_spec, end_ts=msg.end_ts))
             self._broadcast_peers()
-        elif existing.addr is not None:
-            self.send(sender, Peers(peers={name: existing.addr}))
+        else:
+            if msg.end_ts and not existing.end_ts:
+                existing.end_ts = msg.end_ts  # learnt after creation: now it can be retired on time
+            if existing.addr is not None:
+                self.send(sender, Peers(peers={name: existing.addr}))
 
     def receiveMsg_RetireCoalescer(self, msg: RetireCoalescer, sender):
         self._retire(f"coalescer:{msg.key}")

@@ -161,3 +161,18 @@ def test_the_mempool_watcher_exists_only_when_a_polygon_url_is_set(tmp_path):
     assert "mempool" not in h.actor.children
     h2, _ = start(tmp_path / "b", venue={"polygon_ws_url": "ws://127.0.0.1:1/"})
     assert "mempool" in h2.actor.children
+
+
+def test_a_coalescer_learns_its_market_end_after_creation_and_is_retired_after_it(tmp_path):
+    import time as _time
+
+    h, _ = start(tmp_path)
+    h.deliver(EnsureCoalescer(key="777", condition_id="0xc", end_ts=0), ActorAddress("intake"))
+    assert h.actor.children["coalescer:777"].end_ts == 0
+    ended = int(_time.time()) - sup_mod.RETIRE_GRACE_S - 5
+    h.deliver(EnsureCoalescer(key="777", condition_id="0xc", end_ts=ended), ActorAddress("intake"))
+    assert h.actor.children["coalescer:777"].end_ts == ended
+    addr = addr_of(h, "coalescer:777")
+    h.clear()
+    h.fire_wakeups(lambda p: p == sup_mod.TICK)
+    assert any(t == addr and isinstance(m, ActorExitRequest) for t, m in h.ref.sent)
