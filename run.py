@@ -24,6 +24,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     mode.add_argument("--live", dest="mode", action="store_const", const="live", help="send real orders")
     p.add_argument("--sim", action="store_true", help="start polysim on loopback and point every endpoint at it (paper mode unless told)")
     p.add_argument("--scenario", type=Path, help="polysim scenario for --sim")
+    p.add_argument("--record", type=Path, metavar="FILE", help="append the raw source feed (RTDS frames, backstop rows) to FILE")
+    p.add_argument("--replay", type=Path, metavar="FILE", help="--sim with polysim replaying a --record FILE (paper mode unless told)")
     cmd = p.add_mutually_exclusive_group()
     cmd.add_argument("--healthcheck", action="store_true", help="run the preflight checks and exit")
     cmd.add_argument("--shutdown", action="store_true", help="stop the running system and wait until it is gone")
@@ -36,8 +38,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     overrides = {}
+    args.sim = args.sim or args.replay is not None
     if args.mode or args.sim:
         overrides["execution"] = {"mode": args.mode or "paper"}
+    if args.record:
+        overrides["detection"] = {"record_path": str(args.record.resolve())}
+    if args.replay is not None and not args.replay.is_file():
+        print(f"replay file not found: {args.replay}", file=sys.stderr)
+        return 2
     try:
         cfg = load_config(args.config, overrides)
         secrets = load_secrets(dotenv=Path(".env"))
@@ -84,9 +92,12 @@ def _run(args, cfg, secrets, overrides) -> int:
 
             os.environ["POLYCOPY_PRIVATE_KEY"] = runner.SIM_TEST_KEY
             secrets = load_secrets(dotenv=Path(".env"))
-        sim = runner.Polysim(args.scenario)
+        sim = runner.Polysim(args.scenario, args.replay)
         cfg = runner.sim_config(cfg, sim)
         logger.info("polysim on loopback: {}", sim.endpoints)
+        if args.replay:
+            logger.info("replaying {}; state in {}; then: python -m polycopy.report --db {}", args.replay,
+                        cfg.store.path.parent, cfg.store.path)
 
     def reload_config():
         try:

@@ -40,14 +40,20 @@ SIM_TEST_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff
 
 
 class Polysim:
-    """polysim as a child process for `--sim`: every endpoint points at it."""
+    """polysim as a child process for `--sim`: every endpoint points at it. With `replay` (a
+    `--record` file) polysim replays that recording with its timing (polycopy/sim/replay.py)."""
 
-    def __init__(self, scenario: Path | None = None):
+    def __init__(self, scenario: Path | None = None, replay: Path | None = None):
+        # The state folder: --sim keeps one; each replay starts from an empty one (fills already seen
+        # or exposure already spent would change its decisions).
+        self.state_dir = f"replay/{Path(replay).stem}-{time.strftime('%Y%m%d-%H%M%S')}" if replay else "sim"
         self.dir = Path(tempfile.mkdtemp(prefix="polysim-"))
         out = self.dir / "endpoints.json"
         cmd = [sys.executable, "-m", "polycopy.sim", "--endpoints-out", str(out)]
         if scenario:
             cmd += ["--scenario", str(scenario)]
+        if replay:
+            cmd += ["--replay", str(Path(replay).resolve())]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while not out.exists():
@@ -80,7 +86,7 @@ class Polysim:
 def sim_config(cfg: Config, sim: Polysim) -> Config:
     """Point every endpoint at polysim and keep its state apart from the real one."""
     venue = cfg.venue.model_copy(update=sim.venue_overrides())
-    store = cfg.store.model_copy(update={"path": cfg.store.path.parent / "sim" / cfg.store.path.name})
+    store = cfg.store.model_copy(update={"path": cfg.store.path.parent / sim.state_dir / cfg.store.path.name})
     return cfg.model_copy(update={"venue": venue, "store": store})
 
 

@@ -5,7 +5,8 @@ A plain thread (blocking `requests`, one kept-alive Session) polls every
 by a monotonic deadline (`http_timeout_ms` after it starts). 429/425/5xx and timeouts back off
 exponentially with jitter, never sooner than the server's Retry-After. At start the floor is
 `max(backstop_lookback_s, copy.max_fill_age_at_start_s)` before now, so every fill still young
-enough to copy is seen; Intake drops what it already has.
+enough to copy is seen; Intake drops what it already has. With `detection.record_path`
+(run.py --record) each source row is appended there the first time it is listed (recording.py).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from loguru import logger
 from polycopy.actors.watcher import FeedState, WatcherActor
 from polycopy.actors.watcher_io import Backoff, RateLimitedLog, ThreadBridge
 from polycopy.errors import RejectedError, TemporaryError
+from polycopy.recording import BackstopRecorder, Recorder
 from polycopy.venue.data_api import DataApiClient, TradesPoller
 
 log = logger.bind(actor="backstop")
@@ -44,12 +46,20 @@ def run_backstop(bridge: ThreadBridge, config, state: FeedState, client: DataApi
     backoff = Backoff(d.reconnect_min_ms / 1000, d.reconnect_max_ms / 1000)
     logs = RateLimitedLog(60.0)
     failures, next_at = 0, time.monotonic()
+    recorder = BackstopRecorder(Recorder(d.record_path), wallet) if d.record_path else None
+
+    def fetch(limit: int, offset: int, deadline: float):
+        rows, recv_ns = client.trades(wallet, limit, offset, deadline)
+        if recorder is not None:
+            recorder.on_page(rows)
+        return rows, recv_ns
+
     try:
         while not bridge.stop_event.wait(max(0.0, next_at - time.monotonic())):
             started = time.monotonic()
             deadline = started + budget_s
             try:
-                fills = poller.poll(lambda limit, offset: client.trades(wallet, limit, offset, deadline))
+                fills = poller.poll(lambda limit, offset: fetch(limit, offset, deadline))
             except (TemporaryError, RejectedError) as e:
                 failures += 1
                 retry_after = min(getattr(e, "retry_after_s", None) or 0.0, MAX_RETRY_AFTER_S)
@@ -71,3 +81,5 @@ def run_backstop(bridge: ThreadBridge, config, state: FeedState, client: DataApi
             next_at = started + interval_s
     finally:
         client.close()
+        if recorder is not None:
+            recorder.recorder.close()

@@ -54,6 +54,13 @@ class Risk(ChildActor):
             self.tell("executor", ApprovedIntent(intent=msg, size=d.size, max_notional_usd=d.notional_usd,
                                                  decision=d.decision, reason=d.reason))
         self._report(msg, d)
+        recv_ms = (time.monotonic_ns() - msg.first_recv_mono_ns) / 1e6 if msg.first_recv_mono_ns else -1.0
+        exposure.save_decision(self.db, msg, d.decision, d.reason, d.size, d.notional_usd, recv_ms)  # after the send
+
+    def receiveMsg_RiskDecision(self, msg: RiskDecision, sender):
+        """A coalescer's drop, kept with the verdicts so that runs can be compared."""
+        if msg.decision == "dropped":
+            exposure.save_dropped(self.db, msg.intent_id, msg.reason, msg.size)
 
     def receiveMsg_OrderOutcome(self, msg: OrderOutcome, sender):
         before = self.book.entries.get(msg.intent_id)

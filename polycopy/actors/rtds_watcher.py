@@ -5,7 +5,9 @@ Liveness is judged by data: any activity frame, from any wallet, counts. A conne
 data for `rtds_silence_limit_s` is dropped and replaced, with jittered exponential backoff; a
 connection that delivered data resets the failure count. After `circuit_breaker_failures`
 consecutive failures the watcher stops trying for `circuit_breaker_cooldown_s` (the backstop
-keeps polling meanwhile). Bad frames are counted and logged once per kind per minute.
+keeps polling meanwhile). Bad frames are counted and logged once per kind per minute. With
+`detection.record_path` (run.py --record) the source's raw frames are appended there
+(polycopy/recording.py), from this thread.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from websockets.exceptions import WebSocketException
 
 from polycopy.actors.watcher import FeedState, WatcherActor
 from polycopy.actors.watcher_io import Backoff, CircuitBreaker, RateLimitedLog, ThreadBridge
+from polycopy.recording import Recorder, RtdsRecorder
 from polycopy.venue.rtds import PING, SUBSCRIBE, Malformed, frame_fill, is_from, parse_frame
 from polycopy.venue.source_fill import Occurrences
 
@@ -37,7 +40,17 @@ async def run_rtds(bridge: ThreadBridge, config, state: FeedState) -> None:
     d = config.detection
     backoff = Backoff(d.reconnect_min_ms / 1000, d.reconnect_max_ms / 1000)
     breaker = CircuitBreaker(d.circuit_breaker_failures, d.circuit_breaker_cooldown_s)
+    recorder = Recorder(d.record_path) if d.record_path else None
     conn = _Connection(bridge, config, state, breaker)
+    conn.recorder = RtdsRecorder(recorder, config.copy.source_wallet) if recorder else None
+    try:
+        await _loop(bridge, state, breaker, backoff, conn)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+async def _loop(bridge: ThreadBridge, state: FeedState, breaker, backoff, conn) -> None:
     while not bridge.stop_event.is_set():
         wait = breaker.open_for_s()
         if wait > 0:
@@ -74,6 +87,7 @@ class _Connection:
         self.occurrences = Occurrences()  # kept across reconnects: RTDS does not replay
         self.logs = RateLimitedLog(60.0)
         self.got_data = False
+        self.recorder: RtdsRecorder | None = None  # run.py --record
 
     async def run_once(self) -> str:
         """Returns why the connection ended."""
@@ -82,6 +96,8 @@ class _Connection:
             async with connect(self.url, open_timeout=self.open_timeout_s, ping_interval=None,
                                close_timeout=1, max_size=2**22, compression=None) as ws:
                 await ws.send(SUBSCRIBE)
+                if self.recorder is not None:
+                    self.recorder.new_connection()
                 _update(self.bridge, self.state, connected=True, detail="subscribed")
                 pinger = asyncio.create_task(self._ping(ws))
                 try:
@@ -115,6 +131,8 @@ class _Connection:
             recv_ns = time.monotonic_ns()
             if self._on_text(text, recv_ns):
                 last_data = recv_ns / 1e9
+            if self.recorder is not None:  # after the fill is on its way
+                self.recorder.on_text(text)
 
     def _on_text(self, text, recv_ns: int) -> bool:
         """True if the text was an activity frame (liveness); the source's fills go to the bridge."""

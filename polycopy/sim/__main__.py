@@ -1,7 +1,9 @@
-"""python -m polycopy.sim [--scenario FILE] [--endpoints-out FILE.json] [--port-base N]
+"""python -m polycopy.sim [--scenario FILE] [--replay FILE] [--endpoints-out FILE.json] [--port-base N]
 
 Starts every polysim service on 127.0.0.1, writes the endpoints (atomically) once all are
-listening, and runs until SIGTERM or SIGINT, then exits 0.
+listening, and runs until SIGTERM or SIGINT, then exits 0. `--replay FILE` plays a
+`run.py --record` file moved to now (replay.py); without `--scenario` nothing else trades
+but the usual noise of other wallets.
 """
 from __future__ import annotations
 
@@ -9,13 +11,18 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import tempfile
 import threading
+from collections import Counter
 from pathlib import Path
 
-from polycopy.sim.scenario import ScenarioError, load
+from polycopy.sim.scenario import ScenarioError, load, parse
+
+REPLAY_DELAY_S = 2.0  # --replay: after the bot's RTDS socket connects, so its other actors are up too
+_WALLET = re.compile(r'proxyWallet\\?"\s*:\s*\\?"(0x[0-9a-fA-F]{40})')
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -25,16 +32,32 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def replay_scenario(path: Path):
+    """Nothing but the recording and noise; the source wallet is the one most recorded."""
+    wallets = Counter()
+    try:
+        for line in path.read_text().splitlines():
+            wallets.update(w.lower() for w in _WALLET.findall(line))
+    except OSError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    source = {"wallet": wallets.most_common(1)[0][0]} if wallets else {}
+    return parse({"name": f"replay of {path.name}", "source": source}, str(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m polycopy.sim", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--scenario", help="scenario YAML (default: the packaged default)")
     parser.add_argument("--endpoints-out", type=Path, help="write the endpoints JSON here")
+    parser.add_argument("--replay", type=Path, help="replay this recording (run.py --record), moved to now")
     parser.add_argument("--port-base", type=int, help="first of six consecutive ports")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s polysim %(message)s")
     try:
-        scenario = load(args.scenario)
+        scenario = load(args.scenario) if args.scenario or not args.replay else replay_scenario(args.replay)
+        if args.replay:
+            scenario = scenario.model_copy(update={"replay": str(args.replay), "replay_shift": True,
+                                                   "replay_delay_s": scenario.replay_delay_s or REPLAY_DELAY_S})
     except ScenarioError as exc:
         print(f"polysim: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ from polycopy.policy.risk import SETTLED, Entry, ExposureBook
 TABLE = "exposure"
 DECISIONS = "decisions"  # every verdict, for reports and comparing runs (never read on the hot path)
 KEEP_DAYS = 7  # settled rows of ended markets older than this are pruned at start
+DECISIONS_KEEP_DAYS = 30  # verdicts older than this are pruned at start
 
 
 def ensure(db: sqlite_utils.Database) -> None:
@@ -53,6 +54,14 @@ def save_decision(db: sqlite_utils.Database, intent, decision: str, reason: str,
              str(size), str(notional_usd), str(intent.source_price), str(intent.source_size),
              json.dumps(list(intent.fill_keys)), int(intent.source_ts_ms), round(recv_to_risk_ms, 3), time.time()],
         )
+
+
+def save_dropped(db: sqlite_utils.Database, intent_id: str, reason: str, size: Decimal) -> None:
+    """A burst piece the coalescer dropped (too small, netted to zero): no intent, no fill keys here."""
+    with db.conn:
+        db.execute(f"INSERT INTO {DECISIONS} (intent_id, decision, reason, size, notional_usd, fill_keys, "
+                   "source_ts_ms, recv_to_risk_ms, decided_ts) VALUES (?,?,?,?,?,?,?,?,?)",
+                   [intent_id, "dropped", reason, str(size), "0", "[]", 0, -1.0, time.time()])
 
 
 def load_decisions(db: sqlite_utils.Database) -> list[dict]:
@@ -96,4 +105,5 @@ def prune(db: sqlite_utils.Database, today: int, now_s: float) -> int:
         cur = db.execute(
             f"delete from {TABLE} where state = ? and day < ? and end_ts <= ?", [SETTLED, today - KEEP_DAYS, now_s]
         )
+        db.execute(f"delete from {DECISIONS} where decided_ts < ?", [now_s - DECISIONS_KEEP_DAYS * 86_400])
     return cur.rowcount
