@@ -57,6 +57,8 @@ def main(argv=None) -> int:
         log_path=None if (args.status or args.shutdown) else cfg.telemetry.log_path,
         json_stdout=cfg.telemetry.log_json_stdout and not (args.status or args.shutdown or args.kill or args.reset_kill),
         secret_values=secrets.values(),
+        rotate_mb=cfg.telemetry.log_rotate_mb,
+        keep_files=cfg.telemetry.log_keep_files,
     )
     try:
         if args.status:
@@ -68,10 +70,6 @@ def main(argv=None) -> int:
         if args.kill or args.reset_kill:
             print(runner.set_kill_switch(cfg, bool(args.kill), args.kill or "operator reset"))
             return 0
-        if args.healthcheck:
-            from polycopy.health import healthcheck
-
-            return healthcheck(cfg, secrets)
         return _run(args, cfg, secrets, overrides)
     except SystemNotRunningError as e:
         print(str(e), file=sys.stderr)
@@ -108,6 +106,10 @@ def _run(args, cfg, secrets, overrides) -> int:
         return runner.sim_config(new, sim) if sim else new
 
     try:
+        if args.healthcheck:  # with --sim: the checks run against polysim
+            from polycopy.health import healthcheck
+
+            return healthcheck(cfg, secrets)
         return runner.run(cfg, secrets, reload_config, args.config)
     finally:
         if sim is not None:

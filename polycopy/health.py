@@ -89,7 +89,9 @@ def check_geoblock(cfg: Config):
 def make_signer(cfg: Config, secrets: Secrets):
     """(signer or None, check result): the key, signature type and funder must agree."""
     if secrets.private_key is None:
-        return None, (OK, f"wallet: no private key ({cfg.mode.value} mode does not sign)")
+        if cfg.mode is Mode.live:
+            return None, (FAIL, "wallet: cannot be checked without POLYCOPY_PRIVATE_KEY")
+        return None, (OK, f"wallet: no private key (orders are priced but not signed in {cfg.mode.value} mode)")
     from polycopy.errors import ConfigError
     from polycopy.venue.clob import ClobSigner
 

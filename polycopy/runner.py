@@ -17,7 +17,8 @@ import psutil
 from loguru import logger
 
 from polycopy.actors import system
-from polycopy.config import Config, Secrets, required_secrets_missing
+from polycopy.config import Config, Mode, Secrets, required_secrets_missing
+from polycopy.health import preflight
 from polycopy.errors import SystemNotRunningError
 from polycopy.messages import (
     Init,
@@ -72,6 +73,8 @@ class Polysim:
             "gamma_url": e["gamma"],
             "clob_ws_market_url": e["clob_ws_market"],
             "clob_ws_user_url": e["clob_ws_user"],
+            "polygon_ws_url": e["polygon"],
+            "geoblock_url": e["geoblock"],
         }
 
     def stop(self) -> None:
@@ -105,6 +108,11 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
     if missing:
         logger.error("{} mode needs {} in the environment", cfg.mode.value, ", ".join(missing))
         return 2
+    failures = preflight(cfg, secrets)
+    for line in failures:
+        logger.error("preflight: {}", line)
+    if failures and cfg.mode is Mode.live:
+        return 2  # fail fast: money moves only when every check passes
     port = cfg.actors.admin_port
     asys = system.start_system(port, cfg.store.path.parent)
     sup = asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)

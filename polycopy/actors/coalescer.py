@@ -113,8 +113,10 @@ class Coalescer(ChildActor):
         iid = intent_id_for(pc.fill_keys)
         self.log.info("dropped {} fills (first {}): {} (net {} {} -> {} shares)", len(pc.fill_keys), pc.fill_keys[0],
                       a.reason, pc.side, pc.source_size, a.size)
-        if "telemetry" in self.peers:
-            self.send(self.peers["telemetry"], RiskDecision(intent_id=iid, decision="dropped", reason=a.reason, size=a.size))
+        notice = RiskDecision(intent_id=iid, decision="dropped", reason=a.reason, size=a.size)
+        for role in ("risk", "telemetry"):  # risk records every verdict; telemetry counts it
+            if role in self.peers:
+                self.send(self.peers[role], notice)
 
     def _schedule(self) -> None:
         due = self.burst.next_due_ns()

@@ -7,6 +7,7 @@ POST /fills                      inject a source fill now; returns its records
 GET  /faults, POST /faults       show / apply a fault: {"kind", "for_s"?, "value"?, "type"?}
                                  (polygon_* kinds set the Polygon node's knobs)
 POST /reset                      forget fills and records, faults back to the scenario's
+GET  /api/geoblock, POST /geoblock   the venue's geoblock answer, and changing it
 GET  /stats                      RTDS sockets and frames sent, driver errors
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from polycopy.sim import faults
 from polycopy.sim.delays import copy_delays
+from polycopy.sim.geoblock import Geoblock
 from polycopy.sim.driver import apply_polygon_fault
 from polycopy.sim.httputil import BadRequest, app_with_errors, read_json, reply
 from polycopy.sim.plan import PlannedFill
@@ -51,9 +53,11 @@ def _parse(model, data):
 class Control:
     def __init__(self, sim):
         self.sim = sim  # the Polysim: feed, venue, driver, rtds, reset_faults()
+        self.geoblock = Geoblock()  # the venue's geoblock answer for this host (tests flip it)
 
     def app(self) -> web.Application:
         app = app_with_errors()
+        self.geoblock.add_routes(app)
         app.router.add_get("/health", self.health)
         app.router.add_get("/records", self.records)
         app.router.add_get("/delays", self.delays)

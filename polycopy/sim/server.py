@@ -192,4 +192,5 @@ def endpoints(ports: dict[str, int]) -> dict[str, str]:
             "data_api": http("data_api"), "gamma": http("gamma"),
             "clob_ws_market": f"ws://{HOST}:{ports['clob_ws']}/ws/market",
             "clob_ws_user": f"ws://{HOST}:{ports['clob_ws']}/ws/user",
-            "control": http("control"), "polygon": f"ws://{HOST}:{ports['polygon']}/"}
+            "control": http("control"), "polygon": f"ws://{HOST}:{ports['polygon']}/",
+            "geoblock": http("control") + "/api/geoblock"}

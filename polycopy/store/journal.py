@@ -122,9 +122,9 @@ def accepted_without_result(db) -> list[dict]:
 
 
 def unsettled_orders(db) -> list[dict]:
-    """Accepted orders with fills not yet CONFIRMED or FAILED."""
+    """Live orders with fills not yet CONFIRMED or FAILED (paper fills never settle on chain)."""
     return [_row(r) for r in db.query(
-        f"SELECT * FROM {ORDERS} WHERE state='accepted' AND settlement IN ('MATCHED','MINED','RETRYING')")]
+        f"SELECT * FROM {ORDERS} WHERE mode='live' AND state='accepted' AND settlement IN ('MATCHED','MINED','RETRYING')")]
 
 
 def held_positions(db, mode: str) -> dict[str, Decimal]:

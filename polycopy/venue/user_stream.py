@@ -92,13 +92,3 @@ def apply_trade(db, event: dict, now: float) -> tuple[dict, str] | None:
 def unconfirmed(db, now: float, after_s: float) -> list[dict]:
     """Orders matched more than `after_s` ago whose trades are not CONFIRMED (or FAILED) yet."""
     return [r for r in journal.unsettled_orders(db) if r["matched_ts"] and now - r["matched_ts"] > after_s]
-
-
-def positions(db) -> dict:
-    """Shares held per token from our accepted orders (FAILED settlements excluded)."""
-    out: dict = {}
-    for r in db.query(f"SELECT token_id, side, filled_size FROM {journal.ORDERS} "
-                      "WHERE state='accepted' AND settlement != 'FAILED'"):
-        sign = 1 if r["side"] == "BUY" else -1
-        out[r["token_id"]] = out.get(r["token_id"], Decimal(0)) + sign * Decimal(r["filled_size"] or "0")
-    return out

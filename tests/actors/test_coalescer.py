@@ -98,9 +98,10 @@ def test_burst_with_irregular_gaps_gives_two_intents(coal, mono):
 def test_dropped_burst_is_reported_to_telemetry(coal, mono):
     coal.deliver(FillBatch(fills=(fill(1, 2),)))
     run_until(coal, mono, 3000)
-    assert coal.sent_to("risk") == []
+    assert coal.sent_to("risk", CopyIntent) == []
     (rd,) = coal.sent_to("telemetry", RiskDecision)
     assert (rd.decision, rd.reason, rd.intent_id) == ("dropped", "below_min_size", intent_id_for((fill(1, 2).key,)))
+    assert coal.sent_to("risk", RiskDecision) == [rd]  # risk records every verdict, drops included
 
 
 def test_exit_flushes_what_is_pending_and_a_late_timer_finds_nothing(coal, mono):
@@ -212,7 +213,8 @@ def test_opposite_fills_net_out_and_nothing_is_sent(tmp_path):
     w.at(0, [fill(1, 10), fill(2, 10, "SELL")])
     w.at(400, [fill(3, 7, "SELL"), fill(4, 7)])
     w.at(5000, [])
-    assert w.approved() == [] and w.coal.sent_to("risk") == []
+    assert w.approved() == [] and w.coal.sent_to("risk", CopyIntent) == []
+    assert all(d.decision == "dropped" for d in w.coal.sent_to("risk", RiskDecision))
 
 
 def test_a_fill_ten_seconds_before_the_end_does_not_open_a_position(tmp_path):

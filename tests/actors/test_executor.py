@@ -278,7 +278,7 @@ def test_missing_facts_take_the_slow_path(tmp_path):
 
 
 def test_user_stream_settlement_and_unconfirmed_alert(tmp_path):
-    from polycopy.venue.user_stream import apply_trade, positions, unconfirmed
+    from polycopy.venue.user_stream import apply_trade, unconfirmed
     h, rest = live(tmp_path)
     h.deliver(FACTS)
     h.deliver(approved())
@@ -290,7 +290,7 @@ def test_user_stream_settlement_and_unconfirmed_alert(tmp_path):
     assert journal.get_order(db, oid)["settlement"] == "MINED"  # never steps back
     apply_trade(db, {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "CONFIRMED"}, 0)
     assert unconfirmed(db, 1e12, 120) == []
-    assert positions(db) == {TOKEN: D("10")}
+    assert journal.held_positions(db, "live") == {TOKEN: D("10")}
     h.fire_wakeups(lambda p: p == SETTLE)
     assert h.sent_to("telemetry", Alert) == []
 

@@ -106,3 +106,17 @@ def test_sigterm_stops_everything(bot):
     assert proc.wait(15) == 0
     wait_for(lambda: not any(alive(p) for p in pids), timeout_s=10, what="every actor process to exit")
     assert time.monotonic() - t0 < 10
+
+
+def test_healthcheck_against_polysim_passes_and_fails_plainly_without_a_venue(tmp_path):
+    config = write_config(tmp_path, free_port())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLYCOPY_")}
+    ok = subprocess.run([sys.executable, str(ROOT / "run.py"), "--config", str(config), "--sim", "--live", "--healthcheck"],
+                        capture_output=True, text=True, timeout=90, cwd=tmp_path, env=env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "ok   funds:" in ok.stdout and "FAIL" not in ok.stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "run.py"), "--config", str(config), "--live", "--healthcheck"],
+                         capture_output=True, text=True, timeout=90, cwd=tmp_path, env=env)
+    assert bad.returncode == 1
+    assert "FAIL live mode needs POLYCOPY_PRIVATE_KEY in the environment" in bad.stdout
+    assert "FAIL CLOB unreachable" in bad.stdout

@@ -61,8 +61,9 @@ def test_cli_writes_endpoints_and_exits_0_on_sigterm(tmp_path):
         wait_for(out.exists, 15, 0.05)
         endpoints = json.loads(out.read_text())
         assert set(endpoints) == {"clob", "rtds", "data_api", "gamma", "clob_ws_market",
-                                  "clob_ws_user", "control", "polygon"}
+                                  "clob_ws_user", "control", "polygon", "geoblock"}
         assert requests.get(endpoints["control"] + "/health", timeout=5).json()["ok"] is True
+        assert requests.get(endpoints["geoblock"], timeout=5).json()["blocked"] is False
         assert requests.get(endpoints["gamma"] + "/markets", timeout=5).json()
     finally:
         proc.send_signal(signal.SIGTERM)
