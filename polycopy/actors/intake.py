@@ -74,6 +74,7 @@ class Intake(ChildActor):
         self.buffers: dict[str, list] = {}  # token -> fills waiting for the coalescer
         self.asked: dict[str, float] = {}  # token -> monotonic time EnsureCoalescer was sent
         self.facts: dict[str, MarketFacts] = {}  # token -> facts
+        self.end_unknown: set[str] = set()  # tokens whose coalescer was asked for without a market end
         self.facts_asked: set[str] = set()
         self.counters: dict[str, FeedCounters] = defaultdict(FeedCounters)
         self.started_ms = 0
@@ -204,6 +205,8 @@ class Intake(ChildActor):
             end_ts = facts.end_ts if facts else (end_ts_from_slug(fill.slug) or 0)
             self.send(self.parent, EnsureCoalescer(key=token, condition_id=fill.condition_id, end_ts=end_ts))
             self.asked[token] = time.monotonic()
+            if not end_ts:
+                self.end_unknown.add(token)
         if token not in self.facts and token not in self.facts_asked and "catalog" in self.peers:
             self.facts_asked.add(token)
             self.send(self.peers["catalog"], NeedMarketFacts(key=token, condition_id=fill.condition_id, slug=fill.slug))
@@ -225,11 +228,11 @@ class Intake(ChildActor):
 
     def receiveMsg_MarketFacts(self, msg: MarketFacts, sender) -> None:
         for token in map(str, msg.token_ids):
-            known = self.facts.get(token)
             self.facts[token] = msg
-            # A coalescer created before its market's end was known (a mempool fill has no slug)
+            # A coalescer asked for before its market's end was known (a mempool fill has no slug)
             # learns it now, so the supervisor can retire it after the market ends.
-            if msg.end_ts and not (known and known.end_ts) and f"coalescer:{token}" in self.peers and self.parent:
+            if msg.end_ts and token in self.end_unknown and self.parent is not None:
+                self.end_unknown.discard(token)
                 self.send(self.parent, EnsureCoalescer(key=token, condition_id=msg.condition_id, end_ts=msg.end_ts))
 
     # ------------------------------------------------------------ timers

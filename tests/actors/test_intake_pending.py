@@ -10,6 +10,7 @@ from polycopy.messages import Alert, FillBatch, SourceFill
 from polycopy.store import fills as store
 from polycopy.store.db import open_db
 from tests.actors.harness import Harness
+from tests.conftest import make_config
 
 NOW_MS = time.time_ns() // 1_000_000
 WALLET = "0xsource"
@@ -185,3 +186,23 @@ def test_a_refused_write_changes_no_pending_state(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "save_new_fills", real)
     h.fire_wakeups(lambda x: x == RETRY)
     assert len(routed(h)) == 1 and pending().key in h.actor.mempool.pending.open
+
+
+def test_a_coalescer_asked_for_without_a_market_end_is_told_it_when_facts_arrive(tmp_path):
+    """A mempool fill has no slug: its coalescer is created with end 0, and learns the end later."""
+    from decimal import Decimal as D
+
+    from polycopy.messages import EnsureCoalescer, MarketFacts
+
+    h = Harness(Intake, config=make_config(tmp_path), peers={"catalog": "cat"})
+    fill = SourceFill(key="pending|0xh|5000000", source_wallet="0xw", condition_id="0xc", token_id="42", outcome="",
+                      side="BUY", price=D("0.5"), size=D("5"), tx_hash="0xt", source_ts_ms=int(time.time() * 1000),
+                      feed="rtds", recv_mono_ns=time.monotonic_ns())
+    h.deliver(FillBatch(fills=(fill,)))
+    assert [e.end_ts for e in h.sent_to(h.parent, EnsureCoalescer)] == [0]
+    facts = MarketFacts(condition_id="0xc", token_ids=("42", "43"), outcomes=("Up", "Down"), end_ts=1_900_000_000,
+                        tick_size=D("0.01"), min_order_size=D("5"), neg_risk=False)
+    h.deliver(facts)
+    h.deliver(facts)  # told once
+    assert [e.end_ts for e in h.sent_to(h.parent, EnsureCoalescer)] == [0, 1_900_000_000]
+    h.actor.on_exit()
