@@ -153,11 +153,11 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
         notify("WATCHDOG=1")
     logger.info("stopping: {}", stop["reason"])
     notify("STOPPING=1")
-    done = _ask(asys, sup, Shutdown(reason=stop["reason"]), SHUTDOWN_ASK_S)
+    done, pids, killed = stop_system(asys, sup, port, stop["reason"])
     if not isinstance(done, ShutdownDone):
         logger.warning("supervisor did not confirm the shutdown; stopping the system anyway")
-    asys.shutdown()
-    system.wait_port_closed(port, STOP_WAIT_S)
+    if killed:
+        logger.warning("{} of {} processes ignored the shutdown and were killed", killed, len(pids))
     return 0 if stop["reason"] in ("sigterm", "sigint") else 1
 
 
@@ -218,18 +218,24 @@ def set_kill_switch(cfg: Config, tripped: bool, reason: str) -> str:
 
 def shutdown(cfg: Config) -> str:
     """Stop the running system and wait until every one of its processes is gone."""
-    port = cfg.actors.admin_port
     asys, sup = _attach(cfg)
+    done, pids, killed = stop_system(asys, sup, cfg.actors.admin_port, "operator")
+    note = "" if isinstance(done, ShutdownDone) else " (the supervisor did not confirm; processes were stopped anyway)"
+    return f"stopped {len(pids)} processes{note}" + (f"; {killed} had to be killed" if killed else "")
+
+
+def stop_system(asys, sup, port: int, reason: str):
+    """Shutdown message, then the actor system, then SIGKILL for any process of it still alive.
+    Returns (the supervisor's answer, the system's pids, how many had to be killed)."""
     reply = _ask(asys, sup, StatusRequest(), ASK_TIMEOUT_S)
     pids = system_pids(reply.status["pid"] if isinstance(reply, StatusReply) else None)
-    done = _ask(asys, sup, Shutdown(reason="operator"), SHUTDOWN_ASK_S)
+    done = _ask(asys, sup, Shutdown(reason=reason), SHUTDOWN_ASK_S)
     asys.shutdown()
     system.wait_port_closed(port, STOP_WAIT_S)
-    gone, alive = psutil.wait_procs([p for p in (_proc(pid) for pid in pids) if p], timeout=STOP_WAIT_S)
+    _, alive = psutil.wait_procs([p for p in (_proc(pid) for pid in pids) if p], timeout=STOP_WAIT_S)
     for p in alive:
         p.kill()
-    note = "" if isinstance(done, ShutdownDone) else " (the supervisor did not confirm; processes were stopped anyway)"
-    return f"stopped {len(pids)} processes{note}" + (f"; {len(alive)} had to be killed" if alive else "")
+    return done, pids, len(alive)
 
 
 def system_pids(supervisor_pid: int | None) -> list[int]:

@@ -231,7 +231,8 @@ class Executor(ChildActor):
                 self.log.info("all journaled orders resolved; admitting intents")
         elif payload == HEARTBEAT:
             self._heartbeat()
-            self.wakeupAfter(timedelta(seconds=self.config.execution.heartbeat_interval_s), payload=HEARTBEAT)
+            next_s = self.heartbeats.next_in_s(self.config.execution.heartbeat_interval_s)
+            self.wakeupAfter(timedelta(seconds=next_s), payload=HEARTBEAT)
         elif payload == SETTLE:
             for out in self.placer.refresh_pending_fills():
                 self._report(out)

@@ -94,6 +94,7 @@ class Supervisor(ChildActor):
         self.nonce = 0
         self.started_ts = time.time()
         self.snapshot: dict = {}
+        self._singletons: dict = {}  # the non-coalescer addresses coalescers last heard of
 
     # ------------------------------------------------------------ start
 
@@ -124,10 +125,16 @@ class Supervisor(ChildActor):
         return {c.name: c.addr for c in self.children.values() if c.addr is not None}
 
     def _broadcast_peers(self) -> None:
-        peers = Peers(peers=self._peer_map())
+        """Everyone learns every address; coalescers only the singletons (risk, telemetry, ...),
+        so a restarted risk is reached again, without telling each coalescer about the others."""
+        full = self._peer_map()
+        peers = Peers(peers=full)
+        singletons = {k: v for k, v in full.items() if not k.startswith("coalescer:")}
+        tell_coalescers = singletons != self._singletons  # a new coalescer alone changes nothing for them
+        self._singletons = singletons
         for c in self.children.values():
-            if c.addr is not None and c.role != "coalescer":
-                self.send(c.addr, peers)
+            if c.addr is not None and (c.role != "coalescer" or tell_coalescers):
+                self.send(c.addr, Peers(peers=singletons) if c.role == "coalescer" else peers)
 
     # ------------------------------------------------------------ children coming and going
 

@@ -79,9 +79,9 @@ class RiskConfig(Section):
     kill_after_child_failures: Annotated[int, Field(gt=0)] = 5
     kill_failure_window_s: Annotated[int, Field(gt=0)] = 60
     kill_error_rate: Annotated[float, Field(gt=0, le=1)] = 0.5  # order failures / orders
-    kill_p95_internal_ms: Annotated[float, Field(gt=0)] = 250.0
+    kill_p95_internal_ms: Annotated[float, Field(gt=0)] = 2000.0  # work, not the burst hold
     kill_window_s: Annotated[int, Field(gt=0)] = 300
-    kill_min_orders: Annotated[int, Field(gt=0)] = 10
+    kill_min_orders: Annotated[int, Field(gt=0)] = 30
 
 
 class DetectionConfig(Section):
@@ -149,7 +149,7 @@ class ActorsConfig(Section):
     system_base: Literal["multiprocTCPBase"] = "multiprocTCPBase"
     admin_port: Annotated[int, Field(ge=1024, le=65535)] = 19410
     ping_interval_ms: Annotated[int, Field(ge=50)] = 500
-    pong_timeout_ms: Annotated[int, Field(ge=100)] = 3000
+    pong_timeout_ms: Annotated[int, Field(ge=100)] = 15000  # a busy actor answers late
     restart_backoff_min_ms: Annotated[int, Field(ge=0)] = 100
     restart_backoff_max_ms: Annotated[int, Field(gt=0)] = 10_000
 

@@ -231,6 +231,9 @@ def test_heartbeat_failure_stops_orders_and_alerts(tmp_path):
     h, rest = live(tmp_path)
     assert rest.heartbeats == [""]  # first heartbeat at start
     h.deliver(FACTS)
+    from polycopy.venue.heartbeat import GRACE_S
+
+    h.actor.heartbeats.last_accepted -= GRACE_S + 1  # the venue's dead-man window has run out
     rest.heartbeat_replies = [(500, {}, {"error": "x"})]
     h.fire_wakeups(lambda p: p == HEARTBEAT)
     assert rest.heartbeats[-1] == "hb-next"

@@ -176,3 +176,17 @@ def test_a_coalescer_learns_its_market_end_after_creation_and_is_retired_after_i
     h.clear()
     h.fire_wakeups(lambda p: p == sup_mod.TICK)
     assert any(t == addr and isinstance(m, ActorExitRequest) for t, m in h.ref.sent)
+
+
+def test_coalescers_learn_a_restarted_risk_address(tmp_path):
+    h, _ = start(tmp_path)
+    h.deliver(EnsureCoalescer(key="9", condition_id="0xc", end_ts=0), ActorAddress("intake"))
+    coal = addr_of(h, "coalescer:9")
+    h.clear()
+    h.deliver(EnsureCoalescer(key="10", condition_id="0xc", end_ts=0), ActorAddress("intake"))
+    assert h.sent_to(coal, Peers) == []  # another coalescer is no news to a coalescer
+    h.deliver(ChildActorExited(addr_of(h, "risk")))
+    h.fire_wakeups(lambda p: isinstance(p, tuple) and p[0] == sup_mod.RESTART)
+    (update,) = h.sent_to(coal, Peers)
+    assert update.peers["risk"] == addr_of(h, "risk")
+    assert not any(k.startswith("coalescer:") for k in update.peers)

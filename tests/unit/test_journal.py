@@ -57,3 +57,36 @@ def test_states_and_posts():
     assert [r["order_id"] for r in journal.unsettled_orders(db)] == ["0xa"]
     journal.update_order(db, "0xa", settlement="CONFIRMED")
     assert journal.unsettled_orders(db) == []
+
+
+class _Beats:
+    """A venue whose heartbeat answers are scripted."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def heartbeat(self, heartbeat_id, timeout=1.0):
+        status = self.answers.pop(0)
+        return status, {}, {"heartbeat_id": "h"} if status == 200 else {"error": "Too Many Requests"}
+
+
+def test_a_rate_limited_heartbeat_inside_the_venue_window_is_no_failure():
+    from polycopy.venue.heartbeat import GRACE_S, RETRY_S, Heartbeats
+
+    now = [100.0]
+    hb = Heartbeats(_Beats([200, 429, 429, 429]), clock=lambda: now[0])
+    assert hb.beat() and hb.next_in_s(5) == 5
+    now[0] += 5
+    assert hb.beat() is True  # 429, but 5 s after an accepted beat: the venue still counts us alive
+    assert hb.next_in_s(5) == RETRY_S  # and we try again soon
+    now[0] += 2
+    assert hb.beat() is True
+    now[0] += GRACE_S
+    assert hb.beat() is False  # past the window: fail closed
+
+
+def test_the_first_heartbeat_failing_admits_nothing():
+    from polycopy.venue.heartbeat import Heartbeats
+
+    hb = Heartbeats(_Beats([429]), clock=lambda: 0.0)
+    assert hb.beat() is False and hb.ok is False
