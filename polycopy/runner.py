@@ -64,7 +64,9 @@ class Polysim:
             time.sleep(0.05)
         self.endpoints = json.loads(out.read_text())
 
-    def venue_overrides(self) -> dict:
+    def venue_overrides(self, mempool: bool = False) -> dict:
+        """Every endpoint at polysim; its Polygon node only when pending fills are copied (the
+        mempool watcher costs a core's quarter in bursts and adds nothing to a demo otherwise)."""
         e = self.endpoints
         return {
             "clob_url": e["clob"],
@@ -73,8 +75,8 @@ class Polysim:
             "gamma_url": e["gamma"],
             "clob_ws_market_url": e["clob_ws_market"],
             "clob_ws_user_url": e["clob_ws_user"],
-            "polygon_ws_url": e["polygon"],
             "geoblock_url": e["geoblock"],
+            **({"polygon_ws_url": e["polygon"]} if mempool else {}),
         }
 
     def stop(self) -> None:
@@ -88,7 +90,7 @@ class Polysim:
 
 def sim_config(cfg: Config, sim: Polysim) -> Config:
     """Point every endpoint at polysim and keep its state apart from the real one."""
-    venue = cfg.venue.model_copy(update=sim.venue_overrides())
+    venue = cfg.venue.model_copy(update=sim.venue_overrides(mempool=cfg.copy.copy_pending_fills))
     store = cfg.store.model_copy(update={"path": cfg.store.path.parent / sim.state_dir / cfg.store.path.name})
     return cfg.model_copy(update={"venue": venue, "store": store})
 

@@ -3,7 +3,7 @@ the dry-run/paper CSVs and the live-view snapshot. It is off the hot path: every
 
 Stage timings arrive in pieces (intake: recv+intake; risk: recv+risk; executor: exec_* stages)
 under one key, the source fill's key; they are merged per key, and each piece is logged as one
-line with `corr` = that key. Internal latency = exec_posted - recv; copy delay = exec_posted (as
+line with `corr` = that key. Internal latency = sent - recv; copy delay = sent (as
 wall time) - the source's fill time; detection lag = recv (as wall time) - the source's fill time.
 Monotonic ns are system-wide on Linux, so stamps from different processes compare.
 

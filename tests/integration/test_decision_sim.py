@@ -3,24 +3,17 @@ most two orders whose total matches the sized net; the first goes before the bur
 opposite fills net out; a fill near the market's end opens nothing."""
 from __future__ import annotations
 
-import os
 import time
 from decimal import Decimal
 
 import pytest
 import requests
 
-from polycopy.actors import system
-from polycopy.actors.supervisor import Supervisor
-from polycopy.messages import Init, StatusReply, StatusRequest
-from polycopy.runner import SIM_TEST_KEY
 from polycopy.sim.scenario import parse
-from polycopy.sim.server import Polysim
-from tests.conftest import make_config
-from tests.integration.test_supervision import free_port, wait_for
+from tests.integration.livesim import OURS, live_system
+from tests.integration.test_supervision import wait_for
 
 pytestmark = pytest.mark.integration
-OURS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # the address of SIM_TEST_KEY
 
 
 def scenario():
@@ -37,36 +30,8 @@ def scenario():
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("decision")
-    os.environ["POLYCOPY_PRIVATE_KEY"] = SIM_TEST_KEY
-    port = free_port()
-    asys = system.start_system(port, tmp / "state")  # fork the admin before polysim starts its threads
-    sim = Polysim(scenario())
-    sim.start()
-    e = sim.endpoints
-    cfg = make_config(
-        tmp,
-        execution={"mode": "live", "heartbeats": False},
-        actors={"admin_port": port},
-        venue={"clob_url": e["clob"], "rtds_url": e["rtds"], "data_api_url": e["data_api"], "gamma_url": e["gamma"],
-               "clob_ws_market_url": e["clob_ws_market"], "clob_ws_user_url": e["clob_ws_user"]},
-    )
-    sup = asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
-    asys.tell(sup, Init(config=cfg))
-
-    def status():
-        reply = asys.ask(sup, StatusRequest(), 5)
-        assert isinstance(reply, StatusReply)
-        return reply.status
-
-    wait_for(lambda: status()["telemetry"].get("feeds", {}).get("rtds", {}).get("connected"), timeout_s=60,
-             what="the RTDS watcher to connect")
-    try:
-        yield sim, status
-    finally:
-        asys.shutdown()
-        sim.stop()
-        os.environ.pop("POLYCOPY_PRIVATE_KEY", None)
+    with live_system(tmp_path_factory.mktemp("decision"), scenario()) as lv:
+        yield lv.sim, lv.status
 
 
 def inject(sim, **fill):

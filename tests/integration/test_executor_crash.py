@@ -11,59 +11,26 @@ import time
 import pytest
 import requests
 
-from polycopy.actors import system
-from polycopy.actors.supervisor import Supervisor
-from polycopy.messages import Init, StatusReply, StatusRequest
-from polycopy.runner import SIM_TEST_KEY
 from polycopy.sim.scenario import parse
-from polycopy.sim.server import Polysim
-from tests.conftest import make_config
-from tests.integration.test_supervision import free_port, wait_for
+from tests.integration.livesim import OURS, live_system
+from tests.integration.test_supervision import wait_for
 
 pytestmark = pytest.mark.integration
-OURS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("crash")
     crash_file = tmp / "crash-at"
-    os.environ["POLYCOPY_PRIVATE_KEY"] = SIM_TEST_KEY
-    os.environ["POLYCOPY_TEST_CRASH_FILE"] = str(crash_file)
-    port = free_port()
-    asys = system.start_system(port, tmp / "state")
-    sim = Polysim(parse({
+    scenario = parse({
         "name": "crash", "seed": 9,
         "markets": [{"slug": m, "outcomes": ["Up", "Down"]} for m in ("crash-a", "crash-b", "crash-c")],
         "accounts": [{"address": OURS, "pusd": "1000"}],
         "feeds": {"rtds_lag_ms": {"orders_matched": 0, "trades": 0}, "data_api_lag_ms": 0, "noise_per_s": 0},
-    }))
-    sim.start()
-    e = sim.endpoints
-    cfg = make_config(
-        tmp,
-        execution={"mode": "live", "heartbeats": False, "post_timeout_ms": 8000},
-        actors={"admin_port": port, "restart_backoff_min_ms": 50},
-        venue={"clob_url": e["clob"], "rtds_url": e["rtds"], "data_api_url": e["data_api"], "gamma_url": e["gamma"],
-               "clob_ws_market_url": e["clob_ws_market"], "clob_ws_user_url": e["clob_ws_user"]},
-    )
-    sup = asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
-    asys.tell(sup, Init(config=cfg))
-
-    def status():
-        reply = asys.ask(sup, StatusRequest(), 5)
-        assert isinstance(reply, StatusReply)
-        return reply.status
-
-    wait_for(lambda: status()["telemetry"].get("feeds", {}).get("rtds", {}).get("connected"), timeout_s=60,
-             what="the RTDS watcher to connect")
-    try:
-        yield sim, status, crash_file
-    finally:
-        asys.shutdown()
-        sim.stop()
-        for k in ("POLYCOPY_PRIVATE_KEY", "POLYCOPY_TEST_CRASH_FILE"):
-            os.environ.pop(k, None)
+    })
+    with live_system(tmp, scenario, env={"POLYCOPY_TEST_CRASH_FILE": str(crash_file)},
+                     execution={"post_timeout_ms": 8000}, actors={"restart_backoff_min_ms": 50}) as lv:
+        yield lv.sim, lv.status, crash_file
 
 
 def inject(sim, market: str) -> str:

@@ -5,33 +5,27 @@ node never shows is copied from RTDS; a reverted settlement raises the alert; th
 foreign and malformed calls are counted and ignored."""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 import requests
 
-from polycopy.actors import system
-from polycopy.actors.supervisor import Supervisor
-from polycopy.messages import Init, StatusReply, StatusRequest
-from polycopy.runner import SIM_TEST_KEY
 from polycopy.sim.scenario import parse
-from polycopy.sim.server import Polysim
 from polycopy.store.db import open_db
 from polycopy.venue.mempool import SELECTORS, V2_EXCHANGE
-from tests.conftest import make_config
-from tests.integration.test_supervision import free_port, wait_for
+from tests.integration.livesim import OURS, live_system
+from tests.integration.test_supervision import wait_for
 
 pytestmark = pytest.mark.integration
-OURS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # the address of SIM_TEST_KEY
 CONFIRM_S = 4
 
 
 def scenario():
     return parse({
         "name": "mempool-e2e", "seed": 11,
-        "series": [{"asset": "btc", "title": "Bitcoin"}, {"asset": "eth", "title": "Ethereum"}],
-        "markets": [{"slug": "will-it-rain", "question": "Will it rain?", "outcomes": ["Yes", "No"], "version": "v2"}],
+        # Fixed markets: a 15-minute series' current window may be about to end when a test runs.
+        "markets": [{"slug": "mp-a", "outcomes": ["Up", "Down"]}, {"slug": "mp-b", "outcomes": ["Up", "Down"]},
+                    {"slug": "will-it-rain", "question": "Will it rain?", "outcomes": ["Yes", "No"], "version": "v2"}],
         "accounts": [{"address": OURS, "pusd": "1000"}],
         "feeds": {"rtds_lag_ms": {"orders_matched": 1200, "trades": 1400}, "data_api_lag_ms": 2000, "noise_per_s": 0},
         "polygon": {"pending_delay_ms": 100, "block_delay_ms": 1000, "unseen_share": 0, "noise_per_s": 5,
@@ -42,39 +36,10 @@ def scenario():
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mempool")
-    os.environ["POLYCOPY_PRIVATE_KEY"] = SIM_TEST_KEY
-    port = free_port()
-    asys = system.start_system(port, tmp / "state")  # fork the admin before polysim starts its threads
-    sim = Polysim(scenario())
-    sim.start()
-    e = sim.endpoints
-    cfg = make_config(
-        tmp,
-        execution={"mode": "live", "heartbeats": False},
-        actors={"admin_port": port},
-        copy={"copy_pending_fills": True, "mempool_confirm_timeout_s": CONFIRM_S, "pending_revert_policy": "hold"},
-        venue={"clob_url": e["clob"], "rtds_url": e["rtds"], "data_api_url": e["data_api"], "gamma_url": e["gamma"],
-               "clob_ws_market_url": e["clob_ws_market"], "clob_ws_user_url": e["clob_ws_user"],
-               "polygon_ws_url": e["polygon"]},
-    )
-    sup = asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
-    asys.tell(sup, Init(config=cfg))
-
-    def status():
-        reply = asys.ask(sup, StatusRequest(), 5)
-        assert isinstance(reply, StatusReply)
-        return reply.status
-
-    def connected(feed):
-        return status()["telemetry"].get("feeds", {}).get(feed, {}).get("connected")
-
-    wait_for(lambda: connected("rtds") and connected("mempool"), timeout_s=60, what="the RTDS and mempool watchers")
-    try:
-        yield sim, status, cfg.store.path
-    finally:
-        asys.shutdown()
-        sim.stop()
-        os.environ.pop("POLYCOPY_PRIVATE_KEY", None)
+    with live_system(tmp, scenario(), feeds=("rtds", "mempool"), polygon=True,
+                     copy={"copy_pending_fills": True, "mempool_confirm_timeout_s": CONFIRM_S,
+                           "pending_revert_policy": "hold"}) as lv:
+        yield lv.sim, lv.status, lv.config.store.path
 
 
 def fault(sim, kind, value):
@@ -107,7 +72,7 @@ def settle_window():
 
 def test_a_fill_from_all_three_feeds_is_copied_once_from_the_mempool(live):
     sim, _, db_path = live
-    rec = inject(sim, market="btc", outcome="Up", side="BUY", price="0.51", size="12")
+    rec = inject(sim, market="mp-a", outcome="Up", side="BUY", price="0.51", size="12")
     token = rec[0]["token_id"]
     wait_for(lambda: orders_for(sim, token), timeout_s=10, what="the copy")
     settle_window()
@@ -123,7 +88,7 @@ def test_a_settlement_pending_twice_under_two_hashes_is_copied_once(live):
     sim, _, db_path = live
     fault(sim, "polygon_retry_share", 1.0)
     try:
-        rec = inject(sim, market="btc", outcome="Down", side="BUY", price="0.51", size="12")
+        rec = inject(sim, market="mp-a", outcome="Down", side="BUY", price="0.51", size="12")
     finally:
         fault(sim, "polygon_retry_share", 0)
     token = rec[0]["token_id"]
@@ -140,7 +105,7 @@ def test_a_fill_the_node_never_shows_is_copied_from_rtds(live):
     sim, _, db_path = live
     fault(sim, "polygon_unseen_share", 1.0)
     try:
-        rec = inject(sim, market="eth", outcome="Up", side="BUY", price="0.51", size="12")
+        rec = inject(sim, market="mp-b", outcome="Up", side="BUY", price="0.51", size="12")
     finally:
         fault(sim, "polygon_unseen_share", 0)
     token = rec[0]["token_id"]
@@ -156,7 +121,7 @@ def test_a_reverted_settlement_raises_the_alert_and_is_held(live):
     sim, status, db_path = live
     fault(sim, "polygon_revert_share", 1.0)
     try:
-        rec = inject(sim, market="eth", outcome="Down", side="BUY", price="0.51", size="12")
+        rec = inject(sim, market="mp-b", outcome="Down", side="BUY", price="0.51", size="12")
     finally:
         fault(sim, "polygon_revert_share", 0)
     assert rec == []  # never listed by RTDS or the Data API
