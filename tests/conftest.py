@@ -8,7 +8,8 @@ import pytest
 from polycopy.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT.parent / "shared"  # beside the checkout, in CI too
+POLYMARKET = SHARED / "polymarket"
 
 
 def make_config(tmp_path: Path, **sections):

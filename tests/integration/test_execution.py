@@ -25,6 +25,7 @@ from polycopy.venue.posters import LivePoster
 from polycopy.venue.rest import ClobRest
 from polycopy.venue.responses import Book
 from polycopy.venue.orders import Level
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -309,13 +310,13 @@ def test_credentials_helper_prints_env_lines(server, capsys, monkeypatch):
     monkeypatch.setenv("POLYCOPY_PRIVATE_KEY", KEY)
     monkeypatch.delenv("POLYCOPY_SIGNATURE_TYPE", raising=False)
     monkeypatch.delenv("POLYCOPY_FUNDER", raising=False)
-    assert credentials.main(["--env-format", "--clob-url", server.url, "--config", "/work/main/config.yaml"]) == 0
+    assert credentials.main(["--env-format", "--clob-url", server.url, "--config", str(ROOT / "config.yaml")]) == 0
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
     key = server.call(lambda: server.venue.keys.derive(ADDR, 0))
     assert lines["POLYCOPY_API_KEY"] == key.key and lines["POLYCOPY_API_SECRET"] == key.secret
     assert lines["POLYCOPY_FUNDER"] == ADDR and lines["POLYCOPY_SIGNATURE_TYPE"] == "0"
     monkeypatch.setenv("POLYCOPY_PRIVATE_KEY", "0x12")
-    assert credentials.main(["--env-format", "--clob-url", server.url, "--config", "/work/main/config.yaml"]) == 2
+    assert credentials.main(["--env-format", "--clob-url", server.url, "--config", str(ROOT / "config.yaml")]) == 2
     assert "POLYCOPY_PRIVATE_KEY" in capsys.readouterr().err
 
 

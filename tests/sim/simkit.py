@@ -11,8 +11,9 @@ from websockets.sync.client import connect
 
 from polycopy.sim.scenario import parse
 from polycopy.sim.server import Polysim
+from tests.conftest import POLYMARKET
 
-SAMPLES = Path("/work/shared/polymarket")
+SAMPLES = POLYMARKET
 SOURCE = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"
 OURS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 

@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 
 from polycopy.sim.server import Polysim
 from tests.sim.simkit import SOURCE, frames, fresh, inject, rtds, sim, small_scenario, wait_for
+from tests.conftest import POLYMARKET
 
 __all__ = ["sim", "fresh"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +141,7 @@ def test_scenario_schedule_and_fault_timeline():
 
 
 def test_replay_plays_recorded_frames_in_order(tmp_path):
-    frame = json.loads(Path("/work/shared/polymarket/rtds_trade.json").read_text())
+    frame = json.loads((POLYMARKET / "rtds_trade.json").read_text())
     source = dict(frame, payload={**frame["payload"], "proxyWallet": SOURCE.upper()[2:]})
     source["payload"]["proxyWallet"] = "0x" + SOURCE[2:].upper()
     lines = [{"recv_ms": 1000, "text": ""}, {"recv_ms": 1000, "frame": frame},

@@ -19,8 +19,9 @@ from websockets.sync.client import connect
 from polycopy.sim.polygon import Polygon, PolygonFaults
 from polycopy.sim.polygon_orders import ORDER_FILLED, ORDERS_MATCHED
 from polycopy.venue.mempool import decode_calldata, legs, source_fills
+from tests.conftest import POLYMARKET
 
-EXAMPLES = Path("/work/shared/polymarket/mempool")
+EXAMPLES = (POLYMARKET / "mempool")
 
 
 def example(name="v2"):

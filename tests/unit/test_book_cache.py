@@ -4,8 +4,9 @@ from pathlib import Path
 
 from polycopy.venue.book_cache import STALE_S, BookCache
 from polycopy.venue.orders import Level
+from tests.conftest import POLYMARKET
 
-EVENTS = json.loads(Path("/work/shared/polymarket/clob_ws_market_events.json").read_text())
+EVENTS = json.loads((POLYMARKET / "clob_ws_market_events.json").read_text())
 
 
 class Clock:

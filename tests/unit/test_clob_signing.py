@@ -8,8 +8,9 @@ import pytest
 from polycopy.errors import ConfigError
 from polycopy.venue import clob
 from polycopy.venue.orders import OrderPlan
+from tests.conftest import POLYMARKET
 
-V2 = Path("/work/shared/polymarket/v2")
+V2 = (POLYMARKET / "v2")
 VECTORS = json.loads((V2 / "order_vectors_all.json").read_text())
 AUTH = json.loads((V2 / "auth_header_vectors.json").read_text())
 CROSS = json.loads((V2 / "unified_sdk_crosscheck.json").read_text())

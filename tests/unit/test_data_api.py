@@ -9,8 +9,9 @@ import requests
 
 from polycopy.errors import RejectedError, TemporaryError
 from polycopy.venue.data_api import DataApiClient, TradesPoller, parse_trades, retry_after_s
+from tests.conftest import POLYMARKET
 
-SHARED = Path("/work/shared/polymarket")
+SHARED = POLYMARKET
 WALLET = "0x6031b6eed1c97e853c6e0f03ad3ce3529351f96d"
 
 

@@ -17,8 +17,9 @@ from polycopy.messages import SourceFill
 from polycopy.venue.mempool import (ARGS, MAX_TAKER_AGE_MS, NEG_RISK_V2_EXCHANGE, SELECTORS, V2_EXCHANGE, Malformed,
                                     NotSettlement, Order, Settlement, confirms, decode_calldata, encode_calldata,
                                     legs, order_hash, signature_ok, source_fills)
+from tests.conftest import POLYMARKET
 
-EXAMPLES = Path("/work/shared/polymarket/mempool")
+EXAMPLES = (POLYMARKET / "mempool")
 
 
 def example(name):

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from polycopy.venue.responses import parse_book, parse_order, parse_post, trade_status
+from tests.conftest import POLYMARKET
 
-SHARED = Path("/work/shared/polymarket")
+SHARED = POLYMARKET
 VARIANTS = json.loads((SHARED / "clob_post_order_response_variants.json").read_text())
 
 EXPECTED = {

@@ -7,8 +7,9 @@ import pytest
 
 from polycopy.venue.rtds import SUBSCRIBE, Malformed, frame_fill, is_from, parse_frame
 from polycopy.venue.source_fill import Occurrences, canon, fill_key
+from tests.conftest import POLYMARKET
 
-SAMPLE = Path("/work/shared/polymarket/rtds_trade.json").read_text()
+SAMPLE = (POLYMARKET / "rtds_trade.json").read_text()
 WALLET = "0x510f4963b66b1b18505faab74b0bb943d1dda43c"
 
 

@@ -1,4 +1,4 @@
-"""JSON shapes the venue serves (samples in /work/shared/polymarket/)."""
+"""JSON shapes the venue serves (samples in ../shared/polymarket/)."""
 from __future__ import annotations
 
 import hashlib

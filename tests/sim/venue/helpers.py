@@ -17,8 +17,9 @@ from polycopy.sim.model import SimMarket
 from polycopy.sim.venue import Venue, build_clob_app, build_clob_ws_app
 from polycopy.sim.venue.auth import hmac_signature
 from polycopy.sim.venue.orders import SignedOrder, order_digest
+from tests.conftest import POLYMARKET
 
-SHARED = Path("/work/shared/polymarket")
+SHARED = POLYMARKET
 HARDHAT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 HARDHAT_ADDR = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 OTHER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Hardhat #1

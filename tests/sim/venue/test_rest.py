@@ -7,6 +7,7 @@ import pytest
 import requests
 from polymarket.models.clob.account import OpenOrder
 
+from tests.conftest import POLYMARKET
 from tests.sim.venue.helpers import (
     HARDHAT_ADDR, HARDHAT_KEY, T1, l2_headers, sign_order, wait_for)
 
@@ -44,7 +45,7 @@ def test_public_market_data(server, venue):
 
 
 def test_book_matches_the_sample_shape_and_order(server):
-    sample = json.loads(open("/work/shared/polymarket/clob_book.json").read())
+    sample = json.loads(open(POLYMARKET / "clob_book.json").read())
     book = server.request("GET", "/book", params={"token_id": T1}).json()
     assert list(book) == list(sample)
     assert {k: type(v) for k, v in book.items()} == {k: type(v) for k, v in sample.items()}
@@ -85,7 +86,7 @@ def test_auth_failures_and_malformed_bodies(server, api):
 def test_order_lifecycle_over_rest(server, venue, api):
     body = _limit_body(venue, api)
     out = server.request("POST", "/order", api, body=body).json()
-    sample = json.loads(open("/work/shared/polymarket/clob_post_order_response.json").read())
+    sample = json.loads(open(POLYMARKET / "clob_post_order_response.json").read())
     assert set(out) == set(sample)
     assert {k: type(v) for k, v in out.items()} == {k: type(v) for k, v in sample.items()}
     oid = out["orderID"]

@@ -1,4 +1,4 @@
-"""Every signed order in /work/shared/polymarket verifies; tampered copies and V1 do not."""
+"""Every signed order in ../shared/polymarket verifies; tampered copies and V1 do not."""
 import json
 from decimal import Decimal
 
