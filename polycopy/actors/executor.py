@@ -120,18 +120,18 @@ class Executor(ChildActor):
             self.log.warning("orders from before the restart are still unresolved; new intents wait")
             self._schedule_retry()
 
-    def _start_stream(self) -> None:
+    def _backoff(self) -> Backoff:
         d = self.config.detection
+        return Backoff(d.reconnect_min_ms / 1000, d.reconnect_max_ms / 1000)
+
+    def _start_stream(self) -> None:
         self.bridge = ThreadBridge("user-ws")
-        url, creds, backoff = self.config.venue.clob_ws_user_url, self.creds, Backoff(d.reconnect_min_ms / 1000,
-                                                                                        d.reconnect_max_ms / 1000)
+        url, creds, backoff = self.config.venue.clob_ws_user_url, self.creds, self._backoff()
         self.bridge.start_async(lambda b: run_user_stream(b, url, creds, backoff))
 
     def _start_book_stream(self) -> None:
-        d = self.config.detection
         self.book_bridge = ThreadBridge("market-ws")
-        url, books, backoff = self.config.venue.clob_ws_market_url, self.books, Backoff(d.reconnect_min_ms / 1000,
-                                                                                         d.reconnect_max_ms / 1000)
+        url, books, backoff = self.config.venue.clob_ws_market_url, self.books, self._backoff()
         self.book_bridge.start_async(lambda b: run_market_stream(b, url, books, backoff))
 
     def watch_fds(self) -> list:
