@@ -19,7 +19,7 @@ from loguru import logger
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from polycopy.actors.watcher import FeedState, WatcherActor
+from polycopy.actors.watcher import FeedState, WatcherActor, update_health
 from polycopy.actors.watcher_io import Backoff, CircuitBreaker, RateLimitedLog, ThreadBridge
 from polycopy.venue.mempool import EXCHANGES, Malformed, decode_calldata, is_settlement, source_fills
 
@@ -106,23 +106,17 @@ async def run_mempool(bridge: ThreadBridge, config, state: FeedState) -> None:
     while not bridge.stop_event.is_set():
         wait = breaker.open_for_s()
         if wait > 0:
-            _update(bridge, state, circuit_open=True, detail=f"circuit open after {breaker.failures} failures")
+            update_health(bridge, state, circuit_open=True, detail=f"circuit open after {breaker.failures} failures")
             await asyncio.sleep(wait)
             continue
         if state.circuit_open:
-            _update(bridge, state, circuit_open=False)
+            update_health(bridge, state, circuit_open=False)
         reason = await conn.run_once()
         if not conn.got_data:
             breaker.failure()
         state.reconnects += 1
-        _update(bridge, state, connected=False, detail=f"{reason}; {conn.filter.summary()}")
+        update_health(bridge, state, connected=False, detail=f"{reason}; {conn.filter.summary()}")
         await asyncio.sleep(backoff.delay(max(1, breaker.failures)))
-
-
-def _update(bridge: ThreadBridge, state: FeedState, **changes) -> None:
-    for k, v in changes.items():
-        setattr(state, k, v)
-    bridge.put(("health", None))
 
 
 class _Connection:
@@ -147,7 +141,7 @@ class _Connection:
                     err = reply.get("error") if isinstance(reply, dict) else reply
                     self.logs.warn(log, "subscribe", "mempool: subscription refused: {}", str(err)[:160])
                     return f"subscription refused: {str(err)[:120]}"
-                _update(self.bridge, self.state, connected=True, detail="subscribed")
+                update_health(self.bridge, self.state, connected=True, detail="subscribed")
                 return await self._read(ws)
         except (OSError, WebSocketException, asyncio.TimeoutError, ValueError) as e:
             reason = f"{type(e).__name__}: {e}"[:160]

@@ -18,7 +18,7 @@ from loguru import logger
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from polycopy.actors.watcher import FeedState, WatcherActor
+from polycopy.actors.watcher import FeedState, WatcherActor, update_health
 from polycopy.actors.watcher_io import Backoff, CircuitBreaker, RateLimitedLog, ThreadBridge
 from polycopy.recording import Recorder, RtdsRecorder
 from polycopy.venue.rtds import PING, SUBSCRIBE, Malformed, frame_fill, is_from, parse_frame
@@ -54,24 +54,18 @@ async def _loop(bridge: ThreadBridge, state: FeedState, breaker, backoff, conn) 
     while not bridge.stop_event.is_set():
         wait = breaker.open_for_s()
         if wait > 0:
-            _update(bridge, state, circuit_open=True, detail=f"circuit open after {breaker.failures} failures")
+            update_health(bridge, state, circuit_open=True, detail=f"circuit open after {breaker.failures} failures")
             log.warning("rtds: {} consecutive failures; pausing the fast path for {:.0f}s", breaker.failures, wait)
             await asyncio.sleep(wait)
             continue
         if state.circuit_open:
-            _update(bridge, state, circuit_open=False)
+            update_health(bridge, state, circuit_open=False)
         reason = await conn.run_once()
         if not conn.got_data:
             breaker.failure()
         state.reconnects += 1
-        _update(bridge, state, connected=False, detail=reason)
+        update_health(bridge, state, connected=False, detail=reason)
         await asyncio.sleep(backoff.delay(max(1, breaker.failures)))
-
-
-def _update(bridge: ThreadBridge, state: FeedState, **changes) -> None:
-    for k, v in changes.items():
-        setattr(state, k, v)
-    bridge.put(("health", None))
 
 
 class _Connection:
@@ -98,7 +92,7 @@ class _Connection:
                 await ws.send(SUBSCRIBE)
                 if self.recorder is not None:
                     self.recorder.new_connection()
-                _update(self.bridge, self.state, connected=True, detail="subscribed")
+                update_health(self.bridge, self.state, connected=True, detail="subscribed")
                 pinger = asyncio.create_task(self._ping(ws))
                 try:
                     return await self._read(ws)

@@ -36,6 +36,13 @@ MAX_PENDING = 10_000
 REPLAY_S = 120.0  # fills re-sent to a restarted intake
 
 
+def update_health(bridge: ThreadBridge, state: FeedState, **changes) -> None:
+    """From the I/O thread: change the feed's state and wake the actor to report it."""
+    for k, v in changes.items():
+        setattr(state, k, v)
+    bridge.put(("health", None))
+
+
 class WatcherActor(ChildActor):
     """Runs the feed I/O (`start_io`) in a thread; forwards each drain's fills to intake as one FillBatch."""
 

@@ -6,21 +6,10 @@ import pytest
 import requests
 
 from polycopy.sim.server import Polysim
-from tests.sim.simkit import (OURS, SOURCE, fault, inject, same_shape, sample, small_scenario,
-                              wait_for)
+from tests.sim.simkit import (OURS, SOURCE, fault, fresh, inject, same_shape, sample, sim,  # noqa: F401 (fixtures)
+                              small_scenario, wait_for)
 from tests.sim.venue.helpers import HARDHAT_KEY, l2_headers, sign_order
 
-
-@pytest.fixture(scope="module")
-def sim():
-    with Polysim(small_scenario()) as running:
-        yield running
-
-
-@pytest.fixture
-def fresh(sim):
-    requests.post(sim.endpoints["control"] + "/reset", timeout=5).raise_for_status()
-    return sim
 
 
 def get(sim, path, **params):
