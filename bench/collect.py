@@ -41,6 +41,7 @@ class Run:
     intents: dict = field(default_factory=dict)  # intent id -> {"reason", "n", "first", "ts"}
     stages: dict = field(default_factory=lambda: defaultdict(dict))  # corr -> {stage: ms after recv}
     other_fills: dict = field(default_factory=dict)  # feed -> rows stored under another key shape
+    pending: dict = field(default_factory=dict)  # the mempool's provisional rows, by their own key
 
 
 def gather(bs, bot_api_keys: set | None = None) -> Run:
@@ -50,8 +51,9 @@ def gather(bs, bot_api_keys: set | None = None) -> Run:
     for r in recs["source_fills"]:
         run.source[norm_key(r["fill_key"])] = r
     for row in bs.db_rows("SELECT key, recv_mono_ns, feed, status, token_id FROM fills"):
-        if row["key"].count("|") != 5:  # e.g. the mempool's provisional "pending|tx|..." rows (not copied)
+        if row["key"].count("|") != 5:  # the mempool's provisional "pending|<order hash>|<amount>" rows
             run.other_fills[row["feed"]] = run.other_fills.get(row["feed"], 0) + 1
+            run.pending[row["key"]] = row
             continue
         run.bot_fills[norm_key(row["key"])] = row
     for row in bs.db_rows("SELECT * FROM exec_orders"):
@@ -71,6 +73,11 @@ def gather(bs, bot_api_keys: set | None = None) -> Run:
         elif actor == "telemetry" and isinstance(rec.get("stages_ms"), dict):
             run.stages[rec.get("corr", "")].update(rec["stages_ms"])  # ms after the fill's receipt
     return run
+
+
+def bot_row(run: Run, key: str) -> dict | None:
+    """The bot's fills row for a key as logged (a settled fill's key, or a provisional one's)."""
+    return run.pending.get(key) if key.startswith("pending|") else run.bot_fills.get(norm_key(key))
 
 
 def post_ns(run: Run, intent_id: str) -> int | None:
@@ -102,7 +109,7 @@ def internal_samples(run: Run, reasons=("leading", "fill")) -> list[float]:
     for iid, it in run.intents.items():
         if it["reason"] not in reasons:
             continue
-        bot = run.bot_fills.get(norm_key(it["first"]))
+        bot = bot_row(run, it["first"])
         p = post_ns(run, iid)
         if bot and p:
             out.append((p - bot["recv_mono_ns"]) / 1e6)
@@ -110,9 +117,14 @@ def internal_samples(run: Run, reasons=("leading", "fill")) -> list[float]:
 
 
 # live segments: (name, from stage, to stage); "recv" = 0, "venue" = the POST's arrival at polysim
-SEGMENTS = (("intake", "recv", "intake"),  # decode in the watcher, watcher -> intake hop, dedupe + persist
-            ("coalesce_risk", "intake", "risk"),  # intake -> coalescer -> risk hops, coalesce, risk check + persist
-            ("to_executor", "risk", "exec_in"),  # risk -> executor hop
+SEGMENTS = (("decode", "recv", "watcher"),  # frame in the watcher's thread -> parsed, batched, about to be sent
+            ("to_intake", "watcher", "intake_in"),  # watcher -> intake hop
+            ("intake", "intake_in", "intake_sent"),  # dedupe, persist, about to route
+            ("to_coalescer", "intake_sent", "coalesce_in"),  # intake -> coalescer hop
+            ("coalesce", "coalesce_in", "coalesced"),  # burst rules, sizing
+            ("to_risk", "coalesced", "risk_in"),  # coalescer -> risk hop
+            ("risk", "risk_in", "risk"),  # risk check, reservation committed
+            ("to_executor", "risk", "exec_in"),  # risk -> executor hop and the executor's queue
             ("book", "exec_in", "exec_book"),  # market facts and book from the cache
             ("price", "exec_book", "priced"),  # journal the intent, price and size the order
             ("sign", "priced", "signed"),  # EIP-712 order hash and signature
@@ -128,7 +140,7 @@ def segments(run: Run, reasons=("leading", "fill")) -> dict[str, list[float]]:
     for iid, it in run.intents.items():
         if it["reason"] not in reasons:
             continue
-        bot = run.bot_fills.get(norm_key(it["first"]))
+        bot = bot_row(run, it["first"])
         p = post_ns(run, iid)
         st = dict(run.stages.get(it["first"], {}))
         if not bot or not p:

@@ -55,7 +55,8 @@ def merge(base: dict, over: dict) -> dict:
 
 
 class BenchSystem:
-    def __init__(self, scenario: Path, overrides: dict | None = None, name: str = "bench", patch: str = ""):
+    def __init__(self, scenario: Path, overrides: dict | None = None, name: str = "bench", patch: str = "",
+                 mempool: bool = False):
         self.scenario = Path(scenario)
         self.overrides = merge(BENCH_LIMITS, overrides or {})
         self.dir = Path(tempfile.mkdtemp(prefix=f"polycopy-{name}-"))
@@ -67,6 +68,7 @@ class BenchSystem:
         self.final_records: dict | None = None
         self.last_status: dict | None = None
         self.patch = patch  # a benchmark-only experiment in bench/patches/sitecustomize.py
+        self.mempool = mempool  # point venue.polygon_ws_url at polysim's node (the mempool watcher runs)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -99,22 +101,24 @@ class BenchSystem:
 
     def config(self) -> dict:
         cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-        venue = runner.Polysim.venue_overrides(SimpleNamespace(endpoints=self.endpoints))  # as run.py --sim does
+        venue = runner.Polysim.venue_overrides(SimpleNamespace(endpoints=self.endpoints), self.mempool)  # as --sim
         fixed = {"venue": venue, "store": {"path": str(self.dir / "state" / "polycopy.sqlite")},
                  "telemetry": {"log_path": str(self.dir / "state" / "polycopy.log"), "log_json_stdout": False,
                                "metrics_port": free_port()},
                  "actors": {"admin_port": self.admin_port}, "execution": {"mode": "live"}}
         return merge(merge(cfg, self.overrides), fixed)
 
-    def wait_ready(self, timeout_s: float = 60) -> None:
-        """Until every actor answers in the status and RTDS has a socket; then stamp ready_mono_ns."""
+    def wait_ready(self, timeout_s: float = 60, need: tuple = ("rtds_sockets",)) -> None:
+        """Until every actor answers in the status and polysim counts a socket for each of `need`
+        (its /stats keys); then stamp ready_mono_ns."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.bot.poll() is not None:
                 raise RuntimeError(f"run.py exited with {self.bot.returncode}: see {self.dir / 'run.out'}")
             st = self.status()
             kids = (st or {}).get("children", {})
-            if kids and all(c["alive"] for c in kids.values()) and self.stats().get("rtds_sockets", 0) >= 1:
+            stats = self.stats()
+            if kids and all(c["alive"] for c in kids.values()) and all(stats.get(k, 0) >= 1 for k in need):
                 self.ready_mono_ns = time.monotonic_ns()
                 return
             time.sleep(0.5)

@@ -5,7 +5,7 @@ import json
 
 from bench.machine import RESULTS
 
-STAGE_ORDER = ("decode", "intake", "coalesce", "risk", "price", "sign", "journal", "sign_one_encode")
+STAGE_ORDER = ("decode", "intake", "coalesce", "risk", "price", "sign", "journal", "sign_sdk")
 
 
 def load(name: str) -> dict | None:

@@ -172,6 +172,7 @@ class FillBatch(Message):
     """Watcher -> intake, intake -> coalescer: a burst travels as one message."""
 
     fills: tuple  # tuple[SourceFill, ...]
+    sent_ns: int = 0  # monotonic ns when the sender sent it (stage timings)
 
     def __repr__(self) -> str:
         return f"FillBatch(n={len(self.fills)})"
@@ -287,6 +288,17 @@ class StageTiming(Message):
     key: str  # correlation id: the first source fill's key
     stages: tuple  # ((stage, monotonic_ns), ...)
     source_ts_ms: int = 0
+
+
+@_msg
+class Reports(Message):
+    """Any actor -> telemetry: the reports (StageTiming, RiskDecision, OrderOutcome, ...) gathered
+    since the last one, sent once the hot path is quiet (ChildActor.report)."""
+
+    items: tuple
+
+    def __repr__(self) -> str:
+        return f"Reports(n={len(self.items)})"
 
 
 @_msg

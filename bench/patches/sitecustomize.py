@@ -12,9 +12,9 @@ if os.environ.get("POLYCOPY_BENCH_PATCH") == "intake_one_timing":
 
     _accept, _send = _intake.Intake._accept, _intake.Intake.send
 
-    def _accept_once(self, fills):
+    def _accept_once(self, fills, *args):
         self._bench_timing_sent = False
-        return _accept(self, fills)
+        return _accept(self, fills, *args)
 
     def _send_once(self, target, msg):
         if isinstance(msg, _StageTiming):

@@ -31,6 +31,7 @@ class Coalescer(ChildActor):
         self.scheduled: set[int] = set()  # due times (monotonic ns) with a timer on the way
         self.early: list = []  # fills that arrived before Init
         self.seen: set[str] = set()  # fill keys handled by this coalescer (one token: a few thousand at most)
+        self.arrival: tuple = ()  # stage stamps of the FillBatch being handled (for StageTiming)
         self.min_size = None  # the market's orderMinSize once MarketFacts arrive
         self.end_ts = 0
         self.token_id = ""
@@ -55,6 +56,7 @@ class Coalescer(ChildActor):
             self.on_reload()
 
     def receiveMsg_FillBatch(self, msg: FillBatch, sender):
+        self.arrival = (("intake_sent", msg.sent_ns), ("coalesce_in", time.monotonic_ns())) if msg.sent_ns else ()
         fills = [f for f in msg.fills if (not self.key or f.token_id == self.key) and f.key not in self.seen]
         if len(fills) != len(msg.fills):
             self.log.error("{} fills for another token or seen before ignored", len(msg.fills) - len(fills))
@@ -63,6 +65,7 @@ class Coalescer(ChildActor):
             self.early.extend(fills)
             return
         self._add(fills)
+        self.arrival = ()
 
     def on_wakeup(self, payload) -> None:
         if isinstance(payload, tuple) and payload[0] == TIMER:
@@ -100,13 +103,12 @@ class Coalescer(ChildActor):
             first_recv_mono_ns=pc.first_recv_ns, source_ts_ms=pc.source_ts_ms, reason=a.reason,
             opening=pc.side == "BUY", market_end_ts=self.end_ts or end_ts_from_slug(self.slug) or 0, slug=self.slug,
         )
-        self.log.info("{} intent {} {} {} @ {} covers {} fills (first {})", a.reason, intent.intent_id, pc.side, a.size,
-                      pc.source_price, len(pc.fill_keys), pc.fill_keys[0])
         t_sent = time.monotonic_ns()
         self.tell("risk", intent)
-        if "telemetry" in self.peers:  # after the intent left: off the hot path
-            self.send(self.peers["telemetry"], StageTiming(key=pc.fill_keys[0], stages=(("coalesced", t_sent),),
-                                                           source_ts_ms=pc.source_ts_ms))
+        self.log.info("{} intent {} {} {} @ {} covers {} fills (first {})", a.reason, intent.intent_id, pc.side, a.size,
+                      pc.source_price, len(pc.fill_keys), pc.fill_keys[0])
+        self.report(StageTiming(key=pc.fill_keys[0], stages=(*self.arrival, ("coalesced", t_sent)),
+                                source_ts_ms=pc.source_ts_ms))
 
     def _report_drop(self, a: Drop) -> None:
         pc = a.piece
@@ -114,9 +116,9 @@ class Coalescer(ChildActor):
         self.log.info("dropped {} fills (first {}): {} (net {} {} -> {} shares)", len(pc.fill_keys), pc.fill_keys[0],
                       a.reason, pc.side, pc.source_size, a.size)
         notice = RiskDecision(intent_id=iid, decision="dropped", reason=a.reason, size=a.size)
-        for role in ("risk", "telemetry"):  # risk records every verdict; telemetry counts it
-            if role in self.peers:
-                self.send(self.peers[role], notice)
+        if "risk" in self.peers:  # risk records every verdict; telemetry counts it
+            self.send(self.peers["risk"], notice)
+        self.report(notice)
 
     def _schedule(self) -> None:
         due = self.burst.next_due_ns()

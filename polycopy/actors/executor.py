@@ -192,7 +192,7 @@ class Executor(ChildActor):
         if self.placer.pending():
             self._schedule_retry()
         key = it.fill_keys[0] if it.fill_keys else it.intent_id
-        self._telemetry(StageTiming(key=key, stages=(("recv", it.first_recv_mono_ns), *stages), source_ts_ms=it.source_ts_ms))
+        self.report(StageTiming(key=key, stages=(("recv", it.first_recv_mono_ns), *stages), source_ts_ms=it.source_ts_ms))
 
     def receiveMsg_WatchMessage(self, msg, sender) -> None:
         if self.book_bridge is not None:
@@ -287,15 +287,12 @@ class Executor(ChildActor):
         if out.status == "rejected" and hint(out.reason):
             self._alert("venue_account", f"orders rejected ({out.reason}): {hint(out.reason)}")
         self.tell("risk", out)
-        self._telemetry(out)
+        self.report(out)
 
-    def _telemetry(self, msg) -> None:
-        if "telemetry" in self.peers:
-            self.send(self.peers["telemetry"], msg)
 
     def _alert(self, condition: str, text: str, resolved: bool = False) -> None:
         self.log.warning("alert {}: {}", condition, text)
-        self._telemetry(Alert(condition=condition, text=text, resolved=resolved))
+        self.report(Alert(condition=condition, text=text, resolved=resolved))
 
 
 def _not_sent(msg: ApprovedIntent, reason: str) -> OrderOutcome:

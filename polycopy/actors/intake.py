@@ -105,9 +105,10 @@ class Intake(ChildActor):
     # ------------------------------------------------------------ fills
 
     def receiveMsg_FillBatch(self, msg: FillBatch, sender) -> None:
-        self._accept(list(msg.fills))
+        arrival = (("watcher", msg.sent_ns), ("intake_in", time.monotonic_ns()))
+        self._accept(list(msg.fills), tuple(s for s in arrival if s[1]))
 
-    def _accept(self, fills: list) -> None:
+    def _accept(self, fills: list, arrival: tuple = ()) -> None:
         fresh, batch_keys = [], set()
         for f in fills:
             if f.key in self.seen or f.key in batch_keys:
@@ -147,15 +148,13 @@ class Intake(ChildActor):
         self._route(to_copy)
         if any(f.provisional for f in new):
             self._arm_pending()
-        if "telemetry" in self.peers:
-            # One timing per token and batch (its first fill, the usual correlation id of the
-            # leading order): a message per fill cost most of intake's CPU in bursts (bench/README.md).
-            intake_ns, first = time.monotonic_ns(), {}
-            for f in to_copy:
-                first.setdefault(f.token_id, f)
-            for f in first.values():
-                self.send(self.peers["telemetry"], StageTiming(
-                    key=f.key, stages=(("recv", f.recv_mono_ns), ("intake", intake_ns)), source_ts_ms=f.source_ts_ms))
+        # One timing per token and batch (its first fill, the usual correlation id of the leading order).
+        intake_ns, first = time.monotonic_ns(), {}
+        for f in to_copy:
+            first.setdefault(f.token_id, f)
+        for f in first.values():
+            self.report(StageTiming(key=f.key, stages=(("recv", f.recv_mono_ns), *arrival, ("intake", intake_ns)),
+                                    source_ts_ms=f.source_ts_ms))
 
     def _status(self, f) -> str:
         now = _now_ms()
@@ -196,7 +195,7 @@ class Intake(ChildActor):
         for token, group in by_token.items():
             addr = self.peers.get(f"coalescer:{token}")
             if addr is not None and token not in self.buffers:
-                self.send(addr, FillBatch(fills=tuple(group)))
+                self.send(addr, FillBatch(fills=tuple(group), sent_ns=time.monotonic_ns()))
             else:
                 self.buffers.setdefault(token, []).extend(group)
                 self._ask_for(token, group[0])
@@ -280,8 +279,7 @@ class Intake(ChildActor):
                     f"confirmed in {self.config.copy.mempool_confirm_timeout_s:g}s (confirmed {confirmed}); "
                     f"our copy is {'unwound' if policy == 'unwind' else 'held'}")
             self.log.warning("intake: {}", text)
-            if "telemetry" in self.peers:
-                self.send(self.peers["telemetry"], Alert(condition="pending_failed", text=text))
+            self.report(Alert(condition="pending_failed", text=text))
             if policy == "unwind" and f.size - confirmed > 0:
                 unwind.append(_unwind_fill(f, f.size - confirmed))
         if unwind:
@@ -289,9 +287,8 @@ class Intake(ChildActor):
             self._route(new)
 
     def _send_stats(self) -> None:
-        if "telemetry" in self.peers:
-            for feed, c in self.counters.items():
-                self.send(self.peers["telemetry"], c.message(feed))
+        for feed, c in self.counters.items():
+            self.report(c.message(feed))
         counts = dict(self.mempool.counts)
         if counts != self._counts_logged:
             self._counts_logged = counts

@@ -43,6 +43,7 @@ class Risk(ChildActor):
             self.facts[token] = msg
 
     def receiveMsg_CopyIntent(self, msg: CopyIntent, sender):
+        t_in = time.monotonic_ns()
         if "executor" not in self.peers:
             d = Decision("rejected", "executor_unavailable")
         else:
@@ -51,9 +52,11 @@ class Risk(ChildActor):
             entry = entry_for(msg, d)
             exposure.save_entry(self.db, entry)  # committed before the order can exist
             self.book.add(entry)
+        t_out = time.monotonic_ns()
+        if d.approved:
             self.tell("executor", ApprovedIntent(intent=msg, size=d.size, max_notional_usd=d.notional_usd,
                                                  decision=d.decision, reason=d.reason))
-        self._report(msg, d)
+        self._report(msg, d, (("risk_in", t_in), ("risk", t_out)))
         recv_ms = (time.monotonic_ns() - msg.first_recv_mono_ns) / 1e6 if msg.first_recv_mono_ns else -1.0
         exposure.save_decision(self.db, msg, d.decision, d.reason, d.size, d.notional_usd, recv_ms)  # after the send
 
@@ -81,12 +84,9 @@ class Risk(ChildActor):
             self.db.conn.close()
             self.db = None
 
-    def _report(self, msg: CopyIntent, d: Decision) -> None:
+    def _report(self, msg: CopyIntent, d: Decision, stamps: tuple) -> None:
         corr = msg.fill_keys[0] if msg.fill_keys else msg.intent_id
         self.log.info("intent {} ({}) {}: {} {} of {} shares, {:.4f} USD reserved", msg.intent_id, corr, d.decision,
                       d.reason, d.size, msg.size, d.notional_usd)
-        tel = self.peers.get("telemetry")
-        if tel is not None:
-            self.send(tel, RiskDecision(intent_id=msg.intent_id, decision=d.decision, reason=d.reason, size=d.size))
-            stages = (("recv", msg.first_recv_mono_ns), ("risk", time.monotonic_ns()))
-            self.send(tel, StageTiming(key=corr, stages=stages, source_ts_ms=msg.source_ts_ms))
+        self.report(RiskDecision(intent_id=msg.intent_id, decision=d.decision, reason=d.reason, size=d.size))
+        self.report(StageTiming(key=corr, stages=(("recv", msg.first_recv_mono_ns), *stamps), source_ts_ms=msg.source_ts_ms))

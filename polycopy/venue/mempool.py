@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from eth_abi import decode, encode
-from eth_keys import keys
-from eth_utils import keccak, to_checksum_address
+from coincurve import PublicKey
+from eth_abi import encode
+from eth_utils import keccak
 
 from polycopy.messages import SourceFill
+from polycopy.venue import abi_settlement, eip712
 
 V2_EXCHANGE = "0xe111180000d2663c0091e4f400237545b87b996b"
 NEG_RISK_V2_EXCHANGE = "0xe2222d279d744050d28e00520010520000310f59"
@@ -31,10 +32,6 @@ ORDER = "(uint256,address,address,uint256,uint256,uint256,uint8,uint8,uint256,by
 ARGS = {"2": ["bytes32", ORDER, ORDER + "[]", "uint256", "uint256[]", "uint256", "uint256[]"],
         "3": [ORDER, ORDER + "[]", "uint256[]", "uint256[]", "(uint256,uint256,uint256)"]}
 SELECTORS = {v: "0x" + keccak(text=f"matchOrders({','.join(a)})")[:4].hex() for v, a in ARGS.items()}
-ORDER_TYPEHASH = keccak(text="Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,"
-                             "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,"
-                             "bytes32 builder)")
-DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 UNIT = Decimal(1_000_000)
 PRICE_Q = Decimal("0.000001")  # prices to 6 places: a taker's is an average, a maker's a ratio of its amounts
 BUY, SELL = 0, 1
@@ -136,8 +133,8 @@ def decode_calldata(to: str, data: str) -> Settlement:
     exchange = to.lower()
     version = EXCHANGES[exchange]
     try:
-        values = decode(ARGS[version], bytes.fromhex(data[10:]))
-    except Exception as e:  # noqa: BLE001 - eth_abi raises several types for bad bytes
+        values = abi_settlement.DECODERS[version](bytes.fromhex(data[10:]))
+    except ValueError as e:  # AbiError, or odd/non-hex input from fromhex
         raise Malformed("abi", f"{type(e).__name__}: {e}"[:120]) from None
     if version == "2":
         cid, taker, makers, tfill, mfills, tfee, mfees = values
@@ -168,11 +165,12 @@ def _check(s: Settlement) -> None:
 
 def order_hash(o: Order, exchange: str, chain_id: int = 137) -> str:
     """EIP-712 digest of the 11 signed fields: the CLOB order id and `OrderFilled.orderHash`."""
-    domain = keccak(encode(["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                           [DOMAIN_TYPEHASH, keccak(text="Polymarket CTF Exchange"),
-                            keccak(text=EXCHANGES[exchange.lower()]), chain_id, to_checksum_address(exchange)]))
-    struct = keccak(encode(["bytes32"] + ORDER[1:-1].split(",")[:11], [ORDER_TYPEHASH, *o.as_tuple()[:11]]))
-    return "0x" + keccak(b"\x19\x01" + domain + struct).hex()
+    exchange = exchange.lower()
+    struct = eip712.order_struct_hash(
+        salt=o.salt, maker=eip712.address_word(o.maker), signer=eip712.address_word(o.signer), token_id=o.token_id,
+        maker_amount=o.maker_amount, taker_amount=o.taker_amount, side=o.side, signature_type=o.signature_type,
+        timestamp=o.timestamp, metadata=o.metadata, builder=o.builder)
+    return "0x" + eip712.digest(eip712.domain_separator(EXCHANGES[exchange], chain_id, exchange), struct).hex()
 
 
 # ---------------------------------------------------------------- fills
@@ -254,10 +252,10 @@ def signature_ok(o: Order, digest: str) -> bool | None:
         return False
     v = sig[64] - 27 if sig[64] >= 27 else sig[64]
     try:
-        key = keys.Signature(vrs=(v, int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")))
-        return key.recover_public_key_from_msg_hash(bytes.fromhex(digest[2:])).to_checksum_address().lower() == o.signer
-    except Exception:  # noqa: BLE001 - eth_keys raises several types for an invalid signature
+        pub = PublicKey.from_signature_and_message(sig[:64] + bytes([v]), bytes.fromhex(digest[2:]), hasher=None)
+    except Exception:  # noqa: BLE001 - coincurve raises several types for an invalid signature
         return False
+    return "0x" + keccak(pub.format(compressed=False)[1:])[-20:].hex() == o.signer
 
 
 # ---------------------------------------------------------------- the matching rule for Intake

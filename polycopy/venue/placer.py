@@ -65,12 +65,13 @@ class Placer:
         self._mark("priced")
         signed = self.sign(plan, facts, it.intent_id)
         self._mark("signed")
-        journal.journal_order(self.db, order_id=signed.order_id, intent_id=it.intent_id, token_id=it.token_id,
-                              condition_id=it.condition_id, side=plan.side, price=plan.price, size=plan.size,
-                              notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
-                              mode=self.poster.mode, valid_until_ts=self._valid_until(facts))
+        first = self.sending_allowed  # the first send is counted in the journal's own commit
+        row = journal.journal_order(self.db, order_id=signed.order_id, intent_id=it.intent_id, token_id=it.token_id,
+                                    condition_id=it.condition_id, side=plan.side, price=plan.price, size=plan.size,
+                                    notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
+                                    mode=self.poster.mode, valid_until_ts=self._valid_until(facts), posts=int(first))
         self._mark("journaled")
-        return self.send(signed.order_id, book)
+        return self._post(row, book) if first else self.send(signed.order_id, book)
 
     def _valid_until(self, facts: MarketFacts) -> float:
         until = self.clock() + self.cfg.repost_window_s
@@ -106,9 +107,14 @@ class Placer:
         if not self.sending_allowed:
             journal.update_order(self.db, order_id, state="expired", reason="kill_switch")
             return self._final(row, "not_sent", "kill_switch")
+        journal.count_post(self.db, order_id)  # from here on the order may have left
+        return self._post(row, book)
+
+    def _post(self, row: dict, book: Book | None) -> OrderOutcome | None:
+        """Post a journaled order whose send is already counted, and handle the venue's answer."""
+        order_id = row["order_id"]
         signed = SignedOrder(order_id=order_id, order_json=row["order_json"], order_type=row["order_type"],
                              maker="", domain_version="")
-        journal.count_post(self.db, order_id)  # from here on the order may have left
         self._mark("sent")
         try:
             result = self.poster.post(signed, _plan_of(row), book)

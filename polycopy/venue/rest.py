@@ -1,14 +1,20 @@
-"""CLOB REST over one kept-alive `requests.Session` (TCP_NODELAY, explicit timeouts, no retries).
+"""CLOB REST over kept-alive urllib3 connections (TCP_NODELAY, explicit timeouts, no retries).
+
+urllib3 directly, not requests: on the order path requests added ~0.8 ms per call here (its
+session machinery on top of the same urllib3 pool). A proxy from HTTPS_PROXY/HTTP_PROXY is
+looked up once, at construction.
 
 Every call returns what the venue said or raises `TemporaryError`; `post_order` never raises:
 a send that got no answer is returned as status None (outcome unknown).
 """
 from __future__ import annotations
 
+import json
 import socket
+import urllib.request
+from urllib.parse import urlencode, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 from urllib3.connection import HTTPConnection
 
 from polycopy.errors import OperationalError, TemporaryError
@@ -19,10 +25,13 @@ SOCKET_OPTIONS = HTTPConnection.default_socket_options + [
     (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1), (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
 
 
-class _Adapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["socket_options"] = SOCKET_OPTIONS
-        super().init_poolmanager(*args, **kwargs)
+def _pool(base_url: str) -> urllib3.PoolManager:
+    kw = {"num_pools": 2, "maxsize": 4, "retries": False, "socket_options": SOCKET_OPTIONS}
+    proxy = urllib.request.getproxies().get(urlsplit(base_url).scheme)
+    host = urlsplit(base_url).hostname or ""
+    if proxy and not urllib.request.proxy_bypass(host):
+        return urllib3.ProxyManager(proxy, **kw)
+    return urllib3.PoolManager(**kw)
 
 
 class ClobRest:
@@ -31,12 +40,10 @@ class ClobRest:
         self.base = base_url.rstrip("/")
         self.timeout = (connect_timeout_s, timeout_s)
         self.creds, self.address = creds, address
-        self.session = requests.Session()
-        self.session.mount("http://", _Adapter(pool_connections=2, pool_maxsize=4, max_retries=0))
-        self.session.mount("https://", _Adapter(pool_connections=2, pool_maxsize=4, max_retries=0))
+        self.pool = _pool(self.base)
 
     def close(self) -> None:
-        self.session.close()
+        self.pool.clear()
 
     # ------------------------------------------------------------ plumbing
 
@@ -53,16 +60,17 @@ class ClobRest:
             raise OperationalError(f"{method} {path} needs API credentials")
         h = self._headers(method, path, body) if auth else ({"Content-Type": "application/json"} if body else {})
         h.update(headers or {})
+        url = self.base + path + (f"?{urlencode(params)}" if params else "")
         try:
-            r = self.session.request(method, self.base + path, params=params, data=body, headers=h,
-                                     timeout=(self.timeout[0], timeout or self.timeout[1]))
-        except requests.RequestException as e:
+            r = self.pool.urlopen(method, url, body=body, headers=h, redirect=False,
+                                  timeout=urllib3.Timeout(connect=self.timeout[0], read=timeout or self.timeout[1]))
+        except (urllib3.exceptions.HTTPError, OSError) as e:
             raise TemporaryError(f"{method} {path}: {type(e).__name__}") from None
         try:
-            data = r.json()
+            data = json.loads(r.data)
         except ValueError:
             data = None
-        return r.status_code, r.headers, data
+        return r.status, r.headers, data
 
     # ------------------------------------------------------------ trading
 

@@ -3,13 +3,15 @@
     h = Harness(RiskActor, config=cfg, peers={"executor": "executor"})
     h.deliver(SomeMessage(...))
     assert h.sent_to("executor") == [...]
-Time is driven by calling `h.fire_wakeups()`.
+Time is driven by calling `h.fire_wakeups()`. Reports to telemetry (ChildActor.report) count as
+sent to it as soon as they are queued: `sent`/`sent_to` list the items of every `Reports` batch
+and of the batch still waiting for its flush.
 """
 from __future__ import annotations
 
 from thespian.actors import ActorAddress, WakeupMessage
 
-from polycopy.messages import Init
+from polycopy.messages import Init, Reports
 
 
 class FakeRef:
@@ -48,16 +50,25 @@ class Harness:
     def deliver(self, msg, sender=None):
         return self.actor.receiveMessage(msg, sender or ActorAddress("tester"))
 
+    def _all_sent(self) -> list:
+        out = []
+        for t, m in self.ref.sent:
+            out.extend((t, item) for item in m.items) if isinstance(m, Reports) else out.append((t, m))
+        tel = self.actor.peers.get("telemetry")
+        out.extend((tel, item) for item in getattr(self.actor, "_reports", ()))
+        return out
+
     def sent(self, msg_type=None):
-        return [m for _, m in self.ref.sent if msg_type is None or isinstance(m, msg_type)]
+        return [m for _, m in self._all_sent() if msg_type is None or isinstance(m, msg_type)]
 
     def sent_to(self, target, msg_type=None):
         """Messages sent to `target`: a peer name given at construction, or an ActorAddress."""
         want = target if isinstance(target, ActorAddress) else ActorAddress(target)
-        return [m for t, m in self.ref.sent if t == want and (msg_type is None or isinstance(m, msg_type))]
+        return [m for t, m in self._all_sent() if t == want and (msg_type is None or isinstance(m, msg_type))]
 
     def clear(self):
         self.ref.sent.clear()
+        self.actor._reports = []
 
     def fire_wakeups(self, payload_filter=None):
         """Deliver every pending wakeup (optionally only those whose payload matches)."""

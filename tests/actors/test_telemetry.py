@@ -9,9 +9,10 @@ import pytest
 from loguru import logger
 from thespian.actors import ActorExitRequest
 
+from polycopy.actors.base import REPORT, ChildActor
 from polycopy.actors.telemetry import Telemetry
-from polycopy.messages import (Alert, FeedHealth, KillSwitchChanged, OrderOutcome, RiskDecision, StageTiming,
-                               TelemetrySnapshot, TripKillSwitch)
+from polycopy.messages import (Alert, FeedHealth, KillSwitchChanged, OrderOutcome, Ping, Reports, RiskDecision,
+                               StageTiming, TelemetrySnapshot, TripKillSwitch)
 from polycopy.metrics import snapshot_path
 from polycopy.store import journal, open_db
 from tests.actors.harness import Harness
@@ -91,6 +92,32 @@ def test_executor_piece_arriving_first_is_joined_later(tmp_path, monkeypatch):
     h.deliver(StageTiming(key=KEY, stages=(("recv", recv), ("risk", recv + MS // 2))))  # counted once only
     assert metric(h, "polycopy_internal_latency_seconds_count") == 1
     assert h.actor.snapshot()["internal_ms"]["p50"] == pytest.approx(5.0, abs=0.01)
+    stop(h)
+
+
+def test_reports_wait_for_one_flush_and_leave_as_one_message(tmp_path):
+    h = Harness(ChildActor, config=make_config(tmp_path), peers={"telemetry": "tel"})
+    first, second = RiskDecision(intent_id="i1", decision="approved", reason=""), StageTiming(key=KEY, stages=(("recv", 1),))
+    h.actor.report(first)
+    h.actor.report(second)
+    assert [m for _, m in h.ref.sent if isinstance(m, Reports)] == []  # nothing leaves during the hot path
+    assert [p for _, p in h.ref.wakeups].count(REPORT) == 1  # one flush armed for the batch
+    h.fire_wakeups(lambda p: p == REPORT)
+    [batch] = [m for _, m in h.ref.sent if isinstance(m, Reports)]
+    assert batch.items == (first, second)
+    h.fire_wakeups(lambda p: p == REPORT)
+    assert len([m for _, m in h.ref.sent if isinstance(m, Reports)]) == 1  # an empty queue sends nothing
+
+
+def test_a_batch_counts_every_item_and_survives_a_bad_one(tmp_path, monkeypatch, lines):
+    h = start(tmp_path, monkeypatch)
+    bad = OrderOutcome(intent_id="ix", order_id="0x1", status="filled", filled_size=None, filled_notional_usd=None,
+                       reason="", token_id="7132", condition_id="0xc", side="BUY")
+    h.deliver(Reports(items=(RiskDecision(intent_id="i1", decision="approved", reason=""), bad, Ping(nonce=1), outcome(2))))
+    assert metric(h, 'polycopy_risk_decisions_total{decision="approved",reason="-"}') == 1
+    assert metric(h, 'polycopy_orders_total{outcome="filled"}') >= 1  # outcome(2) after the bad one still counts
+    assert any("unexpected report Ping" in r["message"] for r in lines)
+    assert any("report OrderOutcome failed" in r["message"] for r in lines)  # the bad one did raise
     stop(h)
 
 

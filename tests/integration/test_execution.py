@@ -170,8 +170,8 @@ def test_dropped_response_is_resolved_by_lookup(server, tmp_path):
 
 
 class CrashBeforePost(Placer):
-    def send(self, order_id, book=None):
-        raise Crash()  # journaled and committed, never counted, never sent
+    def _post(self, row, book=None):
+        raise Crash()  # journaled with its first send counted (one commit), never sent
 
 
 class CrashInFlight(LivePoster):
@@ -210,8 +210,8 @@ def test_crash_after_journal_before_post_stale_gives_none(server, tmp_path):
         placer.place(approved("plain", "a2"), facts("plain"), rest.get_book(T1))
     fresh, _ = make_placer(server, path)
     fresh.clock = lambda: time.time() + 60  # restarted long after: the order is stale
-    (out,) = fresh.recover()
-    assert (out.status, out.reason) == ("not_sent", "stale_before_post")
+    (out,) = fresh.recover()  # counted as maybe sent: looked up, absent, too old to send now
+    assert (out.status, out.reason) == ("not_sent", "absent_at_venue")
     assert venue_orders(server, T1) == [] and order_posts(server) == []
 
 
@@ -377,14 +377,14 @@ def test_executor_in_a_real_actor_system(server, tmp_path, monkeypatch):
         asys.shutdown()
 
 
-def test_session_keeps_one_connection_with_nodelay(server):
+def test_pool_keeps_one_connection_with_nodelay(server):
     import socket
 
     rest = ClobRest(server.url)
     try:
         for _ in range(3):
             rest.get_book(T1)
-        pm = rest.session.get_adapter(server.url).poolmanager
+        pm = rest.pool
         pools = [pm.pools[k] for k in pm.pools.keys()]
         conns = [c for p in pools for c in list(p.pool.queue) if c is not None and c.sock is not None]
         assert len(conns) == 1  # kept alive and reused

@@ -108,6 +108,14 @@ def test_bench_scenarios_are_valid(name):
     assert all(b.side == "BUY" for b in sc.bursts)
 
 
+def test_mempool_scenario_is_single_fills_at_two_per_second():
+    sc = load(SCENARIOS / "mempool.yaml")
+    planned = list(plan_once(sc, random.Random(1)))
+    assert all(len(txs) == 1 and txs[0].repeat == 1 for _, txs in planned)  # one fill per transaction
+    assert len(planned) / sc.loop_s == 2 and all(f.side == "BUY" and f.size >= 5 for f in sc.fills)
+    assert sc.polygon.pending_delay_ms + sc.polygon.jitter_ms / 2 == 650  # MEMPOOL.md: median 0.65 s
+
+
 def test_burst_scenario_rate():
     sc = load(SCENARIOS / "burst.yaml")
     txs = plan_once(sc, random.Random(1))
@@ -188,3 +196,30 @@ def test_intake_one_timing_patch(tmp_path, patch, timings):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == [str(timings), "3"]  # every fill still routed; fewer telemetry sends
+
+
+def test_mempool_bench_credits_each_copy_to_the_feed_it_copied():
+    from bench.mempool import figures, per_fill, verdict
+
+    ms = 1_000_000
+    a, b, c = (f"{TX}|1|BUY|0.5|5|{i}" for i in range(3))
+    pending_a = "pending|0xaa|5000000"
+    run = _run_with({a: (0, 1900 * ms), b: (0, 1900 * ms), c: (0, None)},
+                    {pending_a: 660 * ms, b: 1910 * ms})
+    rows = [{"key": a, "recv_mono_ns": 1900 * ms, "feed": "rtds", "status": "linked", "confirms": pending_a},
+            {"key": pending_a, "recv_mono_ns": 650 * ms, "feed": "mempool", "status": "provisional", "confirms": ""},
+            {"key": b, "recv_mono_ns": 1900 * ms, "feed": "rtds", "status": "routed", "confirms": ""}]
+
+    class Bench:
+        def db_rows(self, sql, args=()):
+            return rows
+
+    out = figures(per_fill(Bench(), run, {"since_ns": 0, "until_ns": 10**12}))
+    assert (out["source_fills"], out["copied"], out["winning_feed"]) == (3, 2, {"mempool": 1, "rtds": 1})
+    assert out["by_winning_feed"]["mempool"]["copy_delay_ms"]["p50"] == 660
+    assert out["by_winning_feed"]["mempool"]["internal_ms"]["p50"] == 10
+    assert out["by_winning_feed"]["rtds"]["copy_delay_ms"]["p50"] == 1910
+    assert out["mempool_gain_over_rtds_ms"]["p50"] == 1250 and out["mempool_gain_over_rtds_ms"]["n"] == 1
+    assert out["detection_lag_ms_by_feed"]["rtds"]["n"] == 2
+    v = verdict(out, out, {"four_hops_ms": {"p50": 5.0}})
+    assert v["on_mempool_won_median_copy_minus_its_lag_ms"] == 10 and v["off_median_copy_minus_rtds_lag_ms"] == 10
