@@ -1,9 +1,14 @@
-"""python -m bench.table: bench/results/TABLE.md (markdown for the README) from the JSON results."""
+"""python -m bench.table: bench/results/TABLE.md, and the summary between the README's
+`<!-- bench-table:start -->` and `<!-- bench-table:end -->` markers, from the JSON results."""
 from __future__ import annotations
 
 import json
+import re
 
 from bench.machine import RESULTS
+
+README = RESULTS.parent.parent / "README.md"
+MARKERS = re.compile(r"(<!-- bench-table:start -->\n).*?(<!-- bench-table:end -->)", re.S)
 
 STAGE_ORDER = ("decode", "intake", "coalesce", "risk", "price", "sign", "journal", "sign_sdk")
 
@@ -54,11 +59,86 @@ def latency_section(d: dict) -> list[str]:
     return out
 
 
+def mempool_section(d: dict) -> list[str]:
+    v, hops = d["verdict"], d.get("floor", {})
+    out = ["## Mempool fast path on and off: `python -m bench.mempool`", "", machine_line(d), "",
+           f"Third-party feed model ({d.get('feeds')}); settlement pending 0.4-0.9 s after the match, 7 % never "
+           f"pending; single fills, ~2/s. Copy delay by the feed whose fill was copied:", "", HEAD]
+    for half in ("on", "off"):
+        for feed, f in d[half]["by_winning_feed"].items():
+            out += [qrow(f"{half}: copied from {feed}, copy delay", f["copy_delay_ms"]),
+                    qrow(f"{half}: copied from {feed}, its detection lag", f["detection_lag_ms"]),
+                    qrow(f"{half}: copied from {feed}, internal", f["internal_ms"])]
+    out += [qrow("on: mempool gain over RTDS (per fill)", d["on"]["mempool_gain_over_rtds_ms"]),
+            qrow("floor: 4 bare Thespian hops, same run", hops.get("four_hops_ms")), "",
+            f"Median copy delay minus the winning feed's median lag: on (mempool) "
+            f"{fmt(v['on_mempool_won_median_copy_minus_its_lag_ms'])} ms, off (RTDS) "
+            f"{fmt(v['off_median_copy_minus_rtds_lag_ms'])} ms; target {v['target_ms']} ms.", ""]
+    seg = d["on"].get("segments_ms") or {}
+    if seg:
+        out += ["Where the internal time goes, mempool on (live, from StageTiming):", "", HEAD]
+        out += [qrow(name, q) for name, q in seg.items()] + [""]
+    return out
+
+
+def _p(q: dict | None) -> str:
+    q = q or {}
+    return " / ".join(fmt(q.get(k)) for k in ("p50", "p95", "p99"))
+
+
+def readme_block() -> str:
+    """The README's summary: one table and a few lines, every figure from the JSON files."""
+    lat, mp = load("latency") or {}, load("mempool") or {}
+    models = lat.get("models", {})
+    tp, fast = models.get("third_party", {}), models.get("fast", {})
+    rows = ["| measure (ms: p50 / p95 / p99) | third-party feed (RTDS ~1.9 s) | fast feed (RTDS ~100 ms) |",
+            "|---|---:|---:|",
+            f"| detection lag (source fill → we see it) | {_p(tp.get('detection_lag_ms'))} | {_p(fast.get('detection_lag_ms'))} |",
+            f"| internal (fill received → order at the venue) | {_p(tp.get('internal_ms'))} | {_p(fast.get('internal_ms'))} |",
+            f"| copy delay (source fill → order at the venue) | {_p(tp.get('copy_delay_ms'))} | {_p(fast.get('copy_delay_ms'))} |",
+            f"| copied / source fills | {tp.get('copied')} / {tp.get('source_fills')} | "
+            f"{fast.get('copied')} / {fast.get('source_fills')} |"]
+    bases = [load("baseline"), load("baseline_fast")]
+    if all(bases):
+        cells = [f"{fmt(b['paired_copy_delay_ms']['poll_baseline']['p50'])} (polycopy "
+                 f"{fmt(b['paired_copy_delay_ms']['polycopy']['p50'])}, {b['ratio']['p50']}× faster)" for b in bases]
+        rows.append(f"| 1 s Data-API polling copier, same run: copy delay p50 | {cells[0]} | {cells[1]} |")
+    out = rows + [""]
+    if mp:
+        on, off = mp["on"]["by_winning_feed"].get("mempool", {}), mp["off"]["by_winning_feed"].get("rtds", {})
+        out.append(f"Mempool fast path (`mempool.json`, third-party model, ~2 single fills/s): copy delay p50 "
+                   f"{fmt(mp['on']['copy_delay_ms']['p50'])} ms with it on ({mp['on']['winning_feed']} copies by feed), "
+                   f"{fmt(mp['off']['copy_delay_ms']['p50'])} ms with it off; the mempool sees a fill "
+                   f"{fmt(mp['on']['mempool_gain_over_rtds_ms']['p50'])} ms before RTDS at p50. Internal p50: "
+                   f"{fmt((on.get('internal_ms') or {}).get('p50'))} ms (mempool), "
+                   f"{fmt((off.get('internal_ms') or {}).get('p50'))} ms (RTDS), against "
+                   f"{fmt(mp['floor']['four_hops_ms']['p50'])} ms for the four actor hops alone (bare Thespian, same run).")
+        out.append("")
+    burst, soak = load("burst"), load("soak")
+    if burst:
+        out.append(f"Burst (200 source fills/s over 20 markets for 60 s, `burst.json`): at most "
+                   f"{burst['max_orders_per_burst']} orders per market per burst; {burst.get('detected')} fills through "
+                   f"intake, {burst.get('orders_posted')} orders; internal p50 / p99 of leading orders "
+                   f"{fmt(burst['internal_ms']['p50'])} / {fmt(burst['internal_ms']['p99'])} ms.")
+    if soak:
+        out.append(f"Soak (`soak.json`, {soak.get('minutes'):g} min, RTDS drops and stalls, 429s, dropped POST answers, "
+                   f"a new market every minute): {soak['copied']} of {soak['eligible']} eligible fills copied, "
+                   f"{soak['duplicates']} duplicates, {soak['restarts']} restarts, memory {soak['rss_growth_mb']:+} MB.")
+    m = lat.get("machine", {})
+    out += ["", f"Machine: {m.get('cores')} cores, {m.get('cpu_model')}, Python {m.get('python')}; latency run "
+                f"{m.get('date')}. Full tables, per-stage breakdown and profiles: `bench/results/TABLE.md`, "
+                "`bench/README.md`."]
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
     out = ["# polycopy benchmarks", "", "Generated by `python -m bench.table` from `bench/results/*.json`.", ""]
     lat = load("latency")
     if lat:
         out += latency_section(lat)
+    mp = load("mempool")
+    if mp:
+        out += mempool_section(mp)
     for base in filter(None, (load("baseline"), load("baseline_fast"))):
         c = base["paired_copy_delay_ms"]
         cmd = "python -m bench.baseline" + ("" if base.get("model") == "third_party" else f" --model {base.get('model')}")
@@ -125,6 +205,10 @@ def main() -> int:
                 f"market roll-over every {soak.get('roll_s')} s; restarts by actor {soak.get('restarts_by_actor')}.", ""]
     (RESULTS / "TABLE.md").write_text("\n".join(out) + "\n")
     print(f"wrote {RESULTS / 'TABLE.md'}")
+    text = README.read_text()
+    if MARKERS.search(text):
+        README.write_text(MARKERS.sub(lambda m: m.group(1) + readme_block() + m.group(2), text))
+        print(f"updated the benchmark summary in {README}")
     return 0
 
 

@@ -148,7 +148,17 @@ def test_summarise_collapsed_stacks(tmp_path):
 
 def test_table_from_results(tmp_path, monkeypatch):
     monkeypatch.setattr(table, "RESULTS", tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- bench-table:start -->\nold figures\n<!-- bench-table:end -->\nafter\n")
+    monkeypatch.setattr(table, "README", readme)
     q = {"p50": 1.5, "p95": 2, "p99": 3, "max": 4, "n": 1000}
+    feed = {"copy_delay_ms": q, "detection_lag_ms": q, "internal_ms": q}
+    half = {"by_winning_feed": {"mempool": feed}, "copy_delay_ms": {**q, "p50": 702}, "winning_feed": {"mempool": 9},
+            "mempool_gain_over_rtds_ms": {**q, "p50": 1250}}
+    (tmp_path / "mempool.json").write_text(json.dumps({
+        "on": half, "off": {**half, "by_winning_feed": {"rtds": feed}}, "floor": {"four_hops_ms": q},
+        "verdict": {"on_mempool_won_median_copy_minus_its_lag_ms": 9.5, "off_median_copy_minus_rtds_lag_ms": 8.25,
+                    "target_ms": 5}, "feeds": {}}))
     (tmp_path / "soak.json").write_text(json.dumps({
         "copied": 10, "eligible": 11, "duplicates": 0, "restarts": 1, "rss_growth_mb": 2.5, "minutes": 5,
         "faults": ["30s rtds_drop"], "roll_s": 60, "restarts_by_actor": {"risk": 1}}))
@@ -160,6 +170,10 @@ def test_table_from_results(tmp_path, monkeypatch):
     assert "| 10 / 11 | 0 | 1 | 2.5 |" in text
     assert "| internal | 1.50 | 2.00 | 3.00 | 4.00 | 1000 |" in text
     assert "| sign |" in text
+    assert "on (mempool) 9.50 ms, off (RTDS) 8.25 ms; target 5 ms" in text
+    summary = readme.read_text()
+    assert "old figures" not in summary and summary.endswith("<!-- bench-table:end -->\nafter\n")
+    assert "1,250 ms before RTDS" in summary and "| copied / source fills |" in summary
 
 
 PATCH_PROBE = """
