@@ -40,7 +40,8 @@ def orders_per_burst(run: collect.Run, horizon_ms: int = 2000, slack_ms: int = 1
     counts = []
     for rows in by_token.values():
         n, start = 0, None
-        for t, reason in sorted(rows):
+        for t, reason in sorted(rows, key=lambda r: (r[0], r[1] != "trailing")):  # a tie: the trailing one
+            # closes the earlier burst (it was due), the leading one opens the next
             if n and (reason == "leading" or t - start > horizon_ms + slack_ms):
                 counts.append(n)
                 n = 0

@@ -80,6 +80,15 @@ def test_orders_per_burst_groups_by_horizon():
     assert orders_per_burst(run) == [2, 1, 1, 2]
 
 
+def test_a_trailing_order_in_the_same_millisecond_as_a_leading_one_closes_the_earlier_burst():
+    run = collect.Run()
+    for i, (reason, ms) in enumerate([("leading", 0), ("leading", 2000), ("trailing", 2000), ("trailing", 4000)]):
+        run.intents[f"i{i}"] = {"reason": reason, "first": "", "ts": f"2026-11-22T03:00:{ms // 1000:02d}.000+00:00"}
+        run.orders[f"i{i}"] = {"order_id": f"o{i}", "token_id": "tok"}
+        run.posts[f"o{i}"] = {"recv_mono_ns": ms}
+    assert orders_per_burst(run) == [2, 2]
+
+
 def test_depth_series_counts_fills_in_flight():
     run = collect.Run()
     for i, (recv, intake_ms) in enumerate([(0, 5.0), (1_000_000, 5.0), (20_000_000, 1.0)]):
