@@ -1,6 +1,9 @@
 """Executor: ApprovedIntent -> one priced, signed, journaled order -> OrderOutcome to risk.
 
 Modes differ only in the `Poster` (dry_run logs, paper fills against the book, live posts).
+In live mode a new order's first POST goes through a small thread pool (actors/post_pool.py):
+the executor takes the next intent while the venue answers, and handles the answer when it
+comes back on its watched pipe.
 Start-up resolves every journaled order without a final state before any new intent is
 admitted. Live mode also sends order heartbeats (a failure stops new orders and alerts) and
 follows fills and settlement on the user websocket (MATCHED is provisional; an alert fires
@@ -13,6 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from polycopy.actors.base import ChildActor
+from polycopy.actors.post_pool import PostPool
 from polycopy.actors.watcher_io import Backoff, ThreadBridge
 from polycopy.config.loader import load_secrets, required_secrets_missing
 from polycopy.config.models import Mode
@@ -41,6 +45,8 @@ class Executor(ChildActor):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.db = self.rest = self.placer = self.signer = self.creds = self.bridge = self.book_bridge = None
+        self.posts: PostPool | None = None
+        self.corr: dict[str, str] = {}  # intent id -> correlation key, while its first post is in flight
         self.books = BookCache()
         self.facts: dict[str, MarketFacts] = {}
         self.ready = False  # recovery done
@@ -57,6 +63,9 @@ class Executor(ChildActor):
 
     def make_secrets(self):
         return load_secrets()
+
+    def make_post_pool(self, poster) -> PostPool:
+        return PostPool(poster)
 
     def on_init(self, msg) -> None:
         cfg, mode = self.config, self.config.execution.mode
@@ -78,11 +87,14 @@ class Executor(ChildActor):
                 self.creds = self.rest.create_or_derive_api_key(self.signer)
             self.rest.creds, self.rest.address = self.creds, self.signer.address
             poster = LivePoster(self.rest, self.creds.key)
+            self.posts = self.make_post_pool(poster)
         else:
             # A restarted paper executor keeps what its journaled fills hold (the reconciler relies on it).
             held = journal.held_positions(self.db, Mode.paper.value)
             poster = PaperPoster(PaperPortfolio(shares=held)) if mode is Mode.paper else DryRunPoster()
         self.placer = Placer(self.db, poster, signer=self.signer, exec_config=cfg.execution)
+        if self.posts is not None:
+            self.placer.post_async = self.posts.submit
         self.log.info("executor ready in {} mode ({})", mode.value, self.signer or "no key: orders unsigned")
         self._recover()
         if cfg.execution.book_from_ws:
@@ -135,13 +147,13 @@ class Executor(ChildActor):
         self.book_bridge.start_async(lambda b: run_market_stream(b, url, books, backoff))
 
     def watch_fds(self) -> list:
-        return [b.fd for b in (self.bridge, self.book_bridge) if b is not None]
+        return [b.fd for b in (self.posts, self.bridge, self.book_bridge) if b is not None]
 
     def on_exit(self) -> None:
-        for b in (self.bridge, self.book_bridge):
+        for b in (self.posts, self.bridge, self.book_bridge):
             if b is not None:
                 b.close()
-        self.bridge = self.book_bridge = None
+        self.posts = self.bridge = self.book_bridge = None
         if self.rest is not None:
             self.rest.close()
         if self.db is not None:
@@ -193,8 +205,13 @@ class Executor(ChildActor):
             self._schedule_retry()
         key = it.fill_keys[0] if it.fill_keys else it.intent_id
         self.report(StageTiming(key=key, stages=(("recv", it.first_recv_mono_ns), *stages), source_ts_ms=it.source_ts_ms))
+        if any(r["intent_id"] == it.intent_id for r in self.placer.in_flight.values()):
+            self.corr[it.intent_id] = key  # the answer's timing joins this copy
 
     def receiveMsg_WatchMessage(self, msg, sender) -> None:
+        if self.posts is not None:  # first: the user stream may already report these orders' trades
+            for order_id, result, error, done_ns in self.posts.drain():
+                self._answered(order_id, result, error, done_ns)
         if self.book_bridge is not None:
             for kind, data in self.book_bridge.drain():  # the market thread only reports its death
                 self.log.error("market stream thread: {} {}; pricing falls back to REST", kind, data)
@@ -205,13 +222,25 @@ class Executor(ChildActor):
                 changed = apply_trade(self.db, data, time.time())
                 if changed and changed[1] == "FAILED":
                     self._alert("settlement_failed", f"trade for order {changed[0]['order_id']} FAILED on chain")
-                if changed and changed[0]["state"] != "accepted":
+                late = changed and changed[0]["state"] != "accepted"
+                if late and changed[0]["order_id"] not in self.placer.in_flight:  # in flight: its answer is coming
                     self._alert("late_fill", f"order {changed[0]['order_id']} traded after it was recorded as "
                                              f"{changed[0]['state']}; reconcile positions")
             elif kind == "connected":
                 self.log.info("user stream {}", "connected" if data else "disconnected")
             elif kind == "died":
                 self.log.error("user stream thread died: {}", data)
+
+    def _answered(self, order_id: str, result, error: str, done_ns: int) -> None:
+        row = self.placer.in_flight.get(order_id)
+        out = self.placer.complete(order_id, result, error)
+        if out is not None:
+            self._report(out)
+        if self.placer.pending():
+            self._schedule_retry()
+        key = self.corr.pop(row["intent_id"], "") if row is not None else ""
+        if key:
+            self.report(StageTiming(key=key, stages=(("acked", done_ns),)))
 
     # ------------------------------------------------------------ timers
 

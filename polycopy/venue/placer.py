@@ -8,6 +8,11 @@ hash; only if the venue does not know it, and it is still fresh, are the SAME st
 sent again. No code path signs a second order for an intent (the journal's unique index would
 refuse it anyway). `recover()` runs at start-up before any new intent is admitted.
 No Thespian here: the executor actor drives it, and tests drive it directly.
+
+With `post_async` set (live mode), a new order's first POST is handed to it and `place()`
+returns None at once; the executor calls `complete()` with the venue's answer. Until then the
+order is `in_flight`: retries and lookups leave it alone (a crash meanwhile leaves it counted
+as maybe sent, which start-up recovery resolves by looking it up).
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from polycopy.store import journal
 from polycopy.venue.clob import SignedOrder
 from polycopy.venue.orders import OrderPlan, PlanRejected, marketable_price, plan_order
 from polycopy.venue.responses import Book, PostResult, VenueOrder
+from polycopy.venue.user_stream import RANK
 
 
 class Placer:
@@ -37,6 +43,8 @@ class Placer:
         self.unresolved: set[str] = set()  # order ids whose fate a lookup could not settle yet
         self.sending_allowed = True  # False while the kill switch is tripped: nothing leaves, not even a re-post
         self.marks: list[tuple[str, int]] = []  # (stage, monotonic ns) of the last place(), for stage timings
+        self.post_async = None  # (row, signed, plan, book) -> None: posts elsewhere; the answer comes to complete()
+        self.in_flight: dict[str, dict] = {}  # order id -> journal row, posted asynchronously, no answer yet
 
     def _mark(self, stage: str) -> None:
         self.marks.append((stage, time.monotonic_ns()))
@@ -71,7 +79,27 @@ class Placer:
                                     notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
                                     mode=self.poster.mode, valid_until_ts=self._valid_until(facts), posts=int(first))
         self._mark("journaled")
-        return self._post(row, book) if first else self.send(signed.order_id, book)
+        if not first:
+            return self.send(signed.order_id, book)
+        if self.post_async is None:
+            return self._post(row, book)
+        self._mark("sent")
+        self.in_flight[row["order_id"]] = row
+        self.post_async(row, _signed_of(row), _plan_of(row), book)
+        return None
+
+    def complete(self, order_id: str, result: PostResult | None, error: str = "") -> OrderOutcome | None:
+        """The answer to an asynchronous first post (None with `error`: the client failed around it)."""
+        row = self.in_flight.pop(order_id, None)
+        self.marks = []
+        self._mark("acked")
+        if row is None:
+            logger.warning("answer for order {} that is not in flight; ignored", order_id)
+            return None
+        if result is None:
+            logger.error("post of {} failed: {}", order_id, error)
+            result = PostResult(kind="unknown", reason="client_error")
+        return self.handle(row, result)
 
     def _valid_until(self, facts: MarketFacts) -> float:
         until = self.clock() + self.cfg.repost_window_s
@@ -113,11 +141,9 @@ class Placer:
     def _post(self, row: dict, book: Book | None) -> OrderOutcome | None:
         """Post a journaled order whose send is already counted, and handle the venue's answer."""
         order_id = row["order_id"]
-        signed = SignedOrder(order_id=order_id, order_json=row["order_json"], order_type=row["order_type"],
-                             maker="", domain_version="")
         self._mark("sent")
         try:
-            result = self.poster.post(signed, _plan_of(row), book)
+            result = self.poster.post(_signed_of(row), _plan_of(row), book)
             self._mark("acked")
         except Exception as e:  # noqa: BLE001 - an unexpected failure around the post is an unknown outcome
             logger.exception("post of {} failed: {}", order_id, e)
@@ -130,9 +156,12 @@ class Placer:
             buy = row["side"] == "BUY"
             size, usd = (r.taking, r.making) if buy else (r.making, r.taking)
             matched = r.status == "matched"
+            now = journal.get_order(self.db, oid)  # the user stream may have seen its trade first (async posts)
+            settlement = now["settlement"] if RANK.get(now["settlement"], 0) >= RANK["MATCHED"] or not matched \
+                else "MATCHED"
             journal.update_order(self.db, oid, state="accepted", venue_status=r.status, filled_size=size,
-                                 filled_notional=usd, trade_ids=r.trade_ids, settlement="MATCHED" if matched else "",
-                                 matched_ts=self.clock() if matched else 0.0)
+                                 filled_notional=usd, trade_ids=tuple(dict.fromkeys(now["trade_ids"] + r.trade_ids)),
+                                 settlement=settlement, matched_ts=now["matched_ts"] or (self.clock() if matched else 0.0))
             return self._fill_outcome(row, size, usd, r.status)
         if r.kind == "dry_run":
             journal.update_order(self.db, oid, state="not_sent", reason="dry_run")
@@ -220,7 +249,7 @@ class Placer:
     def retry_due(self) -> list[OrderOutcome]:
         """Re-send orders parked by a 425/429/503 once the window has passed; resolve the rest."""
         outcomes = []
-        for row in journal.open_orders(self.db):
+        for row in self._open_orders():
             out = self._revisit(row) if row["mode"] == self.poster.mode else None
             if out is not None:
                 outcomes.append(out)
@@ -239,7 +268,11 @@ class Placer:
         return self.resolve(oid)  # posted at least once: maybe at the venue
 
     def pending(self) -> bool:
-        return bool(journal.open_orders(self.db))
+        return bool(self._open_orders())
+
+    def _open_orders(self) -> list[dict]:
+        """Journaled orders without a final state, except those whose first post is still in flight."""
+        return [r for r in journal.open_orders(self.db) if r["order_id"] not in self.in_flight]
 
     # ------------------------------------------------------------ outcomes
 
@@ -273,6 +306,11 @@ def _crash_if_asked(path: str, stage: str) -> None:
     if wanted == stage:
         os.remove(path)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _signed_of(row: dict) -> SignedOrder:
+    return SignedOrder(order_id=row["order_id"], order_json=row["order_json"], order_type=row["order_type"],
+                       maker="", domain_version="")
 
 
 def _plan_of(row: dict) -> OrderPlan:

@@ -1,10 +1,20 @@
-"""The executor actor driven by messages (Harness), with a hand-written fake venue."""
+"""The executor actor driven by messages (Harness), with a hand-written fake venue.
+
+Live posts go through the executor's post pool; here its `InlinePool` posts in the caller's
+thread and queues the answer on the real bridge, and every delivery is followed by the
+WatchMessage that hands the answers back (`make`), so the asynchronous completion path runs
+in every live test. `test_posts_overlap_in_the_real_pool` uses the real thread pool."""
 import json
+import threading
+import time
+from concurrent.futures import Future
 from decimal import Decimal as D
 
 from pydantic import SecretStr
+from thespian.actors import WatchMessage
 
 from polycopy.actors.executor import HEARTBEAT, RETRY, SETTLE, Executor
+from polycopy.actors.post_pool import PostPool
 from polycopy.config.loader import Secrets
 from polycopy.config.models import Config
 from polycopy.errors import TemporaryError
@@ -79,7 +89,17 @@ def _order_id(body, rest):
     return rest.ids[json.dumps(order, separators=(",", ":"))]
 
 
-def make(tmp_path, mode="live", rest=None, key=KEY, kill=False):
+class InlinePool(PostPool):
+    def submit(self, row, signed, plan, book):
+        f = Future()
+        try:
+            f.set_result(self.poster.post(signed, plan, book))
+        except Exception as e:  # noqa: BLE001 - the pool reports it as the real one does
+            f.set_exception(e)
+        self.bridge.put((row["order_id"], f, time.monotonic_ns()))
+
+
+def make(tmp_path, mode="live", rest=None, key=KEY, kill=False, pool=InlinePool):
     rest = rest or FakeRest()
     secrets = Secrets(private_key=SecretStr(key) if key else None, funder=None, signature_type=0, api_key=None,
                       api_secret=None, api_passphrase=None)
@@ -97,8 +117,20 @@ def make(tmp_path, mode="live", rest=None, key=KEY, kill=False):
         def _start_book_stream(self):
             pass
 
+        def make_post_pool(self, poster):
+            return pool(poster)
+
     cfg = Config.model_validate({"execution": {"mode": mode}, "store": {"path": str(tmp_path / "x.sqlite")}})
     h = Harness(E, config=cfg, peers={"risk": "risk", "telemetry": "telemetry"}, kill_switch_tripped=kill)
+    deliver = h.deliver
+
+    def deliver_and_answer(msg, sender=None):
+        out = deliver(msg, sender)
+        if h.actor.posts is not None and not isinstance(msg, WatchMessage):
+            deliver(WatchMessage([h.actor.posts.fd]))
+        return out
+
+    h.deliver = deliver_and_answer
     return h, rest
 
 
@@ -418,3 +450,76 @@ def test_paper_positions_are_reported_and_survive_a_restart(tmp_path):
     assert h2.actor.placer.poster.portfolio.shares == {TOKEN: out.filled_size}
     h2.deliver(PositionsSnapshot(request_id="r2"), reconciler)
     assert h2.sent_to("reconciler", PositionsReply)[0].positions == ((TOKEN, out.filled_size),)
+
+
+class GatedRest(FakeRest):
+    """Posts wait for `gate` and count how many are in the venue at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate, self.lock = threading.Event(), threading.Lock()
+        self.inside = self.max_inside = 0
+
+    def post_order(self, body):
+        with self.lock:
+            self.inside += 1
+            self.max_inside = max(self.max_inside, self.inside)
+        try:
+            assert self.gate.wait(5)
+            return super().post_order(body)
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+def _answers(h, want: int, timeout_s: float = 5.0) -> list:
+    deadline = time.monotonic() + timeout_s
+    while len(h.sent_to("risk", OrderOutcome)) < want and time.monotonic() < deadline:
+        time.sleep(0.01)
+        h.deliver(WatchMessage([h.actor.posts.fd]))
+    return h.sent_to("risk", OrderOutcome)
+
+
+def test_posts_overlap_in_the_real_pool(tmp_path):
+    h, rest = make(tmp_path, rest=GatedRest(), pool=PostPool)
+    try:
+        h.deliver(FACTS)
+        h.deliver(approved("i1"))
+        h.deliver(approved("i2"))  # taken while the first post still waits for the venue
+        assert h.sent_to("risk", OrderOutcome) == [] and len(h.actor.placer.in_flight) == 2
+        assert not h.actor.placer.pending()  # in flight: no retry or lookup touches them
+        _index_ids(h, rest)
+        rest.gate.set()
+        outs = _answers(h, 2)
+        assert sorted((o.intent_id, o.status) for o in outs) == [("i1", "filled"), ("i2", "filled")]
+        assert rest.max_inside == 2 and len(rest.posts) == 2 and not h.actor.placer.in_flight
+        for iid in ("i1", "i2"):
+            row = journal.order_for_intent(h.actor.db, iid)
+            assert (row["state"], row["posts"], row["settlement"]) == ("accepted", 1, "MATCHED")
+        assert len([t for t in h.sent_to("telemetry", StageTiming) if dict(t.stages).get("acked")]) == 2
+    finally:
+        rest.gate.set()
+        h.actor.on_exit()
+
+
+def test_a_trade_seen_before_the_post_answer_is_not_a_late_fill(tmp_path):
+    from polycopy.actors.watcher_io import ThreadBridge
+
+    h, rest = make(tmp_path, rest=GatedRest(), pool=PostPool)
+    h.actor.bridge = ThreadBridge("test")
+    try:
+        h.deliver(FACTS)
+        h.deliver(approved("i1"))
+        (oid,) = h.actor.placer.in_flight
+        h.actor.bridge.put(("event", {"event_type": "trade", "id": "t9", "taker_order_id": oid, "status": "MINED"}))
+        h.deliver(WatchMessage([h.actor.bridge.fd]))
+        assert h.sent_to("telemetry", Alert) == []  # its answer is on the way
+        _index_ids(h, rest)
+        rest.gate.set()
+        (out,) = _answers(h, 1)
+        row = journal.get_order(h.actor.db, oid)
+        assert out.status == "filled" and row["settlement"] == "MINED"  # the answer does not step it back
+        assert set(row["trade_ids"]) == {"t1", "t9"}
+    finally:
+        rest.gate.set()
+        h.actor.on_exit()
