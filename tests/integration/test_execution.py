@@ -289,7 +289,10 @@ def test_live_executor_heartbeats_fills_and_settlement(server, tmp_path):
         while h.actor.books.get(T1) is None and time.monotonic() < deadline:
             time.sleep(0.02)  # the market socket delivers the snapshot on its own thread
         assert h.actor.books.get(T1).asks[0] == Level(D("0.52"), D("4"))
-        h.deliver(approved("plain", "live-1"))
+        h.deliver(approved("plain", "live-1"))  # posted from the executor's post pool: its answer comes on a pipe
+        while not h.sent_to("risk", OrderOutcome) and time.monotonic() < deadline:
+            if select.select([h.actor.posts.fd], [], [], 0.05)[0]:
+                h.deliver(WatchMessage([h.actor.posts.fd]))
         (out,) = h.sent_to("risk", OrderOutcome)
         assert out.status == "filled"
         stages = dict(h.sent_to("telemetry", StageTiming)[0].stages)
