@@ -10,7 +10,7 @@ from pathlib import Path
 from loguru import logger
 
 from polycopy import runner
-from polycopy.config import load_config, load_secrets
+from polycopy.config import load_config, load_secrets, with_secret_urls
 from polycopy.errors import ConfigError, PolycopyError, SystemNotRunningError, SystemRunningError
 from polycopy.logs import setup_logging
 
@@ -47,8 +47,8 @@ def main(argv=None) -> int:
         print(f"replay file not found: {args.replay}", file=sys.stderr)
         return 2
     try:
-        cfg = load_config(args.config, overrides)
         secrets = load_secrets(dotenv=Path(".env"))
+        cfg = with_secret_urls(load_config(args.config, overrides), secrets)
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
@@ -99,7 +99,7 @@ def _run(args, cfg, secrets, overrides) -> int:
 
     def reload_config():
         try:
-            new = load_config(args.config, overrides)
+            new = with_secret_urls(load_config(args.config, overrides), secrets)
         except ConfigError as e:
             logger.error("new policy rejected, keeping the old one: {}", e)
             return None

@@ -71,9 +71,10 @@ def mempool_section(d: dict) -> list[str]:
                     qrow(f"{half}: copied from {feed}, internal", f["internal_ms"])]
     out += [qrow("on: mempool gain over RTDS (per fill)", d["on"]["mempool_gain_over_rtds_ms"]),
             qrow("floor: 4 bare Thespian hops, same run", hops.get("four_hops_ms")), "",
-            f"Median copy delay minus the winning feed's median lag: on (mempool) "
-            f"{fmt(v['on_mempool_won_median_copy_minus_its_lag_ms'])} ms, off (RTDS) "
-            f"{fmt(v['off_median_copy_minus_rtds_lag_ms'])} ms; target {v['target_ms']} ms.", ""]
+            f"Copy delay over the winning feed's lag, median per fill: on (mempool) "
+            f"{fmt(v['on_mempool_median_excess_ms'])} ms, off (RTDS) {fmt(v['off_rtds_median_excess_ms'])} ms; "
+            f"difference of the medians {fmt(v['on_difference_of_medians_ms'])} / "
+            f"{fmt(v['off_difference_of_medians_ms'])} ms; target {v['target_ms']} ms.", ""]
     seg = d["on"].get("segments_ms") or {}
     if seg:
         out += ["Where the internal time goes, mempool on (live, from StageTiming):", "", HEAD]
@@ -107,7 +108,8 @@ def readme_block() -> str:
     if mp:
         on, off = mp["on"]["by_winning_feed"].get("mempool", {}), mp["off"]["by_winning_feed"].get("rtds", {})
         out.append(f"Mempool fast path (`mempool.json`, third-party model, ~2 single fills/s): copy delay p50 "
-                   f"{fmt(mp['on']['copy_delay_ms']['p50'])} ms with it on ({mp['on']['winning_feed']} copies by feed), "
+                   f"{fmt(mp['on']['copy_delay_ms']['p50'])} ms with it on (copies by feed: "
+                   f"{', '.join(f'{k} {v}' for k, v in sorted(mp['on']['winning_feed'].items()))}), "
                    f"{fmt(mp['off']['copy_delay_ms']['p50'])} ms with it off; the mempool sees a fill "
                    f"{fmt(mp['on']['mempool_gain_over_rtds_ms']['p50'])} ms before RTDS at p50. Internal p50: "
                    f"{fmt((on.get('internal_ms') or {}).get('p50'))} ms (mempool), "
@@ -117,8 +119,8 @@ def readme_block() -> str:
     burst, soak = load("burst"), load("soak")
     if burst:
         out.append(f"Burst (200 source fills/s over 20 markets for 60 s, `burst.json`): at most "
-                   f"{burst['max_orders_per_burst']} orders per market per burst; {burst.get('detected')} fills through "
-                   f"intake, {burst.get('orders_posted')} orders; internal p50 / p99 of leading orders "
+                   f"{burst['max_orders_per_burst']} orders per market per burst; {burst.get('detected'):,} fills "
+                   f"through intake, {burst.get('orders_posted'):,} orders; internal p50 / p99 of leading orders "
                    f"{fmt(burst['internal_ms']['p50'])} / {fmt(burst['internal_ms']['p99'])} ms.")
     if soak:
         out.append(f"Soak (`soak.json`, {soak.get('minutes'):g} min, RTDS drops and stalls, 429s, dropped POST answers, "

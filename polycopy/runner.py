@@ -76,7 +76,7 @@ class Polysim:
             "clob_ws_market_url": e["clob_ws_market"],
             "clob_ws_user_url": e["clob_ws_user"],
             "geoblock_url": e["geoblock"],
-            **({"polygon_ws_url": e["polygon"]} if mempool else {}),
+            "polygon_ws_url": e["polygon"] if mempool else None,  # never a real node from --sim
         }
 
     def stop(self) -> None:

@@ -79,10 +79,12 @@ class Secrets:
     api_secret: SecretStr | None
     api_passphrase: SecretStr | None
     alert_urls: SecretStr | None = None  # apprise URLs, space or comma separated
+    polygon_ws_url: SecretStr | None = None  # a node URL with a key in it; wins over venue.polygon_ws_url
 
     def values(self) -> list[str]:
         """Every secret value, for the log redaction filter."""
-        vals = [s.get_secret_value() for s in (self.private_key, self.api_key, self.api_secret, self.api_passphrase, self.alert_urls) if s]
+        vals = [s.get_secret_value() for s in (self.private_key, self.api_key, self.api_secret, self.api_passphrase,
+                                                self.alert_urls, self.polygon_ws_url) if s]
         return [v for v in vals if len(v) >= 6]
 
 
@@ -109,7 +111,16 @@ def load_secrets(env: dict[str, str] | None = None, dotenv: Path | None = None) 
         api_secret=secret("API_SECRET"),
         api_passphrase=secret("API_PASSPHRASE"),
         alert_urls=secret("ALERT_URLS"),
+        polygon_ws_url=secret("POLYGON_WS_URL"),
     )
+
+
+def with_secret_urls(cfg: Config, secrets: Secrets) -> Config:
+    """The config the actors get: endpoints that carry a key come from the environment."""
+    if secrets.polygon_ws_url is None:
+        return cfg
+    venue = cfg.venue.model_copy(update={"polygon_ws_url": secrets.polygon_ws_url.get_secret_value()})
+    return cfg.model_copy(update={"venue": venue})
 
 
 def required_secrets_missing(mode: Mode, secrets: Secrets) -> list[str]:

@@ -166,8 +166,9 @@ def test_table_from_results(tmp_path, monkeypatch):
             "mempool_gain_over_rtds_ms": {**q, "p50": 1250}}
     (tmp_path / "mempool.json").write_text(json.dumps({
         "on": half, "off": {**half, "by_winning_feed": {"rtds": feed}}, "floor": {"four_hops_ms": q},
-        "verdict": {"on_mempool_won_median_copy_minus_its_lag_ms": 9.5, "off_median_copy_minus_rtds_lag_ms": 8.25,
-                    "target_ms": 5}, "feeds": {}}))
+        "verdict": {"on_mempool_median_excess_ms": 9.5, "off_rtds_median_excess_ms": 8.25,
+                    "on_difference_of_medians_ms": 12, "off_difference_of_medians_ms": 9, "target_ms": 5},
+        "feeds": {}}))
     (tmp_path / "soak.json").write_text(json.dumps({
         "copied": 10, "eligible": 11, "duplicates": 0, "restarts": 1, "rss_growth_mb": 2.5, "minutes": 5,
         "faults": ["30s rtds_drop"], "roll_s": 60, "restarts_by_actor": {"risk": 1}}))
@@ -179,7 +180,7 @@ def test_table_from_results(tmp_path, monkeypatch):
     assert "| 10 / 11 | 0 | 1 | 2.5 |" in text
     assert "| internal | 1.50 | 2.00 | 3.00 | 4.00 | 1000 |" in text
     assert "| sign |" in text
-    assert "on (mempool) 9.50 ms, off (RTDS) 8.25 ms; target 5 ms" in text
+    assert "on (mempool) 9.50 ms, off (RTDS) 8.25 ms; difference of the medians 12.0 / 9.00 ms; target 5 ms" in text
     summary = readme.read_text()
     assert "old figures" not in summary and summary.endswith("<!-- bench-table:end -->\nafter\n")
     assert "1,250 ms before RTDS" in summary and "| copied / source fills |" in summary
@@ -245,4 +246,5 @@ def test_mempool_bench_credits_each_copy_to_the_feed_it_copied():
     assert out["mempool_gain_over_rtds_ms"]["p50"] == 1250 and out["mempool_gain_over_rtds_ms"]["n"] == 1
     assert out["detection_lag_ms_by_feed"]["rtds"]["n"] == 2
     v = verdict(out, out, {"four_hops_ms": {"p50": 5.0}})
-    assert v["on_mempool_won_median_copy_minus_its_lag_ms"] == 10 and v["off_median_copy_minus_rtds_lag_ms"] == 10
+    assert v["on_mempool_median_excess_ms"] == 10 and v["off_rtds_median_excess_ms"] == 10
+    assert v["on_difference_of_medians_ms"] == 10 and v["floor_four_bare_hops_ms_p50"] == 5.0

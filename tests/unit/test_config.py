@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from polycopy.config import Mode, load_config, load_secrets, parse_config, required_secrets_missing
+from polycopy.config import Mode, load_config, load_secrets, parse_config, required_secrets_missing, with_secret_urls
 from polycopy.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -97,6 +97,19 @@ def test_secrets_come_from_the_environment_and_never_show_in_repr():
     assert s.signature_type == 2 and s.funder == "0xF"
     assert "ab" * 32 not in repr(s) and "s3cr3t-value" not in repr(s)
     assert "s3cr3t-value" in s.values()
+
+
+def test_a_node_url_with_a_key_comes_from_the_environment_and_is_redacted():
+    from polycopy.logs import make_scrubber
+
+    url = "wss://polygon-mainnet.g.alchemy.com/v2/Abc123SecretNodeKey456"
+    s = load_secrets({"POLYCOPY_POLYGON_WS_URL": url})
+    cfg = with_secret_urls(load_config(ROOT / "config.yaml"), s)
+    assert cfg.venue.polygon_ws_url == url  # the mempool watcher runs on it
+    assert with_secret_urls(load_config(ROOT / "config.yaml"), load_secrets({})).venue.polygon_ws_url is None
+    assert url not in repr(s)
+    line = make_scrubber(s.values())(f"mempool: connection ended: InvalidStatus for {url}")
+    assert "Abc123SecretNodeKey456" not in line and "[REDACTED]" in line
 
 
 def test_dotenv_fills_gaps_but_the_environment_wins(tmp_path):
