@@ -69,6 +69,7 @@ class Coalescer(ChildActor):
 
     def on_wakeup(self, payload) -> None:
         if isinstance(payload, tuple) and payload[0] == TIMER:
+            self.arrival = ()  # a timer's emit belongs to no arriving batch
             self.scheduled.discard(payload[1])
             self._act(self.burst.tick(self.clock()))
 
