@@ -58,12 +58,9 @@ def per_fill(bs, run: collect.Run, window: dict) -> list[dict]:
             continue
         row = {"sched_ns": sched, "recv": {}, "post_ns": None, "winner": None}
         settled = run.bot_fills.get(k)
-        candidates = []
-        if settled:
-            candidates.append(rows_by_key.get(settled["key"]))
-            pending = rows_by_key.get((rows_by_key.get(settled["key"]) or {}).get("confirms") or "")
-            candidates.append(pending)
-        for c in filter(None, candidates):
+        own = rows_by_key.get(settled["key"]) if settled else None
+        pending = rows_by_key.get(own["confirms"] or "") if own else None
+        for c in filter(None, (own, pending)):
             row["recv"][c["feed"]] = min(c["recv_mono_ns"], row["recv"].get(c["feed"], c["recv_mono_ns"]))
             p = collect.post_ns(run, intent_id_for((c["key"],)))
             if p is not None and row["post_ns"] is None:

@@ -84,26 +84,25 @@ def _growth(totals: list) -> float:
     return round(sum(late) / len(late) - sum(warm) / len(warm), 1)
 
 
-def risk_decisions(bs) -> Counter:
-    """Risk's verdicts by reason, from its log lines ("intent X (key) rejected: reason: ...")."""
+def _log_counts(bs, actor: str, pattern: str, label) -> Counter:
+    """Counts of `label(match)` over the actor's log lines that match `pattern`."""
     out = Counter()
     for rec in bs.log_records():
-        if rec.get("actor") == "risk":
-            m = re.search(r"\) (approved|clipped|rejected): (\w+)", rec["msg"])
+        if rec.get("actor") == actor:
+            m = re.search(pattern, rec["msg"])
             if m:
-                out[f"{m.group(1)}:{m.group(2)}"] += 1
+                out[label(m)] += 1
     return out
+
+
+def risk_decisions(bs) -> Counter:
+    """Risk's verdicts by reason, from its log lines ("intent X (key) rejected: reason: ...")."""
+    return _log_counts(bs, "risk", r"\) (approved|clipped|rejected): (\w+)", lambda m: f"{m.group(1)}:{m.group(2)}")
 
 
 def executor_not_sent(bs) -> Counter:
     """Intents the executor refused or could not send, by reason ("intent X -> not_sent 0 (reason)")."""
-    out = Counter()
-    for rec in bs.log_records():
-        if rec.get("actor") == "executor":
-            m = re.search(r"-> not_sent \S+ \((\w+)\)", rec["msg"])
-            if m:
-                out[m.group(1)] += 1
-    return out
+    return _log_counts(bs, "executor", r"-> not_sent \S+ \((\w+)\)", lambda m: m.group(1))
 
 
 def main(argv=None) -> int:

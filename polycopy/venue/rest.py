@@ -27,9 +27,9 @@ SOCKET_OPTIONS = HTTPConnection.default_socket_options + [
 
 def _pool(base_url: str) -> urllib3.PoolManager:
     kw = {"num_pools": 2, "maxsize": 4, "retries": False, "socket_options": SOCKET_OPTIONS}
-    proxy = urllib.request.getproxies().get(urlsplit(base_url).scheme)
-    host = urlsplit(base_url).hostname or ""
-    if proxy and not urllib.request.proxy_bypass(host):
+    url = urlsplit(base_url)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
         return urllib3.ProxyManager(proxy, **kw)
     return urllib3.PoolManager(**kw)
 

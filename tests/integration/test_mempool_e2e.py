@@ -48,6 +48,15 @@ def fault(sim, kind, value):
     return r.json()
 
 
+def inject_while(sim, kind, **fill):
+    """Inject a fill with the Polygon knob `kind` at 1.0, then set it back to 0."""
+    fault(sim, kind, 1.0)
+    try:
+        return inject(sim, **fill)
+    finally:
+        fault(sim, kind, 0)
+
+
 def inject(sim, **fill):
     r = requests.post(sim.endpoints["control"] + "/fills", json=fill, timeout=5)
     assert r.status_code == 200, r.text
@@ -86,11 +95,7 @@ def test_a_fill_from_all_three_feeds_is_copied_once_from_the_mempool(live):
 
 def test_a_settlement_pending_twice_under_two_hashes_is_copied_once(live):
     sim, _, db_path = live
-    fault(sim, "polygon_retry_share", 1.0)
-    try:
-        rec = inject(sim, market="mp-a", outcome="Down", side="BUY", price="0.51", size="12")
-    finally:
-        fault(sim, "polygon_retry_share", 0)
+    rec = inject_while(sim, "polygon_retry_share", market="mp-a", outcome="Down", side="BUY", price="0.51", size="12")
     token = rec[0]["token_id"]
     tx = rec[0]["tx_hash"]
     hashes = [a.hash for a in list(sim.polygon.attempts) if a.hash == tx or a.outcome == "reverted"][-2:]
@@ -103,11 +108,7 @@ def test_a_settlement_pending_twice_under_two_hashes_is_copied_once(live):
 
 def test_a_fill_the_node_never_shows_is_copied_from_rtds(live):
     sim, _, db_path = live
-    fault(sim, "polygon_unseen_share", 1.0)
-    try:
-        rec = inject(sim, market="mp-b", outcome="Up", side="BUY", price="0.51", size="12")
-    finally:
-        fault(sim, "polygon_unseen_share", 0)
+    rec = inject_while(sim, "polygon_unseen_share", market="mp-b", outcome="Up", side="BUY", price="0.51", size="12")
     token = rec[0]["token_id"]
     wait_for(lambda: orders_for(sim, token), timeout_s=10, what="the copy from RTDS")
     settle_window()
@@ -119,11 +120,7 @@ def test_a_fill_the_node_never_shows_is_copied_from_rtds(live):
 
 def test_a_reverted_settlement_raises_the_alert_and_is_held(live):
     sim, status, db_path = live
-    fault(sim, "polygon_revert_share", 1.0)
-    try:
-        rec = inject(sim, market="mp-b", outcome="Down", side="BUY", price="0.51", size="12")
-    finally:
-        fault(sim, "polygon_revert_share", 0)
+    rec = inject_while(sim, "polygon_revert_share", market="mp-b", outcome="Down", side="BUY", price="0.51", size="12")
     assert rec == []  # never listed by RTDS or the Data API
     attempt = list(sim.polygon.attempts)[-1]
     assert attempt.outcome == "reverted"
