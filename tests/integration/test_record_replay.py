@@ -3,8 +3,8 @@
 
 Both runs are the real system (run.py as a subprocess, polysim as its child). The scenario
 (scenarios/record_replay.yaml) trades one 15-minute BTC window: a warm-up fill per token, then
-three bursts of clustered fills; the caps are tight so that approvals, a clip and rejections
-all happen, and each decision depends on what the earlier ones reserved and filled.
+three bursts of fills 400-500 ms apart; the caps are tight so that approvals and rejections
+both happen, and each decision depends on what the earlier ones reserved and filled.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def write_config(tmp_path: Path) -> Path:
     # Reservation = fill when the book offers the source's price: no decision depends on whether
     # an OrderOutcome arrived before the next intent.
     raw["execution"]["max_slippage_bps"] = 0
-    raw["sizing"]["max_notional_per_market_usd"] = 60
+    raw["sizing"]["max_notional_per_market_usd"] = 50
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
