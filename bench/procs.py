@@ -1,4 +1,4 @@
-"""CPU and RSS of every actor process over a run (psutil), sampled in a background thread."""
+"""CPU, memory and open files of every actor process over a run (psutil), sampled in a background thread."""
 from __future__ import annotations
 
 import threading
@@ -11,12 +11,13 @@ STATUS_EVERY_S = 5.0
 
 
 class ProcSampler:
-    """Every `every_s`: cpu % (of one core) and RSS (MB) per actor. Actor pids come from the
-    system's status (refreshed every few seconds: coalescers come and go, restarts change pids)."""
+    """Every `every_s`, per actor: cpu % (of one core), RSS, USS and PSS (MB), open fds. Actor pids
+    come from the system's status (refreshed every few seconds: coalescers come and go, restarts
+    change pids)."""
 
     def __init__(self, bs, every_s: float = 1.0):
         self.bs, self.every_s = bs, every_s
-        self.samples: dict[str, list] = defaultdict(list)  # name -> [(t_s, cpu_pct, rss_mb, uss_mb)]
+        self.samples: dict[str, list] = defaultdict(list)  # name -> [(t_s, cpu_pct, rss_mb, uss_mb, fds, pss_mb)]
         self.procs: dict[tuple[str, int], psutil.Process] = {}
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="proc-sampler", daemon=True)
@@ -55,7 +56,8 @@ class ProcSampler:
                 try:
                     mem = p.memory_full_info()  # USS: pages only this process holds (forked actors share most)
                     self.samples[name].append((round(now - self.t0, 1), p.cpu_percent(None),
-                                               round(mem.rss / 2**20, 1), round(mem.uss / 2**20, 1)))
+                                               round(mem.rss / 2**20, 1), round(mem.uss / 2**20, 1), p.num_fds(),
+                                               round(mem.pss / 2**20, 1)))
                 except psutil.Error:
                     del self.procs[(name, pid)]
 
@@ -70,12 +72,13 @@ class ProcSampler:
                          "uss_mb_first": uss[0], "uss_mb_last": uss[-1], "samples": len(rows)}
         return out
 
-    def mem_total(self, exclude=("polysim",), field: int = 3) -> list[tuple[float, float]]:
-        """(t_s, summed USS MB (field 3; RSS: 2) of the system's processes) per sampling round."""
+    def mem_total(self, exclude=("polysim",), field: int | None = 3, only=None) -> list[tuple[float, float]]:
+        """(t_s, sum over the system's processes) per sampling round: USS MB (field 3), RSS MB (2),
+        open fds (4), PSS MB (5) or, with field None, how many processes. `only(name)` narrows them."""
         by_t = defaultdict(float)
         for name, rows in self.samples.items():
-            if name in exclude:
+            if name in exclude or (only and not only(name)):
                 continue
             for row in rows:
-                by_t[row[0]] += row[field]
+                by_t[row[0]] += 1 if field is None else row[field]
         return sorted(by_t.items())

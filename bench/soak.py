@@ -75,13 +75,50 @@ def duplicates(run: collect.Run, accepted: set) -> dict:
             "order_ids_accepted_twice": sum(1 for n in accepted_posts.values() if n > 1)}
 
 
+def _mean(totals: list, first: bool, span_s: float = 30) -> float:
+    """Mean of the first (or last) `span_s` seconds of a (t_s, value) series."""
+    t0 = totals[0][0] if first else totals[-1][0] - span_s
+    t1 = totals[0][0] + span_s if first else totals[-1][0]
+    vals = [v for t, v in totals if t0 <= t <= t1]
+    return sum(vals) / len(vals)
+
+
 def _growth(totals: list) -> float:
     """Mean of the last 30 s minus mean of the first 30 s."""
-    if not totals:
-        return 0.0
-    warm = [v for t, v in totals if t <= totals[0][0] + 30]
-    late = [v for t, v in totals if t >= totals[-1][0] - 30]
-    return round(sum(late) / len(late) - sum(warm) / len(warm), 1)
+    return round(_mean(totals, False) - _mean(totals, True), 1) if totals else 0.0
+
+
+def _slope_per_h(totals: list) -> float | None:
+    """Least-squares slope of a (t_s, value) series, per hour."""
+    if len(totals) < 3:
+        return None
+    n = len(totals)
+    mt, mv = sum(t for t, _ in totals) / n, sum(v for _, v in totals) / n
+    var = sum((t - mt) ** 2 for t, _ in totals)
+    return round(sum((t - mt) * (v - mv) for t, v in totals) / var * 3600, 1) if var else None
+
+
+def memory_trend(sampler: ProcSampler) -> dict:
+    """Once a minute: the bot's summed PSS (its real footprint: shared pages split among their
+    sharers), USS and open fds, and the coalescers alive. And, over the second half of the run,
+    the growth rate of the actors that live all along (not coalescers, which come and go with
+    markets): RSS growth there is a leak; USS growth alone is shared pages becoming private."""
+    def fixed(field):
+        series = sampler.mem_total(field=field, only=lambda n: not n.startswith("coalescer"))
+        return _slope_per_h(series[len(series) // 2:])
+
+    fds_series = sampler.mem_total(field=4)
+    uss, pss, fds = dict(sampler.mem_total()), dict(sampler.mem_total(field=5)), dict(fds_series)
+    coalescers = dict(sampler.mem_total(field=None, only=lambda n: n.startswith("coalescer")))
+    rows, next_min = [], 0
+    for t in sorted(uss):
+        if t >= next_min * 60:
+            rows.append({"min": round(t / 60, 1), "pss_mb": round(pss.get(t, 0), 1), "uss_mb": round(uss[t], 1),
+                         "fds": int(fds.get(t, 0)), "coalescers": int(coalescers.get(t, 0))})
+            next_min = int(t / 60) + 1
+    return {"by_minute": rows, "fixed_actors_rss_mb_per_h_second_half": fixed(2),
+            "fixed_actors_uss_mb_per_h_second_half": fixed(3),
+            "fds_first_last": [round(_mean(fds_series, True)), round(_mean(fds_series, False))] if fds_series else None}
 
 
 def _log_counts(bs, actor: str, pattern: str, label) -> Counter:
@@ -136,15 +173,14 @@ def main(argv=None) -> int:
             not_copied["not_detected" if not bot else "detected_no_order"] += 1
     intent_states = Counter(f"{i['state']}:{i['reason']}" for i in bs.db_rows("SELECT state, reason FROM exec_intents"))
     totals = sampler.mem_total()
-    warm = [v for t, v in totals if t <= totals[0][0] + 30] if totals else [0]
-    late = [v for t, v in totals if t >= totals[-1][0] - 30] if totals else [0]
     restarts = bs.restarts()
     write_result("soak", {
         "copied": len(copied), "eligible": len(rows), "duplicates": sum(duplicates(run, accepted).values()),
         "duplicates_detail": duplicates(run, accepted), "restarts": sum(restarts.values()), "restarts_by_actor": restarts,
-        "rss_growth_mb": round(sum(late) / len(late) - sum(warm) / len(warm), 1),
+        "rss_growth_mb": _growth(totals),
         "rss_sum_growth_mb": _growth(sampler.mem_total(field=2)),
-        "uss_total_mb_first_last": [round(sum(warm) / len(warm), 1), round(sum(late) / len(late), 1)],
+        "uss_total_mb_first_last": [round(_mean(totals, True), 1), round(_mean(totals, False), 1)] if totals else None,
+        "memory_trend": memory_trend(sampler),
         "memory_by_actor_mb": {n: {"rss": [s["rss_mb_first"], s["rss_mb_last"]], "uss": [s["uss_mb_first"], s["uss_mb_last"]]}
                                for n, s in sampler.summary().items()},
         "risk_decisions": dict(risk_decisions(bs)), "executor_not_sent": dict(executor_not_sent(bs)),

@@ -87,6 +87,26 @@ def _p(q: dict | None) -> str:
     return " / ".join(fmt(q.get(k)) for k in ("p50", "p95", "p99"))
 
 
+def soak_trend(soak: dict) -> str:
+    """The long-run part of the soak sentence: growth of the actors that live all along."""
+    t = soak.get("memory_trend") or {}
+    if t.get("fixed_actors_rss_mb_per_h_second_half") is None:
+        return ""
+    first, last = t["fds_first_last"]
+    return (f" (the actors that live all along, over the second half: RSS "
+            f"{t['fixed_actors_rss_mb_per_h_second_half']:+} MB/h, USS {t['fixed_actors_uss_mb_per_h_second_half']:+} MB/h; "
+            f"open files {first} then {last})")
+
+
+def soak_minutes(soak: dict) -> list[str]:
+    """The soak's memory, open files and coalescers, a row a minute."""
+    rows = (soak.get("memory_trend") or {}).get("by_minute") or []
+    if not rows:
+        return []
+    return ["| minute | summed PSS MB | summed USS MB | open files | coalescers |", "|---:|---:|---:|---:|---:|",
+            *(f"| {r['min']:g} | {r.get('pss_mb', '')} | {r['uss_mb']} | {r['fds']} | {r['coalescers']} |" for r in rows), ""]
+
+
 def readme_block() -> str:
     """The README's summary: one table and a few lines, every figure from the JSON files."""
     lat, mp = load("latency") or {}, load("mempool") or {}
@@ -125,7 +145,8 @@ def readme_block() -> str:
     if soak:
         out.append(f"Soak (`soak.json`, {soak.get('minutes'):g} min, RTDS drops and stalls, 429s, dropped POST answers, "
                    f"a new market every minute): {soak['copied']} of {soak['eligible']} eligible fills copied, "
-                   f"{soak['duplicates']} duplicates, {soak['restarts']} restarts, memory {soak['rss_growth_mb']:+} MB.")
+                   f"{soak['duplicates']} duplicates, {soak['restarts']} restarts, memory {soak['rss_growth_mb']:+} MB"
+                   f"{soak_trend(soak)}.")
     m = lat.get("machine", {})
     out += ["", f"Machine: {m.get('cores')} cores, {m.get('cpu_model')}, Python {m.get('python')}; latency run "
                 f"{m.get('date')}. Full tables, per-stage breakdown and profiles: `bench/results/TABLE.md`, "
@@ -202,7 +223,7 @@ def main() -> int:
         out += [f"## Soak: `python -m bench.soak --minutes {soak.get('minutes')}`", "", machine_line(soak), "",
                 "| copied / eligible | duplicates | restarts | memory growth MB (summed USS) |", "|---:|---:|---:|---:|",
                 f"| {soak['copied']} / {soak['eligible']} | {soak['duplicates']} | {soak['restarts']} | "
-                f"{soak['rss_growth_mb']} |", "",
+                f"{soak['rss_growth_mb']} |", "", *soak_minutes(soak),
                 f"Faults: {len(soak.get('faults', []))} ({', '.join(sorted({f.split(' ', 1)[1] for f in soak.get('faults', [])}))}); "
                 f"market roll-over every {soak.get('roll_s')} s; restarts by actor {soak.get('restarts_by_actor')}.", ""]
     (RESULTS / "TABLE.md").write_text("\n".join(out) + "\n")

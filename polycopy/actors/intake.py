@@ -5,7 +5,11 @@ venue/source_fill.py) is checked against memory, then inserted into SQLite (`INS
 IGNORE`, the primary key decides) before anything is sent. New fills go per token as one
 FillBatch to `coalescer:<token>`; when that coalescer does not exist yet the fills wait in a
 buffer (status "buffered" on disk) while the supervisor is asked for it (EnsureCoalescer,
-repeated every few seconds) and the catalog for the market facts.
+repeated every few seconds) and the catalog for the market facts. When neither the slug nor the
+facts tell the market's end, the buffer also waits for the facts, up to
+`copy.market_facts_wait_ms`: Risk rejects an opening order in a market whose end it does not
+know, and a first fill must not be lost only because the catalog's lookup was slower than the
+coalescer's start.
 
 At start the keys of the last RETAIN_H hours are loaded: no fill seen before a restart is
 routed again. Fills that happened before the start and are older than
@@ -40,6 +44,7 @@ STATS = "intake-stats"
 ENSURE = "intake-ensure"
 RETRY = "intake-retry"
 PENDING = "intake-pending"
+FACTS_WAIT = "intake-facts-wait"
 PENDING_EVERY_S = 1.0
 TO_COPY = ("routed", "buffered", "provisional")
 RETRY_S = 1.0
@@ -76,6 +81,7 @@ class Intake(ChildActor):
         self.facts: dict[str, MarketFacts] = {}  # token -> facts
         self.end_unknown: set[str] = set()  # tokens whose coalescer was asked for without a market end
         self.facts_asked: set[str] = set()
+        self.hold_until: dict[str, float] = {}  # token -> monotonic time its buffer stops waiting for facts
         self.counters: dict[str, FeedCounters] = defaultdict(FeedCounters)
         self.started_ms = 0
         self._ensure_armed = False
@@ -197,6 +203,8 @@ class Intake(ChildActor):
             if addr is not None and token not in self.buffers:
                 self.send(addr, FillBatch(fills=tuple(group), sent_ns=time.monotonic_ns()))
             else:
+                if token not in self.buffers and not self._end_known(token, group[0]):
+                    self._hold(token)
                 self.buffers.setdefault(token, []).extend(group)
                 self._ask_for(token, group[0])
 
@@ -217,8 +225,29 @@ class Intake(ChildActor):
             self._ensure_armed = True
             self.wakeupAfter(timedelta(seconds=ENSURE_EVERY_S), payload=ENSURE)
 
+    def _end_known(self, token: str, fill) -> bool:
+        return token in self.facts or bool(end_ts_from_slug(fill.slug))
+
+    def _hold(self, token: str) -> None:
+        wait_s = self.config.copy.market_facts_wait_ms / 1000
+        if wait_s > 0:
+            self.hold_until[token] = time.monotonic() + wait_s
+            self.wakeupAfter(timedelta(seconds=wait_s), payload=FACTS_WAIT)
+
     def on_peers(self) -> None:
+        self._flush_ready()
+
+    def _flush_ready(self) -> None:
+        """Route each buffer whose coalescer exists, unless it still waits for its market's end."""
+        now = time.monotonic()
         for token in [t for t in self.buffers if f"coalescer:{t}" in self.peers]:
+            if not self._end_known(token, self.buffers[token][0]):
+                if now < self.hold_until.get(token, 0):
+                    continue
+                if token in self.hold_until:
+                    self.log.warning("no market end for token {} after {} ms: its fills go on, and risk decides",
+                                     token[:16], self.config.copy.market_facts_wait_ms)
+            self.hold_until.pop(token, None)
             group = self.buffers.pop(token)
             store.set_status(self.db, [f.key for f in group if not f.provisional], "routed")  # written before sent
             store.set_status(self.db, [f.key for f in group if f.provisional], "provisional", only_from="buffered")
@@ -237,6 +266,7 @@ class Intake(ChildActor):
             if msg.end_ts and token in self.end_unknown and self.parent is not None:
                 self.end_unknown.discard(token)
                 self.send(self.parent, EnsureCoalescer(key=token, condition_id=msg.condition_id, end_ts=msg.end_ts))
+        self._flush_ready()
 
     # ------------------------------------------------------------ timers
 
@@ -251,6 +281,12 @@ class Intake(ChildActor):
             self._ensure_armed = False
             for token, group in list(self.buffers.items()):
                 self._ask_for(token, group[0])
+        elif payload == FACTS_WAIT:
+            self._flush_ready()
+            now = time.monotonic()
+            due = [t for t in self.hold_until.values() if t > now]
+            if due:  # a timer may fire a little early
+                self.wakeupAfter(timedelta(seconds=min(due) - now), payload=FACTS_WAIT)
         elif payload == PENDING:
             self._pending_armed = False
             self._expire_pending()

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 from thespian.actors import ActorAddress
 
-from polycopy.actors.intake import ENSURE, STATS, Intake
+from polycopy.actors.intake import ENSURE, FACTS_WAIT, STATS, Intake
 from polycopy.config.loader import parse_config
-from polycopy.messages import (EnsureCoalescer, FeedStats, FillBatch, NeedMarketFacts, Peers, SourceFill,
-                               StageTiming)
+from polycopy.messages import (EnsureCoalescer, FeedStats, FillBatch, MarketFacts, NeedMarketFacts, Peers,
+                               SourceFill, StageTiming)
 from polycopy.store import fills as store
 from polycopy.store.db import open_db
 from tests.actors.harness import Harness
@@ -96,6 +96,40 @@ def test_missing_coalescer_buffers_asks_and_flushes_on_peers(tmp_path):
     assert store.count_by_status(open_db(tmp_path / "s.sqlite")) == {"routed": 2}
     h.deliver(FillBatch(fills=(fill("0xc"),)))  # now straight through
     assert routed(h)[-1] == "0xc|11|BUY|0.5|5|0" and len(h.sent_to("c11", FillBatch)) == 2
+
+
+def test_a_market_whose_end_is_unknown_waits_for_its_facts_then_routes(tmp_path):
+    """Risk rejects an opening order without a market end: the first fills wait for the catalog."""
+    h = start(tmp_path, peers={"telemetry": "tel", "catalog": "cat"})
+    h.deliver(FillBatch(fills=(fill("0xa", slug="will-it-rain-tomorrow"),)))
+    h.deliver(Peers(peers={"coalescer:11": ActorAddress("c11")}))  # the coalescer was quicker than the lookup
+    h.deliver(FillBatch(fills=(fill("0xb", slug="will-it-rain-tomorrow"),)))
+    assert routed(h) == []
+    h.deliver(MarketFacts(condition_id="0xc", token_ids=("11", "12"), outcomes=("Yes", "No"), end_ts=1_900_000_000,
+                          tick_size=Decimal("0.01"), min_order_size=Decimal("5"), neg_risk=False))
+    assert routed(h) == ["0xa|11|BUY|0.5|5|0", "0xb|11|BUY|0.5|5|0"]
+    h.deliver(FillBatch(fills=(fill("0xc", slug="will-it-rain-tomorrow"),)))  # then straight through
+    assert routed(h)[-1] == "0xc|11|BUY|0.5|5|0"
+
+
+def test_without_facts_the_wait_ends_and_risk_decides(tmp_path):
+    h = start(tmp_path, peers={"telemetry": "tel", "catalog": "cat"})
+    h.deliver(FillBatch(fills=(fill("0xa", slug="will-it-rain-tomorrow"),)))
+    h.deliver(Peers(peers={"coalescer:11": ActorAddress("c11")}))
+    h.fire_wakeups(lambda p: p == FACTS_WAIT)  # the timer fires early: still waiting
+    assert routed(h) == []
+    h.actor.hold_until["11"] -= 10
+    h.fire_wakeups(lambda p: p == FACTS_WAIT)
+    assert routed(h) == ["0xa|11|BUY|0.5|5|0"]
+    assert store.count_by_status(open_db(tmp_path / "s.sqlite")) == {"routed": 1}
+
+
+def test_with_no_wait_configured_nothing_is_held(tmp_path):
+    config = parse_config({"store": {"path": str(tmp_path / "s.sqlite")}, "copy": {"market_facts_wait_ms": 0}})
+    h = Harness(Intake, config=config, peers={"telemetry": "tel", "catalog": "cat"})
+    h.deliver(FillBatch(fills=(fill("0xa", slug="will-it-rain-tomorrow"),)))
+    h.deliver(Peers(peers={"coalescer:11": ActorAddress("c11")}))
+    assert routed(h) == ["0xa|11|BUY|0.5|5|0"]
 
 
 def test_restart_routes_nothing_twice_and_the_buffered_once(tmp_path):

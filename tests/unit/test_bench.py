@@ -11,7 +11,8 @@ from bench.burst import depth_series, orders_per_burst
 from bench.machine import quantiles
 from bench.profile import summarise
 from bench.runs import SCENARIOS, scenario_variant
-from bench.soak import duplicates, scenario
+from bench.procs import ProcSampler
+from bench.soak import duplicates, memory_trend, scenario
 from polycopy.policy.coalesce import intent_id_for
 from polycopy.sim.plan import plan_once
 from polycopy.sim.scenario import load, parse
@@ -107,6 +108,22 @@ def test_duplicates_counts_orders_for_unknown_fills():
     run.orders[iid] = {"order_id": "og", "intent_id": iid, "token_id": "1"}
     d = duplicates(run, {"o0", "og"})
     assert d == {"extra_orders_per_fill": 0, "orders_for_unknown_fills": 1, "order_ids_accepted_twice": 0}
+
+
+def test_memory_trend_separates_long_lived_actors_from_coalescers():
+    sampler = ProcSampler.__new__(ProcSampler)
+    # 10 min every 30 s: intake's RSS grows 1 MB a minute and its USS 2, a coalescer (30 MB USS)
+    # lives from minute 4 to 6, polysim grows fast and is not the bot's.
+    sampler.samples = {"intake": [(t, 0.0, 50 + t / 60, 10 + t / 30, 20, 15.0) for t in range(0, 601, 30)],
+                       "coalescer:1": [(t, 0.0, 70.0, 30.0, 12, 35.0) for t in range(240, 361, 30)],
+                       "polysim": [(t, 0.0, 90.0 + t, 60 + t, 40, 70.0) for t in range(0, 601, 30)]}
+    trend = memory_trend(sampler)
+    assert trend["fixed_actors_rss_mb_per_h_second_half"] == pytest.approx(60.0)
+    assert trend["fixed_actors_uss_mb_per_h_second_half"] == pytest.approx(120.0)
+    assert [r["min"] for r in trend["by_minute"]] == [float(m) for m in range(11)]
+    assert trend["by_minute"][5] == {"min": 5.0, "pss_mb": 50.0, "uss_mb": 50.0, "fds": 32, "coalescers": 1}
+    assert trend["by_minute"][7]["coalescers"] == 0 and trend["by_minute"][7]["fds"] == 20
+    assert trend["fds_first_last"] == [20, 20]
 
 
 @pytest.mark.parametrize("name", ["latency", "burst"])
