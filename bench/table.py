@@ -92,10 +92,11 @@ def soak_trend(soak: dict) -> str:
     t = soak.get("memory_trend") or {}
     if t.get("fixed_actors_rss_mb_per_h_second_half") is None:
         return ""
-    first, last = t["fds_first_last"]
+    rows = t["by_minute"]
+    settled = next((r for r in rows if r["min"] >= 5), rows[-1])  # the first markets' coalescers are up
     return (f" (the actors that live all along, over the second half: RSS "
             f"{t['fixed_actors_rss_mb_per_h_second_half']:+} MB/h, USS {t['fixed_actors_uss_mb_per_h_second_half']:+} MB/h; "
-            f"open files {first} then {last})")
+            f"open files {settled['fds']} at minute {settled['min']:g}, {rows[-1]['fds']} at the end)")
 
 
 def soak_minutes(soak: dict) -> list[str]:
