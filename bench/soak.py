@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from statistics import linear_regression
 
 import yaml
 
@@ -90,12 +91,9 @@ def _growth(totals: list) -> float:
 
 def _slope_per_h(totals: list) -> float | None:
     """Least-squares slope of a (t_s, value) series, per hour."""
-    if len(totals) < 3:
+    if len(totals) < 3 or len({t for t, _ in totals}) < 2:
         return None
-    n = len(totals)
-    mt, mv = sum(t for t, _ in totals) / n, sum(v for _, v in totals) / n
-    var = sum((t - mt) ** 2 for t, _ in totals)
-    return round(sum((t - mt) * (v - mv) for t, v in totals) / var * 3600, 1) if var else None
+    return round(linear_regression(*zip(*totals)).slope * 3600, 1)
 
 
 def memory_trend(sampler: ProcSampler) -> dict:
