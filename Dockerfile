@@ -1,7 +1,7 @@
 # polycopy in a small image: python:3.11-slim, non-root, state in a volume.
 #   docker build -t polycopy .
 #   docker run -d --name polycopy --env-file polycopy.env -v polycopy-state:/app/state polycopy --paper
-#   docker exec polycopy python -m polycopy.live_view --config config.yaml     # live view
+#   docker exec polycopy python -m polycopy.ops.live_view --config config.yaml     # live view
 #   docker exec polycopy python run.py --config config.yaml --status          # status JSON
 # Metrics listen on 127.0.0.1 inside the container; scrape them from a sidecar sharing the
 # network namespace (or run with --network host on a firewalled host).

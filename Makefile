@@ -33,7 +33,7 @@ status: install
 	$(BIN)/python run.py --config $(CONFIG) --status
 
 live-view: install
-	$(BIN)/python -m polycopy.live_view --config $(CONFIG)
+	$(BIN)/python -m polycopy.ops.live_view --config $(CONFIG)
 
 clean:
 	rm -rf $(VENV) state .pytest_cache

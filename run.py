@@ -12,7 +12,7 @@ from loguru import logger
 from polycopy import runner
 from polycopy.config import load_config, load_secrets, with_secret_urls
 from polycopy.errors import ConfigError, PolycopyError, SystemNotRunningError, SystemRunningError
-from polycopy.logs import setup_logging
+from polycopy.ops.logs import setup_logging
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -94,7 +94,7 @@ def _run(args, cfg, secrets, overrides) -> int:
         cfg = runner.sim_config(cfg, sim)
         logger.info("polysim on loopback: {}", sim.endpoints)
         if args.replay:
-            logger.info("replaying {}; state in {}; then: python -m polycopy.report --db {}", args.replay,
+            logger.info("replaying {}; state in {}; then: python -m polycopy.ops.report --db {}", args.replay,
                         cfg.store.path.parent, cfg.store.path)
 
     def reload_config():
@@ -107,7 +107,7 @@ def _run(args, cfg, secrets, overrides) -> int:
 
     try:
         if args.healthcheck:  # with --sim: the checks run against polysim
-            from polycopy.health import healthcheck
+            from polycopy.ops.health import healthcheck
 
             return healthcheck(cfg, secrets)
         return runner.run(cfg, secrets, reload_config, args.config)

@@ -18,7 +18,7 @@ from loguru import logger
 
 from polycopy.actors import system
 from polycopy.config import Config, Mode, Secrets, required_secrets_missing
-from polycopy.health import preflight
+from polycopy.ops.health import preflight
 from polycopy.errors import SystemNotRunningError
 from polycopy.messages import (
     Init,

@@ -17,7 +17,7 @@ from loguru import logger
 from polycopy.actors.watcher import FeedState, WatcherActor
 from polycopy.actors.watcher_io import Backoff, RateLimitedLog, ThreadBridge
 from polycopy.errors import RejectedError, TemporaryError
-from polycopy.recording import BackstopRecorder, Recorder
+from polycopy.ops.recording import BackstopRecorder, Recorder
 from polycopy.venue.data_api import DataApiClient, TradesPoller
 
 log = logger.bind(actor="backstop")

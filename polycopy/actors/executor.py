@@ -20,7 +20,7 @@ from polycopy.actors.post_pool import PostPool
 from polycopy.actors.watcher_io import Backoff, ThreadBridge
 from polycopy.config.loader import load_secrets, required_secrets_missing
 from polycopy.config.models import Mode
-from polycopy.credentials import hint
+from polycopy.ops.credentials import hint
 from polycopy.errors import ConfigError, TemporaryError
 from polycopy.messages import (Alert, ApprovedIntent, MarketFacts, OrderOutcome, PositionsReply, PositionsSnapshot,
                                StageTiming)

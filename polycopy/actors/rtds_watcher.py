@@ -7,7 +7,7 @@ connection that delivered data resets the failure count. After `circuit_breaker_
 consecutive failures the watcher stops trying for `circuit_breaker_cooldown_s` (the backstop
 keeps polling meanwhile). Bad frames are counted and logged once per kind per minute. With
 `detection.record_path` (run.py --record) the source's raw frames are appended there
-(polycopy/recording.py), from this thread.
+(polycopy/ops/recording.py), from this thread.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from websockets.exceptions import WebSocketException
 
 from polycopy.actors.watcher import FeedState, WatcherActor, update_health
 from polycopy.actors.watcher_io import Backoff, CircuitBreaker, RateLimitedLog, ThreadBridge
-from polycopy.recording import Recorder, RtdsRecorder
+from polycopy.ops.recording import Recorder, RtdsRecorder
 from polycopy.venue.rtds import PING, SUBSCRIBE, Malformed, frame_fill, is_from, parse_frame
 from polycopy.venue.source_fill import Occurrences
 

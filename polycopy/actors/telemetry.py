@@ -24,12 +24,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from polycopy.actors.base import ChildActor
-from polycopy.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
-from polycopy.csvfiles import TargetCsv, trade_row
-from polycopy.logs import make_scrubber
+from polycopy.ops.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
+from polycopy.ops.csvfiles import TargetCsv, trade_row
+from polycopy.ops.logs import make_scrubber
 from polycopy.messages import (Alert, FeedHealth, FeedStats, OrderOutcome, Reports, RiskDecision, StageTiming,
                                TelemetrySnapshot, TripKillSwitch)
-from polycopy.metrics import Metrics, StageJoin, snapshot_path
+from polycopy.ops.metrics import Metrics, StageJoin, snapshot_path
 
 TICK = "telemetry-tick"
 TICK_S = 1.0

@@ -1,6 +1,6 @@
 """Replay a recorded source feed (`run.py --record FILE`) with its timing.
 
-The file is JSONL, one line per received item (polycopy/recording.py):
+The file is JSONL, one line per received item (polycopy/ops/recording.py):
 `{"recv_ms": <ms>, "text": "<raw RTDS frame>"}` (or `"frame": {...}`), and
 `{"recv_ms": <ms>, "backstop_row": {...}}` for a Data API `/trades` row. Non-JSON frame text
 ("", "PONG") and frames without a payload are skipped. Item i is played

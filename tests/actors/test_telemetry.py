@@ -13,7 +13,7 @@ from polycopy.actors.base import REPORT, ChildActor
 from polycopy.actors.telemetry import Telemetry
 from polycopy.messages import (Alert, FeedHealth, KillSwitchChanged, OrderOutcome, Ping, Reports, RiskDecision,
                                StageTiming, TelemetrySnapshot, TripKillSwitch)
-from polycopy.metrics import snapshot_path
+from polycopy.ops.metrics import snapshot_path
 from polycopy.store import journal, open_db
 from tests.actors.harness import Harness
 from tests.conftest import make_config

@@ -20,6 +20,7 @@ from polycopy.config.loader import parse_config
 from polycopy.messages import EnsureCoalescer, FillBatch, Peers
 from tests.actors.harness import Harness
 from tests.integration.detection_fakes import FakeDataApi, FakeRtds
+from tests.integration.test_supervision import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -161,7 +162,7 @@ def test_rtds_watcher_in_a_real_actor_system(tmp_path):
     with FakeRtds() as rtds:
         cfg = parse_config({"venue": {"rtds_url": rtds.url}, "detection": DETECTION,
                             "copy": {"source_wallet": "0x1d0034134e339a309700ff2d34e99fa2d48b0313"}})
-        asys = ActorSystem("multiprocTCPBase", {"Admin Port": 19613}, transientUnique=True, logDefs=log_defs())
+        asys = ActorSystem("multiprocTCPBase", {"Admin Port": free_port()}, transientUnique=True, logDefs=log_defs())
         try:
             collector = asys.createActor(Collector)
             watcher = asys.createActor(RtdsWatcher)

@@ -26,6 +26,7 @@ from polycopy.venue.rest import ClobRest
 from polycopy.venue.responses import Book
 from polycopy.venue.orders import Level
 from tests.conftest import ROOT
+from tests.integration.test_supervision import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -308,7 +309,7 @@ def test_live_executor_heartbeats_fills_and_settlement(server, tmp_path):
 
 
 def test_credentials_helper_prints_env_lines(server, capsys, monkeypatch):
-    from polycopy import credentials
+    from polycopy.ops import credentials
 
     monkeypatch.setenv("POLYCOPY_PRIVATE_KEY", KEY)
     monkeypatch.delenv("POLYCOPY_SIGNATURE_TYPE", raising=False)
@@ -357,7 +358,7 @@ def test_executor_in_a_real_actor_system(server, tmp_path, monkeypatch):
                                  "venue": {"clob_url": server.url, "clob_ws_user_url": server.ws_url,
                                            "clob_ws_market_url": server.ws_market_url},
                                  "store": {"path": str(db_path)}})
-    asys = ActorSystem("multiprocTCPBase", {"Admin Port": 19631}, transientUnique=True)
+    asys = ActorSystem("multiprocTCPBase", {"Admin Port": free_port()}, transientUnique=True)
     try:
         collector = asys.createActor(OutcomeCollector)
         executor = asys.createActor(Executor)

@@ -24,6 +24,7 @@ from polycopy.sim.scenario import parse
 from polycopy.sim.server import Polysim
 from tests.actors.harness import Harness
 from tests.conftest import make_config
+from tests.integration.test_supervision import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -252,7 +253,7 @@ def test_catalog_in_a_real_actor_system(tmp_path):
         ep = sim.endpoints
         cfg = make_config(tmp_path, venue={"gamma_url": ep["gamma"], "clob_url": ep["clob"]})
         yes, no = tokens(sim, "will-it-snow")
-        asys = ActorSystem("multiprocTCPBase", {"Admin Port": 19657}, transientUnique=True, logDefs=log_defs())
+        asys = ActorSystem("multiprocTCPBase", {"Admin Port": free_port()}, transientUnique=True, logDefs=log_defs())
         try:
             cat = asys.createActor(Catalog)
             asys.tell(cat, Init(config=cfg, peers={}))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from polycopy import report
+from polycopy.ops import report
 from tests.conftest import ROOT
 from tests.integration.test_supervision import free_port, wait_for
 
@@ -145,7 +145,7 @@ def test_polysim_replay_moves_the_recording_to_now_and_serves_its_markets(tmp_pa
     """In-process polysim: a recorded source frame and backstop row, replayed with `replay_shift`."""
     import requests
 
-    from polycopy.recording import Recorder
+    from polycopy.ops.recording import Recorder
     from polycopy.sim.scenario import parse
     from polycopy.sim.server import Polysim
     from tests.sim.simkit import SOURCE, frames, rtds

@@ -14,7 +14,7 @@ from loguru import logger
 from polycopy.actors import system
 from polycopy.actors.telemetry import Telemetry
 from polycopy.config import load_secrets
-from polycopy.logs import setup_logging
+from polycopy.ops.logs import setup_logging
 from polycopy.messages import Alert, FeedHealth, Init, StageTiming
 from tests.conftest import make_config
 from tests.integration.test_supervision import free_port, wait_for

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from polycopy.alerts import AlertPolicy, AlertSender, Notice, split_urls
+from polycopy.ops.alerts import AlertPolicy, AlertSender, Notice, split_urls
 
 
 class Receiver:

@@ -100,7 +100,7 @@ def test_secrets_come_from_the_environment_and_never_show_in_repr():
 
 
 def test_a_node_url_with_a_key_comes_from_the_environment_and_is_redacted():
-    from polycopy.logs import make_scrubber
+    from polycopy.ops.logs import make_scrubber
 
     url = "wss://polygon-mainnet.g.alchemy.com/v2/Abc123SecretNodeKey456"
     s = load_secrets({"POLYCOPY_POLYGON_WS_URL": url})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from decimal import Decimal
 
-from polycopy.csvfiles import TargetCsv, slippage_bps, trade_row
+from polycopy.ops.csvfiles import TargetCsv, slippage_bps, trade_row
 from polycopy.messages import OrderOutcome
 
 TOKEN = "7132104512345"

@@ -11,7 +11,7 @@ import requests
 from aiohttp import web
 
 from polycopy.config import load_secrets
-from polycopy.health import healthcheck, preflight, run_checks
+from polycopy.ops.health import healthcheck, preflight, run_checks
 from polycopy.sim.geoblock import Geoblock
 from polycopy.sim.server import Polysim
 from tests.conftest import make_config

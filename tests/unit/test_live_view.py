@@ -5,9 +5,9 @@ import time
 
 from rich.console import Console
 
-from polycopy import live_view
+from polycopy.ops import live_view
 from polycopy.messages import Alert, FeedHealth, KillSwitchChanged
-from polycopy.metrics import snapshot_path
+from polycopy.ops.metrics import snapshot_path
 from tests.actors.test_telemetry import copy, start, stop
 
 

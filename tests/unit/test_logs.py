@@ -8,7 +8,7 @@ import sys
 import pytest
 from loguru import logger
 
-from polycopy.logs import REDACTED, setup_logging
+from polycopy.ops.logs import REDACTED, setup_logging
 
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 API_SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA=="

@@ -6,7 +6,7 @@ import socket
 import pytest
 import requests
 
-from polycopy.metrics import Metrics, Window, quantiles
+from polycopy.ops.metrics import Metrics, Window, quantiles
 
 
 def free_port() -> int:

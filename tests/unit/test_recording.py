@@ -1,4 +1,4 @@
-"""Recording the source feed (polycopy/recording.py) and reading it back for replay (sim/replay.py)."""
+"""Recording the source feed (polycopy/ops/recording.py) and reading it back for replay (sim/replay.py)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import os
 import threading
 from decimal import Decimal
 
-from polycopy.recording import BackstopRecorder, Recorder, RtdsRecorder
+from polycopy.ops.recording import BackstopRecorder, Recorder, RtdsRecorder
 from polycopy.sim.replay import load_items, recorded_markets, shifted_slug
 
 WALLET = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"

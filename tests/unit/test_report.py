@@ -1,4 +1,4 @@
-"""polycopy.report: what a run did, from its database (decisions, journal, fills)."""
+"""polycopy.ops.report: what a run did, from its database (decisions, journal, fills)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from polycopy import report
+from polycopy.ops import report
 from polycopy.messages import CopyIntent
 from polycopy.store import exposure, journal
 from polycopy.store.db import open_db

@@ -85,10 +85,10 @@ def test_book_sorted_best_first():
 
 
 def test_account_errors_map_to_hints():
-    from polycopy.credentials import hint
+    from polycopy.ops.credentials import hint
 
     r = parse_post(400, {}, {"error": "maker address not allowed, please use the deposit wallet flow"})
     assert r.reason == "maker_not_allowed" and "POLYCOPY_SIGNATURE_TYPE=3" in hint(r.reason)
     r = parse_post(400, {}, {"error": "the order signer address has to be the address of the API KEY"})
-    assert r.reason == "signer_not_api_key" and "polycopy.credentials" in hint(r.reason)
+    assert r.reason == "signer_not_api_key" and "polycopy.ops.credentials" in hint(r.reason)
     assert hint("balance") == ""

@@ -117,7 +117,7 @@ def check_funds(cfg: Config, secrets: Secrets, signer):
         else:  # derive (read-only: never creates a key)
             status, _, data = rest.request("GET", "/auth/derive-api-key", headers=signer.l1_headers())
             if status != 200 or not isinstance(data, dict) or not data.get("apiKey"):
-                return FAIL, f"funds: cannot derive API credentials (HTTP {status}); run python -m polycopy.credentials"
+                return FAIL, f"funds: cannot derive API credentials (HTTP {status}); run python -m polycopy.ops.credentials"
             rest.creds = ApiCreds(data["apiKey"], data["secret"], data["passphrase"])
         rest.address = signer.address
         status, _, data = rest.request("GET", "/balance-allowance", auth=True, params={
@@ -127,7 +127,7 @@ def check_funds(cfg: Config, secrets: Secrets, signer):
     finally:
         rest.close()
     if status == 401:
-        return FAIL, "funds: the CLOB refused the API credentials (401): re-derive them with python -m polycopy.credentials"
+        return FAIL, "funds: the CLOB refused the API credentials (401): re-derive them with python -m polycopy.ops.credentials"
     if status != 200 or not isinstance(data, dict):
         return FAIL, f"funds: /balance-allowance answered HTTP {status}"
     need = cfg.sizing.max_notional_per_order_usd

@@ -1,4 +1,4 @@
-"""What a run did, from its database: `python -m polycopy.report --db STATE.sqlite [--json]`.
+"""What a run did, from its database: `python -m polycopy.ops.report --db STATE.sqlite [--json]`.
 
 - source fills seen, by intake status (routed / buffered / stale);
 - risk decisions (the `decisions` table): approved, clipped, rejected, with reasons, and the
@@ -120,7 +120,7 @@ def render(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m polycopy.report", description="What a run did, from its database.")
+    p = argparse.ArgumentParser(prog="python -m polycopy.ops.report", description="What a run did, from its database.")
     p.add_argument("--db", required=True, type=Path, help="the run's SQLite file (store.path; --sim: state/sim/...)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = p.parse_args(argv)

@@ -1,7 +1,7 @@
 """Derive the CLOB API credentials from the private key and print them as environment lines.
 
     POLYCOPY_PRIVATE_KEY=0x... [POLYCOPY_SIGNATURE_TYPE=3 POLYCOPY_FUNDER=0x...] \\
-        python -m polycopy.credentials --env-format >> .env
+        python -m polycopy.ops.credentials --env-format >> .env
 
 Signature types (CLOB-V2.md §2.8): 0 EOA (maker = the key's address), 1 Polymarket proxy
 (email/Magic accounts), 2 Gnosis Safe (browser-wallet accounts), 3 deposit wallet (new API
@@ -22,11 +22,11 @@ HINTS = {
     "maker_not_allowed": "the venue wants the deposit-wallet flow for this account: set POLYCOPY_SIGNATURE_TYPE=3 and "
                          "POLYCOPY_FUNDER to your deposit wallet (deployed and funded), then re-derive credentials",
     "signer_not_api_key": "the API key belongs to a different address than the order signer: re-run "
-                          "`python -m polycopy.credentials --env-format` with the same POLYCOPY_PRIVATE_KEY, and for "
+                          "`python -m polycopy.ops.credentials --env-format` with the same POLYCOPY_PRIVATE_KEY, and for "
                           "type 3 make sure the deposit wallet is deployed",
     "owner_not_api_key": "POLYCOPY_API_KEY does not belong to this key: re-derive the credentials",
     "invalid_signature": "wrong POLYCOPY_SIGNATURE_TYPE or POLYCOPY_FUNDER for this key",
-    "auth": "the API credentials are invalid: re-derive them with `python -m polycopy.credentials --env-format`",
+    "auth": "the API credentials are invalid: re-derive them with `python -m polycopy.ops.credentials --env-format`",
 }
 
 
@@ -55,7 +55,7 @@ def derive(clob_url: str, chain_id: int, env: dict | None = None, nonce: int = 0
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m polycopy.credentials", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m polycopy.ops.credentials", description=__doc__.split("\n\n")[0])
     p.add_argument("--env-format", action="store_true", help="print KEY=value lines (for a .env file)")
     p.add_argument("--config", default="config.yaml", help="policy file (for venue.clob_url and chain_id)")
     p.add_argument("--clob-url", help="override the CLOB URL (e.g. polysim's)")

@@ -1,4 +1,4 @@
-"""A terminal view of the running bot: `python -m polycopy.live_view --config config.yaml`.
+"""A terminal view of the running bot: `python -m polycopy.ops.live_view --config config.yaml`.
 
 It only reads the JSON snapshot the telemetry actor writes (atomically, once a second) in the
 state folder, so it never touches the actor system or the hot path, and it works the same when
@@ -21,7 +21,7 @@ from rich.text import Text
 
 from polycopy.config import load_config
 from polycopy.errors import ConfigError
-from polycopy.metrics import snapshot_path
+from polycopy.ops.metrics import snapshot_path
 
 STALE_S = 5.0
 
@@ -120,7 +120,7 @@ def render(snap: dict | None, now: float | None = None):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m polycopy.live_view", description="live terminal view of polycopy")
+    p = argparse.ArgumentParser(prog="python -m polycopy.ops.live_view", description="live terminal view of polycopy")
     p.add_argument("--config", required=True, type=Path)
     p.add_argument("--interval", type=float, default=1.0, help="refresh period, seconds")
     p.add_argument("--once", action="store_true", help="print one frame and exit")
