@@ -8,17 +8,15 @@ the public bots often do not (they would then wait minutes).
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from decimal import Decimal
 
-import requests
-
+from polycopy.clients.clob_rest import ClobRest
+from polycopy.clients.data_api import DataApi
 from polycopy.venue import clob
 from polycopy.venue.orders import PlanRejected, plan_order
-from polycopy.venue.rest import ClobRest
-from polycopy.venue.source_fill import BadRow, fill_from_row
+from polycopy.venue.source_fill import fill_from_trade
 
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Hardhat #1, public
 TICK = Decimal("0.01")
@@ -36,7 +34,7 @@ class PollCopier:
         self.errors = 0
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="poll-copier", daemon=True)
-        self.session = requests.Session()
+        self.data = DataApi(data_api, 3.0)
         self.primed = False
 
     def start(self) -> None:
@@ -56,9 +54,7 @@ class PollCopier:
             self.stop_event.wait(max(0.0, self.interval_s - (time.monotonic() - t0)))
 
     def poll(self) -> None:
-        r = self.session.get(f"{self.data_api}/trades", timeout=3, params={
-            "user": self.wallet, "limit": 100, "takerOnly": "false", "_": str(time.time_ns())})
-        rows = json.loads(r.text, parse_float=Decimal) if r.status_code == 200 else []
+        page, _ = self.data.trades(self.wallet, 100, None, time.monotonic() + 3, time.time())
         counts: dict[str, int] = {}
 
         def occurrence(base: str) -> int:
@@ -66,11 +62,8 @@ class PollCopier:
             return counts[base] - 1
 
         fresh = []
-        for row in reversed(rows):  # oldest first
-            try:
-                f = fill_from_row(row, feed="poll", recv_mono_ns=time.monotonic_ns(), occurrence=occurrence)
-            except BadRow:
-                continue
+        for trade in reversed(page.items):  # oldest first
+            f = fill_from_trade(trade, feed="poll", recv_mono_ns=time.monotonic_ns(), occurrence=occurrence)
             if f.key not in self.seen:
                 self.seen.add(f.key)
                 fresh.append(f)

@@ -30,9 +30,9 @@ from polycopy.store import fills as fill_store
 from polycopy.store.db import open_db
 from polycopy.venue import clob
 from polycopy.venue.placer import Placer
-from polycopy.venue.responses import Book, Level
-from polycopy.venue.rtds import frame_fill, is_from, parse_frame
-from polycopy.venue.source_fill import Occurrences
+from polycopy.wire.clob import Book, Level
+from polycopy.venue.source_fill import Occurrences, fill_from_trade
+from polycopy.wire.rtds import frame_trade, parse_frame, wallet_of
 
 REPO = Path(__file__).resolve().parent.parent
 WALLET = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"
@@ -77,9 +77,11 @@ def measure(n: int = 1000) -> dict:
     texts = [frame_text(i) for i in range(n)]
     for i, text in enumerate(texts):
         t0 = time.perf_counter_ns()
-        frame = parse_frame(text)
-        assert is_from(frame, WALLET)
-        f = frame_fill(frame, recv_mono_ns=time.monotonic_ns(), occurrences=occ)
+        now_s = time.time()
+        frame = parse_frame(text, now_s)
+        assert wallet_of(frame) == WALLET
+        f = fill_from_trade(frame_trade(frame, now_s), feed="rtds", recv_mono_ns=time.monotonic_ns(),
+                            envelope_ts_ms=frame.envelope_ts_ms, occurrence=lambda b: occ.next(frame.type, b))
         t1 = time.perf_counter_ns()
         new = fill_store.save_new_fills(db, [f], {f.key: "routed"})
         t2 = time.perf_counter_ns()

@@ -1,4 +1,4 @@
-"""One small exception tree; each class says what the caller does."""
+"""Every exception polycopy raises on purpose, in one small tree; each class says what the caller does."""
 
 
 class PolycopyError(Exception):
@@ -10,7 +10,7 @@ class ConfigError(PolycopyError):
 
 
 class TemporaryError(PolycopyError):
-    """Retry later (429, 5xx, timeouts, a dropped socket)."""
+    """Retry later (429, 425, 5xx, timeouts, a dropped socket), never sooner than `retry_after_s`."""
 
     def __init__(self, message: str, retry_after_s: float | None = None):
         super().__init__(message)
@@ -19,10 +19,6 @@ class TemporaryError(PolycopyError):
 
 class RejectedError(PolycopyError):
     """The venue said no with a reason; do not retry the same thing."""
-
-
-class AmbiguousError(PolycopyError):
-    """We do not know whether the venue acted (timeout after sending): look it up, never resend blindly."""
 
 
 class OperationalError(PolycopyError):
@@ -35,3 +31,31 @@ class SystemRunningError(PolycopyError):
 
 class SystemNotRunningError(PolycopyError):
     """No polycopy answers on the admin port."""
+
+
+class Malformed(PolycopyError, ValueError):
+    """Input from outside that is not what its wire promises (a frame, a row, an answer, calldata).
+
+    The caller counts it by `kind`, logs the first of each kind per minute with `excerpt` (a
+    truncated copy of the input), drops that input and carries on with the next: bad input is
+    never a failure of the thread, and never reaches the kill switch.
+    """
+
+    def __init__(self, kind: str, detail: str = "", excerpt: str = ""):
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+        self.excerpt = excerpt
+
+
+class NotSettlement(PolycopyError, ValueError):
+    """A transaction to another contract or function than a settlement we decode: ignore it."""
+
+
+class PlanRejected(PolycopyError):
+    """The order cannot be placed as asked: end the intent with `reason`; never sign or send it."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

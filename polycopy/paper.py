@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from polycopy.venue.orders import Level, OrderPlan
-from polycopy.venue.responses import Book, PostResult, VenueOrder
+from polycopy.wire.clob import Book, PostResult, VenueOrder
 
 
 def walk(*, side: str, levels, limit: Decimal, size: Decimal) -> list[tuple[Decimal, Decimal]]:

@@ -17,7 +17,11 @@ from decimal import Decimal
 
 from polycopy.actors.base import ChildActor
 from polycopy.actors.post_pool import PostPool
-from polycopy.actors.watcher_io import Backoff, ThreadBridge
+from polycopy.actors.watcher_io import ThreadBridge
+from polycopy.clients.book_cache import PING_EVERY_S, STALE_S, BookCache, run_market_stream
+from polycopy.clients.clob_rest import ClobRest
+from polycopy.clients.user_stream import run_user_stream
+from polycopy.clients.ws import SocketPolicy, socket_policy
 from polycopy.config.loader import load_secrets, required_secrets_missing
 from polycopy.config.models import Mode
 from polycopy.ops.credentials import hint
@@ -27,13 +31,11 @@ from polycopy.messages import (Alert, ApprovedIntent, MarketFacts, OrderOutcome,
 from polycopy.paper import PaperPortfolio
 from polycopy.store import journal
 from polycopy.store.db import open_db
+from polycopy.store.user_trades import apply_trade, unconfirmed
 from polycopy.venue import clob
-from polycopy.venue.book_cache import BookCache, run_market_stream
 from polycopy.venue.heartbeat import Heartbeats
 from polycopy.venue.placer import Placer
 from polycopy.venue.posters import DryRunPoster, LivePoster, PaperPoster
-from polycopy.venue.rest import ClobRest
-from polycopy.venue.user_stream import apply_trade, run_user_stream, unconfirmed
 
 RETRY, HEARTBEAT, SETTLE = "exec-retry", "exec-heartbeat", "exec-settle"
 SETTLE_CHECK_S = 5.0
@@ -132,19 +134,18 @@ class Executor(ChildActor):
             self.log.warning("orders from before the restart are still unresolved; new intents wait")
             self._schedule_retry()
 
-    def _backoff(self) -> Backoff:
-        d = self.config.detection
-        return Backoff(d.reconnect_min_ms / 1000, d.reconnect_max_ms / 1000)
+    def _stream_policy(self) -> SocketPolicy:
+        return socket_policy(self.config.detection, silence_s=STALE_S, ping_every_s=PING_EVERY_S)
 
     def _start_stream(self) -> None:
         self.bridge = ThreadBridge("user-ws")
-        url, creds, backoff = self.config.venue.clob_ws_user_url, self.creds, self._backoff()
-        self.bridge.start_async(lambda b: run_user_stream(b, url, creds, backoff))
+        url, creds, policy = self.config.venue.clob_ws_user_url, self.creds, self._stream_policy()
+        self.bridge.start_async(lambda b: run_user_stream(b, url, creds, policy))
 
     def _start_book_stream(self) -> None:
         self.book_bridge = ThreadBridge("market-ws")
-        url, books, backoff = self.config.venue.clob_ws_market_url, self.books, self._backoff()
-        self.book_bridge.start_async(lambda b: run_market_stream(b, url, books, backoff))
+        url, books, policy = self.config.venue.clob_ws_market_url, self.books, self._stream_policy()
+        self.book_bridge.start_async(lambda b: run_market_stream(b, url, books, policy))
 
     def watch_fds(self) -> list:
         return [b.fd for b in (self.posts, self.bridge, self.book_bridge) if b is not None]
@@ -213,8 +214,9 @@ class Executor(ChildActor):
             for order_id, result, error, done_ns in self.posts.drain():
                 self._answered(order_id, result, error, done_ns)
         if self.book_bridge is not None:
-            for kind, data in self.book_bridge.drain():  # the market thread only reports its death
-                self.log.error("market stream thread: {} {}; pricing falls back to REST", kind, data)
+            for kind, data in self.book_bridge.drain():  # health changes, or the thread's death
+                if kind == "died":
+                    self.log.error("market stream thread died: {}; pricing falls back to REST", data)
         if self.bridge is None:
             return
         for kind, data in self.bridge.drain():
@@ -294,11 +296,8 @@ class Executor(ChildActor):
 
     def _slow_facts(self, token_id: str) -> MarketFacts:
         info = self.rest.market_info(token_id)
-        tokens = info.get("t") or []
-        facts = MarketFacts(condition_id=info["condition_id"], token_ids=tuple(str(t.get("t")) for t in tokens),
-                            outcomes=tuple(str(t.get("o")) for t in tokens), end_ts=0,
-                            tick_size=Decimal(str(info.get("mts", "0.01"))),
-                            min_order_size=Decimal(str(info.get("mos", "5"))), neg_risk=bool(info.get("nr")),
+        facts = MarketFacts(condition_id=info.condition_id, token_ids=info.token_ids, outcomes=info.outcomes, end_ts=0,
+                            tick_size=info.tick_size, min_order_size=info.min_order_size, neg_risk=info.neg_risk,
                             version=clob.version_of(token_id))
         self.log.warning("no MarketFacts for {}; fetched them on the slow path", token_id)
         for token in facts.token_ids or (token_id,):

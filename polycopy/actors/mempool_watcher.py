@@ -1,30 +1,31 @@
 """MempoolWatcher: the source's fills from the operator's pending settlement transactions.
 
-Off unless `venue.polygon_ws_url` is set. One websocket to a Polygon node, subscribed to full
-pending transactions (`newPendingTransactions`, true; Alchemy's filtered form when the URL is an
-Alchemy one). The I/O thread keeps only transactions to the exchanges with a settlement
-selector, decodes them (this process, never intake's), and puts the source's fills on the
-bridge as provisional `SourceFill`s (feed "mempool"). Every pending transaction counts as data
-for liveness (`detection.rtds_silence_limit_s`); reconnects use the same backoff and circuit
-breaker as RTDS. Foreign calls to the exchanges and malformed calldata are counted, never fatal.
+Off unless `venue.polygon_ws_url` is set. One websocket to a Polygon node (the websocket
+runner's, clients/ws.py), subscribed to full pending transactions (`newPendingTransactions`,
+true; Alchemy's filtered form when the URL is an Alchemy one). `MempoolFeed` keeps only
+transactions to the exchanges with a settlement selector, decodes them (this process, never
+intake's), and puts the source's fills on the bridge as provisional `SourceFill`s (feed
+"mempool"). Every pending transaction counts as data for liveness
+(`detection.rtds_silence_limit_s`); reconnects use the same backoff and circuit breaker as
+RTDS. Foreign calls to the exchanges and malformed frames or calldata are counted, never fatal.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import Counter
 
-from loguru import logger
-from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
+from polycopy.actors.watcher import WatcherActor
+from polycopy.actors.watcher_io import ThreadBridge
+from polycopy.clients.feed import FeedState
+from polycopy.clients.ws import DATA, NOISE, Feed, run_socket, socket_policy
+from polycopy.errors import Malformed, TemporaryError
+from polycopy.venue.mempool import source_fills
+from polycopy.wire.node import PendingTx, parse_node_frame
+from polycopy.wire.settlement import EXCHANGES, decode_calldata, is_settlement
 
-from polycopy.actors.watcher import FeedState, WatcherActor, update_health
-from polycopy.actors.watcher_io import Backoff, CircuitBreaker, RateLimitedLog, ThreadBridge
-from polycopy.venue.mempool import EXCHANGES, Malformed, decode_calldata, is_settlement, source_fills
-
-log = logger.bind(actor="mempool")
 DETAIL_EVERY_S = 1.0
+PROTOCOL_PING_S = 20.0  # websocket pings: a JSON-RPC node would not understand a text PING
 
 
 class MempoolWatcher(WatcherActor):
@@ -60,31 +61,26 @@ class PendingFilter:
     def on_text(self, text, recv_ns: int, now_ms: int) -> list:
         """Raises Malformed (counted) for a broken frame or settlement; returns [] for the rest."""
         try:
-            msg = json.loads(text)
-        except ValueError:
+            msg = parse_node_frame(text)
+        except Malformed as e:
             self.counts["malformed"] += 1
-            raise Malformed("json", str(text)[:40]) from None
-        params = msg.get("params") if isinstance(msg, dict) and msg.get("method") == "eth_subscription" else None
-        if not isinstance(params, dict):
+            self.counts["txs"] += e.kind == "tx"  # a notification all the same: the node is alive
+            raise
+        if not isinstance(msg, PendingTx):
             return []  # a reply to our own request
-        tx = params.get("result")
         self.counts["txs"] += 1
-        if isinstance(tx, str):
+        if not msg.full:
             self.counts["hashes"] += 1  # a hash-only stream: nothing to decode
             return []
-        if not isinstance(tx, dict) or not isinstance(tx.get("hash"), str):
-            self.counts["malformed"] += 1
-            raise Malformed("tx", "not a transaction object")
-        to, data = tx.get("to"), tx.get("input")
-        if not isinstance(to, str) or to.lower() not in EXCHANGES:
+        if msg.to.lower() not in EXCHANGES:
             self.counts["other"] += 1
             return []
-        if not is_settlement(to, data):
+        if not is_settlement(msg.to, msg.input):
             self.counts["foreign"] += 1  # preapproveOrder, combinatorial matches, admin calls
             return []
         try:
-            settlement = decode_calldata(to, data)
-            fills = source_fills(settlement, tx_hash=tx["hash"], wallet=self.wallet, recv_mono_ns=recv_ns,
+            settlement = decode_calldata(msg.to, msg.input)
+            fills = source_fills(settlement, tx_hash=msg.hash, wallet=self.wallet, recv_mono_ns=recv_ns,
                                  seen_ts_ms=now_ms, chain_id=self.chain_id)
         except Malformed:
             self.counts["malformed"] += 1
@@ -100,82 +96,42 @@ class PendingFilter:
 
 async def run_mempool(bridge: ThreadBridge, config, state: FeedState) -> None:
     d = config.detection
-    backoff = Backoff(d.reconnect_min_ms / 1000, d.reconnect_max_ms / 1000)
-    breaker = CircuitBreaker(d.circuit_breaker_failures, d.circuit_breaker_cooldown_s)
-    conn = _Connection(bridge, config, state, breaker)
-    while not bridge.stop_event.is_set():
-        wait = breaker.open_for_s()
-        if wait > 0:
-            update_health(bridge, state, circuit_open=True, detail=f"circuit open after {breaker.failures} failures")
-            await asyncio.sleep(wait)
-            continue
-        if state.circuit_open:
-            update_health(bridge, state, circuit_open=False)
-        reason = await conn.run_once()
-        if not conn.got_data:
-            breaker.failure()
-        state.reconnects += 1
-        update_health(bridge, state, connected=False, detail=f"{reason}; {conn.filter.summary()}")
-        await asyncio.sleep(backoff.delay(max(1, breaker.failures)))
+    policy = socket_policy(d, silence_s=d.rtds_silence_limit_s, ping_every_s=PROTOCOL_PING_S, ping_text=None,
+                           protocol_ping_s=PROTOCOL_PING_S, max_frame_bytes=2**24)
+    await run_socket(bridge, MempoolFeed(bridge, config, state), policy)
 
 
-class _Connection:
-    def __init__(self, bridge: ThreadBridge, config, state: FeedState, breaker: CircuitBreaker):
-        self.bridge, self.state, self.breaker = bridge, state, breaker
-        self.url = config.venue.polygon_ws_url
-        self.silence_s = config.detection.rtds_silence_limit_s
-        self.open_timeout_s = config.detection.http_timeout_ms / 1000
+class MempoolFeed(Feed):
+    name = "mempool"
+
+    def __init__(self, bridge, config, state: FeedState | None = None):
+        super().__init__(config.venue.polygon_ws_url, state)
+        self.bridge = bridge
         self.filter = PendingFilter(config.copy.source_wallet, config.venue.chain_id)  # counts survive reconnects
-        self.logs = RateLimitedLog(60.0)
-        self.got_data = False
         self._detail_at = 0.0
 
-    async def run_once(self) -> str:
-        self.got_data = False
-        try:
-            async with connect(self.url, open_timeout=self.open_timeout_s, close_timeout=1, max_size=2**24,
-                               compression=None) as ws:
-                await ws.send(subscription(self.url))
-                reply = json.loads(await asyncio.wait_for(ws.recv(), self.open_timeout_s))
-                if not isinstance(reply, dict) or "result" not in reply:
-                    err = reply.get("error") if isinstance(reply, dict) else reply
-                    self.logs.warn(log, "subscribe", "mempool: subscription refused: {}", str(err)[:160])
-                    return f"subscription refused: {str(err)[:120]}"
-                update_health(self.bridge, self.state, connected=True, detail="subscribed")
-                return await self._read(ws)
-        except (OSError, WebSocketException, asyncio.TimeoutError, ValueError) as e:
-            reason = f"{type(e).__name__}: {e}"[:160]
-            self.logs.warn(log, type(e).__name__, "mempool: connection ended: {}", reason)
-            return reason
+    async def on_open(self, ws) -> None:
+        await ws.send(subscription(self.url))
+        reply = parse_node_frame(await ws.recv())
+        if isinstance(reply, PendingTx) or not reply.ok:
+            why = reply.error if not isinstance(reply, PendingTx) else "a transaction before the reply"
+            self.log.warning("mempool: subscription refused: {}", why[:160])
+            raise TemporaryError(f"subscription refused: {why[:120]}")
 
-    async def _read(self, ws) -> str:
-        last_data = time.monotonic()
-        while True:
-            left = last_data + self.silence_s - time.monotonic()
-            if left <= 0:
-                self.logs.warn(log, "silence", "mempool: no pending transaction for {:.1f}s; reconnecting",
-                               self.silence_s)
-                return f"silent for {self.silence_s}s"
-            try:
-                text = await asyncio.wait_for(ws.recv(), left)
-            except asyncio.TimeoutError:
-                continue
-            recv_ns = time.monotonic_ns()
-            txs = self.filter.counts["txs"]
-            try:
-                fills = self.filter.on_text(text, recv_ns, int(time.time() * 1000))
-            except Malformed as e:
-                self.state.malformed += 1
-                self.logs.warn(log, e.kind, "mempool: malformed ({}); {} so far", e, self.state.malformed)
-                fills = []
-            if self.filter.counts["txs"] > txs:
-                last_data = recv_ns / 1e9
-                self.state.last_data_mono = last_data
-                if not self.got_data:
-                    self.got_data = True
-                    self.breaker.success()
-            if fills:
-                self.bridge.put(("fills", fills))
-            if recv_ns / 1e9 - self._detail_at >= DETAIL_EVERY_S:  # the periodic FeedHealth shows the counts
-                self._detail_at = recv_ns / 1e9
-                self.state.detail = "subscribed; " + self.filter.summary()
+    def on_text(self, text, recv_ns: int) -> str:
+        """Every pending transaction is data (liveness), a malformed one too; the source's fills go to the bridge."""
+        txs = self.filter.counts["txs"]
+        try:
+            fills = self.filter.on_text(text, recv_ns, int(time.time() * 1000))
+        except Malformed as e:
+            self.bad.count(e, text)
+            fills = []
+        if fills:
+            self.bridge.put(("fills", fills))
+        if recv_ns / 1e9 - self._detail_at >= DETAIL_EVERY_S:  # the periodic FeedHealth shows the counts
+            self._detail_at = recv_ns / 1e9
+            self.state.detail = "subscribed; " + self.filter.summary()
+        return DATA if self.filter.counts["txs"] > txs else NOISE
+
+    def status(self) -> str:
+        return self.filter.summary()

@@ -1,30 +1,27 @@
 """RtdsWatcher: the fast path. One RTDS socket, `activity` trades + orders_matched.
 
-The socket lives in an asyncio thread (websockets 15); the actor only drains the bridge.
-Liveness is judged by data: any activity frame, from any wallet, counts. A connection with no
-data for `rtds_silence_limit_s` is dropped and replaced, with jittered exponential backoff; a
-connection that delivered data resets the failure count. After `circuit_breaker_failures`
-consecutive failures the watcher stops trying for `circuit_breaker_cooldown_s` (the backstop
-keeps polling meanwhile). Bad frames are counted and logged once per kind per minute. With
+The socket is the websocket runner's (clients/ws.py) in the actor's I/O thread; the actor only
+drains the bridge. `RtdsFeed` says what a frame means: liveness is judged by data (any
+activity frame, from any wallet, counts; PONG and bad frames do not); the source's frames
+become SourceFills on the bridge. A connection with no data for `rtds_silence_limit_s` is
+replaced; reconnects back off with jitter, and after `circuit_breaker_failures` consecutive
+failures the watcher stops trying for `circuit_breaker_cooldown_s` (the backstop keeps polling
+meanwhile). Bad frames are counted by kind and logged once per kind per minute. With
 `detection.record_path` (run.py --record) the source's raw frames are appended there
 (polycopy/ops/recording.py), from this thread.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 
-from loguru import logger
-from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
-
-from polycopy.actors.watcher import FeedState, WatcherActor, update_health
-from polycopy.actors.watcher_io import Backoff, CircuitBreaker, RateLimitedLog, ThreadBridge
+from polycopy.actors.watcher import WatcherActor
+from polycopy.actors.watcher_io import ThreadBridge
+from polycopy.clients.feed import FeedState
+from polycopy.clients.ws import DATA, NOISE, Feed, run_socket, socket_policy
+from polycopy.errors import Malformed
 from polycopy.ops.recording import Recorder, RtdsRecorder
-from polycopy.venue.rtds import PING, SUBSCRIBE, Malformed, frame_fill, is_from, parse_frame
-from polycopy.venue.source_fill import Occurrences
-
-log = logger.bind(actor="rtds")
+from polycopy.venue.source_fill import Occurrences, fill_from_trade
+from polycopy.wire.rtds import SUBSCRIBE, frame_trade, parse_frame, wallet_of
 
 
 class RtdsWatcher(WatcherActor):
@@ -38,116 +35,52 @@ class RtdsWatcher(WatcherActor):
 
 async def run_rtds(bridge: ThreadBridge, config, state: FeedState) -> None:
     d = config.detection
-    backoff = Backoff(d.reconnect_min_ms / 1000, d.reconnect_max_ms / 1000)
-    breaker = CircuitBreaker(d.circuit_breaker_failures, d.circuit_breaker_cooldown_s)
-    recorder = Recorder(d.record_path) if d.record_path else None
-    conn = _Connection(bridge, config, state, breaker)
-    conn.recorder = RtdsRecorder(recorder, config.copy.source_wallet) if recorder else None
+    policy = socket_policy(d, silence_s=d.rtds_silence_limit_s, ping_every_s=d.rtds_ping_interval_s)
+    feed = RtdsFeed(bridge, config.venue.rtds_url, config.copy.source_wallet, state)
+    if d.record_path:
+        feed.recorder = RtdsRecorder(Recorder(d.record_path), config.copy.source_wallet)
     try:
-        await _loop(bridge, state, breaker, backoff, conn)
+        await run_socket(bridge, feed, policy)
     finally:
-        if recorder is not None:
-            recorder.close()
+        if feed.recorder is not None:
+            feed.recorder.recorder.close()
 
 
-async def _loop(bridge: ThreadBridge, state: FeedState, breaker, backoff, conn) -> None:
-    while not bridge.stop_event.is_set():
-        wait = breaker.open_for_s()
-        if wait > 0:
-            update_health(bridge, state, circuit_open=True, detail=f"circuit open after {breaker.failures} failures")
-            log.warning("rtds: {} consecutive failures; pausing the fast path for {:.0f}s", breaker.failures, wait)
-            await asyncio.sleep(wait)
-            continue
-        if state.circuit_open:
-            update_health(bridge, state, circuit_open=False)
-        reason = await conn.run_once()
-        if not conn.got_data:
-            breaker.failure()
-        state.reconnects += 1
-        update_health(bridge, state, connected=False, detail=reason)
-        await asyncio.sleep(backoff.delay(max(1, breaker.failures)))
+class RtdsFeed(Feed):
+    name = "rtds"
 
-
-class _Connection:
-    """One socket's life: connect, subscribe, ping, read until it closes or goes silent."""
-
-    def __init__(self, bridge: ThreadBridge, config, state: FeedState, breaker: CircuitBreaker):
-        self.bridge, self.state, self.breaker = bridge, state, breaker
-        self.url = config.venue.rtds_url
-        self.wallet = config.copy.source_wallet.lower()
-        self.ping_s = config.detection.rtds_ping_interval_s
-        self.silence_s = config.detection.rtds_silence_limit_s
-        self.open_timeout_s = config.detection.http_timeout_ms / 1000
+    def __init__(self, bridge, url: str, wallet: str, state: FeedState | None = None, clock=time.time):
+        super().__init__(url, state)
+        self.bridge, self.wallet, self.clock = bridge, wallet.lower(), clock
         self.occurrences = Occurrences()  # kept across reconnects: RTDS does not replay
-        self.logs = RateLimitedLog(60.0)
-        self.got_data = False
         self.recorder: RtdsRecorder | None = None  # run.py --record
 
-    async def run_once(self) -> str:
-        """Returns why the connection ended."""
-        self.got_data = False
-        try:
-            async with connect(self.url, open_timeout=self.open_timeout_s, ping_interval=None,
-                               close_timeout=1, max_size=2**22, compression=None) as ws:
-                await ws.send(SUBSCRIBE)
-                if self.recorder is not None:
-                    self.recorder.new_connection()
-                update_health(self.bridge, self.state, connected=True, detail="subscribed")
-                pinger = asyncio.create_task(self._ping(ws))
-                try:
-                    return await self._read(ws)
-                finally:
-                    pinger.cancel()
-        except (OSError, WebSocketException, asyncio.TimeoutError) as e:
-            reason = f"{type(e).__name__}: {e}"[:160]
-            self.logs.warn(log, type(e).__name__, "rtds: connection ended: {}", reason)
-            return reason
+    async def on_open(self, ws) -> None:
+        await ws.send(SUBSCRIBE)
+        if self.recorder is not None:
+            self.recorder.new_connection()
 
-    async def _ping(self, ws) -> None:
+    def on_text(self, text, recv_ns: int) -> str:
+        """An activity frame is data (liveness); the source's fill goes to the bridge."""
         try:
-            while True:
-                await asyncio.sleep(self.ping_s)
-                await ws.send(PING)
-        except WebSocketException:
-            pass  # the reader sees the close and ends the connection
-
-    async def _read(self, ws) -> str:
-        last_data = time.monotonic()
-        while True:
-            left = last_data + self.silence_s - time.monotonic()
-            if left <= 0:
-                self.logs.warn(log, "silence", "rtds: no data for {:.1f}s; reconnecting", self.silence_s)
-                return f"silent for {self.silence_s}s"
-            try:
-                text = await asyncio.wait_for(ws.recv(), left)
-            except asyncio.TimeoutError:
-                continue
-            recv_ns = time.monotonic_ns()
-            if self._on_text(text, recv_ns):
-                last_data = recv_ns / 1e9
+            return self._frame(text, recv_ns)
+        finally:
             if self.recorder is not None:  # after the fill is on its way
                 self.recorder.on_text(text)
 
-    def _on_text(self, text, recv_ns: int) -> bool:
-        """True if the text was an activity frame (liveness); the source's fills go to the bridge."""
-        try:
-            frame = parse_frame(text)
-        except Malformed as e:
-            self._malformed(e)
-            return False
+    def _frame(self, text, recv_ns: int) -> str:
+        now_s = self.clock()
+        frame = parse_frame(text, now_s)
         if frame is None:
-            return False
+            return NOISE
         self.state.last_data_mono = recv_ns / 1e9
-        if not self.got_data:
-            self.got_data = True
-            self.breaker.success()
-        if is_from(frame, self.wallet):
+        if wallet_of(frame) == self.wallet:
             try:
-                self.bridge.put(("fills", [frame_fill(frame, recv_mono_ns=recv_ns, occurrences=self.occurrences)]))
+                trade = frame_trade(frame, now_s)
             except Malformed as e:
-                self._malformed(e)
-        return True
-
-    def _malformed(self, e: Malformed) -> None:
-        self.state.malformed += 1
-        self.logs.warn(log, e.kind, "rtds: malformed frame ({}); {} so far", e, self.state.malformed)
+                self.bad.count(e)
+                return DATA
+            fill = fill_from_trade(trade, feed="rtds", recv_mono_ns=recv_ns, envelope_ts_ms=frame.envelope_ts_ms,
+                                   occurrence=lambda base: self.occurrences.next(frame.type, base))
+            self.bridge.put(("fills", [fill]))
+        return DATA

@@ -1,6 +1,9 @@
 """What every watcher actor shares: run the feed's I/O in a thread behind a ThreadBridge,
 forward each drain's fills to intake as one FillBatch, report FeedHealth.
 
+The I/O never dies on input (clients/ws.py, the backstop's poll loop count it as malformed);
+a thread that still dies (a bug) is reported to the parent as a ChildFailed and restarted.
+
 Fills wait in `pending` while intake's address is unknown. When intake's address changes (a
 restarted intake), the fills sent in the last REPLAY_S are sent again: what was in flight to
 the old address may be lost, and intake drops what it already has.
@@ -9,38 +12,18 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from polycopy.actors.base import ChildActor
 from polycopy.actors.watcher_io import ThreadBridge
+from polycopy.clients.feed import FeedState
 from polycopy.messages import ChildFailed, FeedHealth, FillBatch
-
-
-@dataclass
-class FeedState:
-    """Written by the I/O thread, read by the actor (plain attribute reads are safe)."""
-
-    connected: bool = False
-    last_data_mono: float = field(default_factory=time.monotonic)
-    reconnects: int = 0
-    malformed: int = 0
-    circuit_open: bool = False
-    detail: str = ""
-
 
 HEALTH = "feed-health"
 RESTART_IO = "restart-io"
 HEALTH_EVERY_S = 5.0
 MAX_PENDING = 10_000
 REPLAY_S = 120.0  # fills re-sent to a restarted intake
-
-
-def update_health(bridge: ThreadBridge, state: FeedState, **changes) -> None:
-    """From the I/O thread: change the feed's state and wake the actor to report it."""
-    for k, v in changes.items():
-        setattr(state, k, v)
-    bridge.put(("health", None))
 
 
 class WatcherActor(ChildActor):
@@ -70,7 +53,8 @@ class WatcherActor(ChildActor):
         self.wakeupAfter(timedelta(seconds=HEALTH_EVERY_S), payload=HEALTH)
 
     def _start(self) -> None:
-        self.state = FeedState(reconnects=self.state.reconnects, malformed=self.state.malformed)
+        self.state = FeedState(reconnects=self.state.reconnects, malformed=self.state.malformed,
+                               malformed_kinds=self.state.malformed_kinds)
         self.bridge = ThreadBridge(f"{self.feed}-io")
         self._settings = self.io_settings(self.config)
         self.start_io(self.bridge, self.state)
@@ -152,8 +136,10 @@ class WatcherActor(ChildActor):
 
     def send_health(self) -> None:
         s = self.state
+        kinds = ", ".join(f"{k}={n}" for k, n in s.malformed_kinds.most_common(4))
+        detail = f"{s.detail}; malformed {kinds}" if kinds else s.detail
         health = FeedHealth(
             feed=self.feed, connected=s.connected, silence_s=round(time.monotonic() - s.last_data_mono, 3),
-            reconnects=s.reconnects, malformed=s.malformed, circuit_open=s.circuit_open, detail=s.detail[:200],
+            reconnects=s.reconnects, malformed=s.malformed, circuit_open=s.circuit_open, detail=detail[:200],
         )
         self.report(health)

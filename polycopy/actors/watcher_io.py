@@ -1,4 +1,4 @@
-"""The thread -> actor bridge every watcher uses (THESPIAN.md §5), and small retry helpers.
+"""The thread -> actor bridge every I/O thread uses (THESPIAN.md §5).
 
 The I/O thread `put`s items on a SimpleQueue and writes one byte on a pipe when the actor has
 not been signalled yet. The actor watches the pipe's read end (`ChildActor.watch_fds`) and,
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import threading
-import time
 from queue import Empty, SimpleQueue
 from typing import Any, Awaitable, Callable
 
@@ -117,60 +115,3 @@ class ThreadBridge:
                 os.close(fd)
             except OSError:
                 pass
-
-
-class Backoff:
-    """Jittered exponential delay: attempt n waits min(max, min * 2**(n-1)) * U(0.5, 1)."""
-
-    def __init__(self, min_s: float, max_s: float, rng: random.Random | None = None):
-        self.min_s, self.max_s = min_s, max_s
-        self.rng = rng or random.Random()
-
-    def delay(self, attempt: int) -> float:
-        if attempt <= 0:
-            return 0.0
-        cap = min(self.max_s, self.min_s * (2 ** min(attempt - 1, 30)))
-        return cap * self.rng.uniform(0.5, 1.0)
-
-
-class CircuitBreaker:
-    """Opens after `limit` consecutive failures for `cooldown_s`, then lets one attempt through."""
-
-    def __init__(self, limit: int, cooldown_s: float, clock: Callable[[], float] = time.monotonic):
-        self.limit, self.cooldown_s, self.clock = limit, cooldown_s, clock
-        self.failures = 0
-        self.opened_at: float | None = None
-
-    def success(self) -> None:
-        self.failures, self.opened_at = 0, None
-
-    def failure(self) -> None:
-        self.failures += 1
-        if self.failures >= self.limit and self.opened_at is None:
-            self.opened_at = self.clock()
-
-    def open_for_s(self) -> float:
-        """Seconds left open (0 when closed or the cooldown is over: half-open)."""
-        if self.opened_at is None:
-            return 0.0
-        left = self.cooldown_s - (self.clock() - self.opened_at)
-        if left <= 0:
-            self.opened_at, self.failures = None, self.limit - 1  # half-open: one more failure reopens
-            return 0.0
-        return left
-
-
-class RateLimitedLog:
-    """Log one line per kind per `every_s` (malformed frames must not flood the log)."""
-
-    def __init__(self, every_s: float = 60.0):
-        self.every_s = every_s
-        self._last: dict[str, float] = {}
-
-    def warn(self, log, kind: str, text: str, *args) -> bool:
-        now = time.monotonic()
-        if now - self._last.get(kind, -1e18) < self.every_s:
-            return False
-        self._last[kind] = now
-        log.warning(text, *args)
-        return True

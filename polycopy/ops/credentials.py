@@ -37,7 +37,7 @@ def hint(reason: str) -> str:
 def derive(clob_url: str, chain_id: int, env: dict | None = None, nonce: int = 0) -> list[str]:
     """The env lines for the credentials of the key in `env` (default: the process environment)."""
     from polycopy.venue.clob import ClobSigner
-    from polycopy.venue.rest import ClobRest
+    from polycopy.clients.clob_rest import ClobRest
 
     secrets = load_secrets(env)
     if secrets.private_key is None:

@@ -1,21 +1,22 @@
 """Preflight checks (`run.py --healthcheck`, and at start): one line per check; exit 0 only if none failed.
 
-Checks: the secrets the mode needs; every endpoint answers; clock skew against the CLOB's
-`/time`; the CLOB's order version (`/version`, V2 expected); the venue's geoblock answer for this
+Checks: the secrets the mode needs; every endpoint answers (the Data API as v2 pages from
+`/v2/trades`, Gamma as `/markets/keyset`: what the backstop, the reconciler and the catalog
+read; an answer in another shape fails); clock skew against the CLOB's `/time`; the CLOB's order version (`/version`, V2 expected); the venue's geoblock answer for this
 host; the wallet and signature type agree; and in live mode the pUSD balance and allowances
 (`/balance-allowance`, L2 auth). A "warn" line informs without failing (a geoblock outside live
 mode, where nothing is posted).
 """
 from __future__ import annotations
 
-import socket
 import time
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlparse
 
-import requests
-
+from polycopy.clients import probe
 from polycopy.config import Config, Mode, Secrets, required_secrets_missing
+from polycopy.errors import Malformed, TemporaryError
+from polycopy.wire.data_api import parse_page
+from polycopy.wire.gamma import parse_keyset
 
 TIMEOUT_S = 3.0
 OK, FAIL, WARN = True, False, None
@@ -29,33 +30,37 @@ def check_secrets(cfg: Config, secrets: Secrets):
     return OK, f"secrets present for {cfg.mode.value} mode"
 
 
-def check_http(name: str, url: str, path: str):
+def check_http(name: str, url: str, path: str, params: dict | None = None, parse=None):
+    """GET url+path: reachable, and (with `parse`) an answer in the shape we read."""
     try:
-        r = requests.get(url.rstrip("/") + path, timeout=TIMEOUT_S)
-    except requests.RequestException as e:
-        return FAIL, f"{name} unreachable at {url}: {type(e).__name__}"
-    if r.status_code >= 500:
-        return FAIL, f"{name} at {url} answered {r.status_code}"
+        r = probe.get(url.rstrip("/") + path, params, TIMEOUT_S)
+    except TemporaryError as e:
+        return FAIL, f"{name} unreachable at {url}: {e}"
+    if r.status_code >= 500 or (parse is not None and r.status_code != 200):
+        return FAIL, f"{name} at {url} answered {r.status_code} on {path}"
+    if parse is not None:
+        try:
+            parse(r.body)
+        except Malformed as e:
+            return FAIL, f"{name} at {url}: {path} answered something else than we read ({e.kind})"
     return OK, f"{name} reachable ({r.status_code})"
 
 
 def check_tcp(name: str, url: str):
-    u = urlparse(url)
-    port = u.port or (443 if u.scheme in ("wss", "https") else 80)
     try:
-        with socket.create_connection((u.hostname, port), timeout=TIMEOUT_S):
-            return OK, f"{name} reachable"
-    except OSError as e:
-        return FAIL, f"{name} unreachable at {url}: {e.strerror or type(e).__name__}"
+        probe.tcp_connect(url, TIMEOUT_S)
+    except TemporaryError as e:
+        return FAIL, f"{name} unreachable at {url}: {e}"
+    return OK, f"{name} reachable"
 
 
 def check_clock(cfg: Config):
     limit = cfg.telemetry.max_clock_skew_s
     try:
         t0 = time.time()
-        server = float(requests.get(cfg.venue.clob_url.rstrip("/") + "/time", timeout=TIMEOUT_S).text)
+        server = float(probe.get(cfg.venue.clob_url.rstrip("/") + "/time").text[:40])
         local = (t0 + time.time()) / 2
-    except (requests.RequestException, ValueError) as e:
+    except (TemporaryError, ValueError) as e:
         return FAIL, f"clock: cannot read the CLOB server time: {type(e).__name__}"
     skew = local - (server + 0.5)  # /time is whole seconds: the server's time lies in [server, server + 1)
     if abs(skew) > limit:
@@ -65,8 +70,8 @@ def check_clock(cfg: Config):
 
 def check_version(cfg: Config):
     try:
-        version = requests.get(cfg.venue.clob_url.rstrip("/") + "/version", timeout=TIMEOUT_S).json()["version"]
-    except (requests.RequestException, ValueError, KeyError, TypeError) as e:
+        version = probe.get(cfg.venue.clob_url.rstrip("/") + "/version").json()["version"]
+    except (TemporaryError, ValueError, KeyError, TypeError) as e:
         return FAIL, f"CLOB version: cannot read /version: {type(e).__name__}"
     if version != CLOB_VERSION:
         return FAIL, f"CLOB /version says {version}; this build signs V{CLOB_VERSION} orders: upgrade polycopy"
@@ -76,9 +81,9 @@ def check_version(cfg: Config):
 def check_geoblock(cfg: Config):
     url = cfg.venue.geoblock_url
     try:
-        ans = requests.get(url, timeout=TIMEOUT_S).json()
+        ans = probe.get(url).json()
         blocked, where = ans["blocked"], f"{ans.get('country', '?')}-{ans.get('region', '?')} ({ans.get('ip', '?')})"
-    except (requests.RequestException, ValueError, KeyError, TypeError) as e:
+    except (TemporaryError, ValueError, KeyError, TypeError, AttributeError) as e:
         return FAIL, f"geoblock: no answer from {url}: {type(e).__name__}"
     if blocked is not True:
         return OK, f"geoblock: this host may trade ({where})"
@@ -105,9 +110,9 @@ def make_signer(cfg: Config, secrets: Secrets):
 
 def check_funds(cfg: Config, secrets: Secrets, signer):
     """Live mode: pUSD balance and the exchanges' allowances cover at least one maximal order."""
-    from polycopy.errors import OperationalError, TemporaryError
+    from polycopy.clients.clob_rest import ClobRest
+    from polycopy.errors import OperationalError
     from polycopy.venue.clob import ApiCreds
-    from polycopy.venue.rest import ClobRest
 
     rest = ClobRest(cfg.venue.clob_url, timeout_s=TIMEOUT_S)
     try:
@@ -148,7 +153,8 @@ def run_checks(cfg: Config, secrets: Secrets) -> list[tuple]:
     v = cfg.venue
     out = [check_secrets(cfg, secrets), check_http("CLOB", v.clob_url, "/time")]
     clob_up = out[-1][0] is OK
-    out += [check_http("Data API", v.data_api_url, "/trades?limit=1"), check_http("Gamma", v.gamma_url, "/markets?limit=1"),
+    out += [check_http("Data API", v.data_api_url, "/v2/trades", {"limit": 1}, lambda b: parse_page(b, lambda row: row)),
+            check_http("Gamma", v.gamma_url, "/markets/keyset", {"limit": 1}, parse_keyset),
             check_tcp("RTDS", v.rtds_url), check_tcp("CLOB market websocket", v.clob_ws_market_url),
             check_tcp("CLOB user websocket", v.clob_ws_user_url), check_geoblock(cfg)]
     if clob_up:  # otherwise the line above already says why

@@ -2,7 +2,7 @@
 order hash (= order ID), L1 and L2 auth headers, and the SDK environment for other hosts.
 
 Signing is local code; nothing here does network I/O. Posting goes over our own session
-(`polycopy.venue.rest`), never through the SDK's post-and-wait calls.
+(`polycopy.clients.clob_rest`), never through the SDK's post-and-wait calls.
 Domain choice (CLOB-V2.md §2.2): Gamma `version` "v2" -> ExchangeV3, domain "3"; otherwise
 domain "2" with the neg-risk or the standard exchange.
 `sign` hashes with `eip712` and signs with coincurve; `_sign_reference` is the SDK path it must equal.

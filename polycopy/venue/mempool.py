@@ -1,10 +1,9 @@
-"""Operator settlement calldata (`matchOrders`) -> the source wallet's provisional fills. Pure.
+"""What a decoded settlement (wire/settlement.py) means for a wallet: each wallet's leg, the
+source's provisional fills, and the rule by which a settled fill confirms a provisional one. Pure.
 
-CTF Exchange V2 and its neg-risk twin share `matchOrders(bytes32,Order,Order[],uint256,uint256[],
-uint256,uint256[])` (0x3c2b4399); ExchangeV3 has `matchOrders(Order,Order[],uint256[],uint256[],
-(uint256,uint256,uint256))` (0x0fb25ba4). MEMPOOL.md §1. Amounts are 6-decimal integers; a fill
-amount is in the order's own maker asset (pUSD for a BUY, shares for a SELL). A maker trades at
-exactly its own limit; the taker's shares and pUSD are sums over its makers (MEMPOOL.md §1.3).
+A fill amount is in the order's own maker asset (pUSD for a BUY, shares for a SELL). A maker
+trades at exactly its own limit; the taker's shares and pUSD are sums over its makers
+(MEMPOOL.md §1.3).
 
 Identity of a provisional fill: `pending|<order hash>|<fill amount>`. A retry or replacement of
 the settlement under a new transaction hash carries the same signed order and fill, so it gets
@@ -17,76 +16,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from coincurve import PublicKey
-from eth_abi import encode
 from eth_utils import keccak
 
+from polycopy.errors import Malformed
 from polycopy.messages import SourceFill
-from polycopy.venue import abi_settlement, eip712
+from polycopy.venue import eip712
+from polycopy.wire.settlement import (BUY, EXCHANGES, NEG_RISK_V2_EXCHANGE, SELL, V2_EXCHANGE, V3_EXCHANGE, Order,
+                                      Settlement, decode_calldata, encode_calldata)
 
-V2_EXCHANGE = "0xe111180000d2663c0091e4f400237545b87b996b"
-NEG_RISK_V2_EXCHANGE = "0xe2222d279d744050d28e00520010520000310f59"
-V3_EXCHANGE = "0xe3333700ca9d93003f00f0f71f8515005f6c00aa"
-EXCHANGES = {V2_EXCHANGE: "2", NEG_RISK_V2_EXCHANGE: "2", V3_EXCHANGE: "3"}  # -> EIP-712 version
+# The settlement's wire model lives in wire/settlement.py; polysim (sim/polygon*.py) and its
+# tests build and decode settlements through these names, so they stay importable from here.
+__all__ = ["BUY", "SELL", "EXCHANGES", "NEG_RISK_V2_EXCHANGE", "V2_EXCHANGE", "V3_EXCHANGE", "Order", "Settlement",
+           "decode_calldata", "encode_calldata", "Leg", "legs", "order_hash", "pending_key", "source_fills",
+           "signature_ok", "confirms", "SIZE_TOLERANCE", "MAX_TAKER_AGE_MS", "UNIT"]
 
-ORDER = "(uint256,address,address,uint256,uint256,uint256,uint8,uint8,uint256,bytes32,bytes32,bytes)"
-ARGS = {"2": ["bytes32", ORDER, ORDER + "[]", "uint256", "uint256[]", "uint256", "uint256[]"],
-        "3": [ORDER, ORDER + "[]", "uint256[]", "uint256[]", "(uint256,uint256,uint256)"]}
-SELECTORS = {v: "0x" + keccak(text=f"matchOrders({','.join(a)})")[:4].hex() for v, a in ARGS.items()}
 UNIT = Decimal(1_000_000)
 PRICE_Q = Decimal("0.000001")  # prices to 6 places: a taker's is an average, a maker's a ratio of its amounts
-BUY, SELL = 0, 1
 MAX_TAKER_AGE_MS = 120_000  # a taker order is matched ~1 s after signing (MEMPOOL.md §1.2)
-
-
-class NotSettlement(ValueError):
-    """A transaction that is not a settlement we decode (another contract or function): ignored."""
-
-
-class Malformed(ValueError):
-    """Settlement calldata that does not decode or cannot be a valid match; `kind` is counted."""
-
-    def __init__(self, kind: str, detail: str = ""):
-        super().__init__(f"{kind}: {detail}" if detail else kind)
-        self.kind = kind
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    salt: int
-    maker: str
-    signer: str
-    token_id: int
-    maker_amount: int
-    taker_amount: int
-    side: int  # 0 BUY, 1 SELL
-    signature_type: int
-    timestamp: int  # ms
-    metadata: bytes = bytes(32)
-    builder: bytes = bytes(32)
-    signature: bytes = b""
-
-    def as_tuple(self) -> tuple:
-        return (self.salt, self.maker, self.signer, self.token_id, self.maker_amount, self.taker_amount, self.side,
-                self.signature_type, self.timestamp, self.metadata, self.builder, self.signature)
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    """One decoded `matchOrders` call. `taker_receive` exists on ExchangeV3 only."""
-
-    exchange: str  # lowercase address
-    condition_id: str  # 0x + 64 hex (V3: the taker's position id with the outcome byte cleared)
-    taker: Order
-    makers: tuple  # tuple[Order, ...]
-    maker_fills: tuple  # per maker, in its maker asset
-    maker_fees: tuple
-    taker_fill: int
-    taker_fee: int
-    taker_receive: int | None = None
-
-    @property
-    def version(self) -> str:
-        return EXCHANGES[self.exchange]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,64 +49,6 @@ class Leg:
     fill_raw: int  # the order's fill in its maker asset (the calldata's own number)
     price: Decimal
     order_hash: str
-
-
-# ---------------------------------------------------------------- calldata
-
-
-def encode_calldata(s: Settlement) -> str:
-    """The `input` of the operator's transaction (polysim builds its settlements with this)."""
-    taker, makers = s.taker.as_tuple(), [m.as_tuple() for m in s.makers]
-    if s.version == "2":
-        args = [bytes.fromhex(s.condition_id[2:]), taker, makers, s.taker_fill, list(s.maker_fills), s.taker_fee,
-                list(s.maker_fees)]
-    else:
-        amounts = (s.taker_fill, s.taker_receive or 0, s.taker_fee)
-        args = [taker, makers, list(s.maker_fills), list(s.maker_fees), amounts]
-    return SELECTORS[s.version] + encode(ARGS[s.version], args).hex()
-
-
-def is_settlement(to, data) -> bool:
-    """Cheap pre-filter on a pending transaction's `to` and `input`."""
-    version = EXCHANGES.get(to.lower()) if isinstance(to, str) else None
-    return version is not None and isinstance(data, str) and data[:10].lower() == SELECTORS[version]
-
-
-def decode_calldata(to: str, data: str) -> Settlement:
-    """Raises NotSettlement for other contracts or functions, Malformed for bad settlement calldata."""
-    if not is_settlement(to, data):
-        raise NotSettlement(f"{str(to)[:42]} {str(data)[:10]}")
-    exchange = to.lower()
-    version = EXCHANGES[exchange]
-    try:
-        values = abi_settlement.DECODERS[version](bytes.fromhex(data[10:]))
-    except ValueError as e:  # AbiError, or odd/non-hex input from fromhex
-        raise Malformed("abi", f"{type(e).__name__}: {e}"[:120]) from None
-    if version == "2":
-        cid, taker, makers, tfill, mfills, tfee, mfees = values
-        receive, condition = None, "0x" + cid.hex()
-    else:
-        taker, makers, mfills, mfees, (tfill, receive, tfee) = values
-        condition = "0x%064x" % (taker[3] & ~0xFF)
-    s = Settlement(exchange=exchange, condition_id=condition, taker=_order(taker),
-                   makers=tuple(_order(m) for m in makers), maker_fills=tuple(mfills), maker_fees=tuple(mfees),
-                   taker_fill=tfill, taker_fee=tfee, taker_receive=receive)
-    _check(s)
-    return s
-
-
-def _order(t: tuple) -> Order:
-    return Order(t[0], t[1].lower(), t[2].lower(), t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11])
-
-
-def _check(s: Settlement) -> None:
-    if not s.makers or not (len(s.makers) == len(s.maker_fills) == len(s.maker_fees)):
-        raise Malformed("shape", "makers, fills and fees differ in length")
-    for o in (s.taker, *s.makers):
-        if o.side not in (BUY, SELL) or o.maker_amount <= 0 or o.taker_amount <= 0:
-            raise Malformed("order", "bad side or zero amount")
-    if any(f <= 0 for f in s.maker_fills):
-        raise Malformed("fill", "zero maker fill")
 
 
 def order_hash(o: Order, exchange: str, chain_id: int = 137) -> str:

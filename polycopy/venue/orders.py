@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
+from polycopy.errors import PlanRejected
+
 UNIT = Decimal(10) ** 6  # pUSD and shares have 6 decimals
 MIN_MARKETABLE_USD = Decimal(1)  # "invalid amount for a marketable BUY order ($0.5), min size: $1"
 BPS = Decimal(10_000)
@@ -25,15 +27,6 @@ ROUNDING: dict[Decimal, tuple[int, int, int]] = {
     Decimal("0.001"): (3, 2, 5),
     Decimal("0.0001"): (4, 2, 6),
 }
-
-
-class PlanRejected(Exception):
-    """The order cannot be placed as asked; `reason` is a short code, `detail` says why."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,8 @@ from polycopy.messages import ApprovedIntent, MarketFacts, OrderOutcome
 from polycopy.store import journal
 from polycopy.venue.clob import SignedOrder
 from polycopy.venue.orders import OrderPlan, PlanRejected, marketable_price, plan_order
-from polycopy.venue.responses import Book, PostResult, VenueOrder
-from polycopy.venue.user_stream import RANK
+from polycopy.wire.clob import Book, PostResult, VenueOrder
+from polycopy.store.user_trades import RANK
 
 
 class Placer:

@@ -13,7 +13,7 @@ from loguru import logger
 
 from polycopy.paper import PaperPoster
 from polycopy.venue import clob
-from polycopy.venue.responses import PostResult, VenueOrder, dec, parse_post
+from polycopy.wire.clob import PostResult, VenueOrder, dec, parse_post
 
 __all__ = ["DryRunPoster", "LivePoster", "PaperPoster"]
 

@@ -20,7 +20,8 @@ from polycopy.config.models import Config
 from polycopy.errors import TemporaryError
 from polycopy.messages import Alert, ApprovedIntent, CopyIntent, KillSwitchChanged, MarketFacts, OrderOutcome, StageTiming
 from polycopy.store import journal
-from polycopy.venue.responses import VenueOrder, parse_book
+from polycopy.wire.clob import VenueOrder, parse_book, parse_clob_market
+from polycopy.wire.clob_ws import UserTrade
 from tests.actors.harness import Harness
 
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -46,7 +47,7 @@ class FakeRest:
         return parse_book(BOOK)
 
     def market_info(self, token_id):
-        return {"condition_id": "0xc1", "t": [{"t": TOKEN, "o": "Up"}], "mts": 0.01, "mos": 5, "nr": False}
+        return parse_clob_market("0xc1", {"t": [{"t": TOKEN, "o": "Up"}], "mts": 0.01, "mos": 5, "nr": False})
 
     def post_order(self, body):
         self.posts.append(body)
@@ -313,17 +314,17 @@ def test_missing_facts_take_the_slow_path(tmp_path):
 
 
 def test_user_stream_settlement_and_unconfirmed_alert(tmp_path):
-    from polycopy.venue.user_stream import apply_trade, unconfirmed
+    from polycopy.store.user_trades import apply_trade, unconfirmed
     h, rest = live(tmp_path)
     h.deliver(FACTS)
     h.deliver(approved())
     oid = h.sent_to("risk", OrderOutcome)[0].order_id
     db = h.actor.db
     assert unconfirmed(db, 1e12, 120)[0]["order_id"] == oid  # matched long "ago"
-    apply_trade(db, {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "MINED"}, 0)
-    apply_trade(db, {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "MATCHED"}, 0)
+    apply_trade(db, UserTrade(trade_id="t1", taker_order_id=oid, status="MINED"), 0)
+    apply_trade(db, UserTrade(trade_id="t1", taker_order_id=oid, status="MATCHED"), 0)
     assert journal.get_order(db, oid)["settlement"] == "MINED"  # never steps back
-    apply_trade(db, {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "CONFIRMED"}, 0)
+    apply_trade(db, UserTrade(trade_id="t1", taker_order_id=oid, status="CONFIRMED"), 0)
     assert unconfirmed(db, 1e12, 120) == []
     assert journal.held_positions(db, "live") == {TOKEN: D("10")}
     h.fire_wakeups(lambda p: p == SETTLE)
@@ -378,10 +379,10 @@ def test_user_stream_events_reach_the_journal_and_alert_on_failure(tmp_path):
     oid = h.sent_to("risk", OrderOutcome)[0].order_id
     h.actor.bridge = ThreadBridge("test")
     try:
-        h.actor.bridge.put(("event", {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "MINED"}))
+        h.actor.bridge.put(("event", UserTrade(trade_id="t1", taker_order_id=oid, status="MINED")))
         h.deliver(WatchMessage([h.actor.bridge.fd]))
         assert journal.get_order(h.actor.db, oid)["settlement"] == "MINED"
-        h.actor.bridge.put(("event", {"event_type": "trade", "id": "t1", "taker_order_id": oid, "status": "FAILED"}))
+        h.actor.bridge.put(("event", UserTrade(trade_id="t1", taker_order_id=oid, status="FAILED")))
         h.deliver(WatchMessage([h.actor.bridge.fd]))
         assert [a.condition for a in h.sent_to("telemetry", Alert)] == ["settlement_failed"]
         assert journal.get_order(h.actor.db, oid)["settlement"] == "FAILED"
@@ -511,7 +512,7 @@ def test_a_trade_seen_before_the_post_answer_is_not_a_late_fill(tmp_path):
         h.deliver(FACTS)
         h.deliver(approved("i1"))
         (oid,) = h.actor.placer.in_flight
-        h.actor.bridge.put(("event", {"event_type": "trade", "id": "t9", "taker_order_id": oid, "status": "MINED"}))
+        h.actor.bridge.put(("event", UserTrade(trade_id="t9", taker_order_id=oid, status="MINED")))
         h.deliver(WatchMessage([h.actor.bridge.fd]))
         assert h.sent_to("telemetry", Alert) == []  # its answer is on the way
         _index_ids(h, rest)

@@ -15,7 +15,8 @@ from polycopy.actors.mempool_watcher import MempoolWatcher, subscription
 from polycopy.actors.watcher import HEALTH
 from polycopy.config.loader import parse_config
 from polycopy.messages import FeedHealth, FillBatch
-from polycopy.venue.mempool import SELECTORS, V2_EXCHANGE, decode_calldata, order_hash
+from polycopy.venue.mempool import order_hash
+from polycopy.wire.settlement import SELECTORS, V2_EXCHANGE, decode_calldata
 from tests.actors.harness import Harness
 from tests.sim.test_polygon_rpc import FAST, Node, example
 

@@ -13,7 +13,7 @@ from thespian.actors import WatchMessage
 from polycopy.actors.reconciler import FACTS_WAIT, ROUND, Reconciler
 from polycopy.errors import TemporaryError
 from polycopy.messages import CopyIntent, MarketFacts, NeedMarketFacts, PositionsReply, PositionsSnapshot
-from polycopy.venue.positions import Activity, Position
+from polycopy.wire.data_api import Activity, Position
 from tests.actors.harness import Harness
 from tests.conftest import make_config
 

@@ -165,7 +165,7 @@ def test_backstop_polls_with_a_cache_buster_and_emits_each_fill_once(api, watche
     assert len(fills(h)) == 4
     assert sorted(f.key.rsplit("|", 1)[1] for f in fills(h) if f.tx_hash == "0x99") == ["0", "1", "2"]
     qs = [q for _, q in api.requests]
-    assert all(q["takerOnly"] == "false" and q["user"] == SOURCE for q in qs)
+    assert all(q["taker_only"] == "false" and q["user"] == SOURCE and "offset" not in q for q in qs)
     assert len({q["_"] for q in qs}) == len(qs)
     api.add("0x97")
     assert pump(h, lambda: len(fills(h)) == 5)
@@ -205,7 +205,7 @@ def test_bridge_signals_once_and_drains_everything_in_order():
 
 
 def test_backoff_grows_with_jitter_and_caps():
-    from polycopy.actors.watcher_io import Backoff
+    from polycopy.clients.feed import Backoff
 
     b = Backoff(0.1, 1.0)
     for attempt, cap in ((1, 0.1), (2, 0.2), (3, 0.4), (5, 1.0), (50, 1.0)):
@@ -215,7 +215,7 @@ def test_backoff_grows_with_jitter_and_caps():
 
 
 def test_circuit_breaker_opens_cools_down_and_closes():
-    from polycopy.actors.watcher_io import CircuitBreaker
+    from polycopy.clients.feed import CircuitBreaker
 
     now = [0.0]
     cb = CircuitBreaker(3, 10.0, clock=lambda: now[0])
@@ -237,7 +237,7 @@ def test_circuit_breaker_opens_cools_down_and_closes():
 
 
 def test_rate_limited_log_once_per_kind_per_window():
-    from polycopy.actors.watcher_io import RateLimitedLog
+    from polycopy.clients.feed import RateLimitedLog
 
     lines = []
 

@@ -2,8 +2,9 @@
 
 FakeRtds: a websockets server; `send_fill` broadcasts an activity frame, `noise` keeps the feed
 alive with other wallets' frames, `stalled` silences it without closing, `drop()` closes every
-socket, `refuse` rejects new connections. FakeDataApi: `/trades` newest first with
-limit/offset, `fail` queues error statuses (with Retry-After).
+socket, `refuse` rejects new connections. FakeDataApi: `/v2/trades` newest first in the v2
+envelope with an offset cursor, `fail` queues error statuses (with Retry-After); the retired
+v1 `/trades` answers 410.
 """
 from __future__ import annotations
 
@@ -131,6 +132,10 @@ class FakeRtds:
         return len(self.conns)
 
 
+class Raw(str):
+    """A Data API row given as its JSON text, served verbatim (hostile rows json.dumps cannot make)."""
+
+
 class FakeDataApi:
     def __init__(self):
         self.rows: list[dict] = []  # newest first
@@ -146,14 +151,18 @@ class FakeDataApi:
                 with fake.lock:
                     fake.requests.append((time.monotonic(), q))
                     failure = fake.fail.pop(0) if fake.fail else None
-                    rows = [r for r in fake.rows if r["proxyWallet"].lower() == q.get("user", "").lower()]
-                if url.path != "/trades":
-                    return self._reply(404, b'{"error":"not found"}')
+                    rows = [r for r in fake.rows if not isinstance(r, dict) or r.get("proxy_wallet") == q.get("user", "").lower()]
+                if url.path != "/v2/trades":
+                    return self._reply(410 if url.path == "/trades" else 404, b'{"error":"gone"}')
                 if failure:
                     status, retry_after = failure
                     return self._reply(status, b'{"error":"slow down"}', {"Retry-After": retry_after} if retry_after else {})
-                offset, limit = int(q.get("offset", 0)), int(q.get("limit", 100))
-                self._reply(200, json.dumps(rows[offset: offset + limit]).encode())
+                offset, limit = int(q.get("cursor", 0)), int(q.get("limit", 100))
+                more = offset + limit < len(rows)
+                page = ",".join(r if isinstance(r, Raw) else json.dumps(r) for r in rows[offset: offset + limit])
+                cursor = json.dumps(str(offset + limit) if more else None)
+                body = f'{{"data":[{page}],"pagination":{{"has_more":{json.dumps(more)},"next_cursor":{cursor}}}}}'
+                self._reply(200, body.encode())
 
             def _reply(self, status, body, headers=None):
                 self.send_response(status)
@@ -179,8 +188,21 @@ class FakeDataApi:
         self.server.server_close()
 
     def add(self, tx, **kw):
-        """A new fill appears at the top of the listing (Data API rows are lowercase)."""
-        p = payload(tx, **kw)
-        p["proxyWallet"] = p["proxyWallet"].lower()
+        """A new fill appears at the top of the listing (v2 rows: snake_case, lowercase wallet)."""
+        self.add_row(v2_row(payload(tx, **kw)))
+
+    def add_row(self, row):
+        """Any row at the top of the listing (a hostile one too)."""
         with self.lock:
-            self.rows.insert(0, p)
+            self.rows.insert(0, row)
+
+
+V2_KEYS = {"proxyWallet": "proxy_wallet", "asset": "token_id", "conditionId": "condition_id",
+           "transactionHash": "transaction_hash", "eventSlug": "event_slug", "outcomeIndex": "outcome_index"}
+
+
+def v2_row(p: dict) -> dict:
+    """An RTDS payload in the Data API v2 spelling, amounts as strings (PROTOCOL.md §3.2)."""
+    row = {V2_KEYS.get(k, k): (str(v) if k in ("size", "price") else v) for k, v in p.items()}
+    row["proxy_wallet"] = row["proxy_wallet"].lower()
+    return row

@@ -22,8 +22,8 @@ from polycopy.store.db import open_db
 from polycopy.venue.clob import ClobSigner
 from polycopy.venue.placer import Placer
 from polycopy.venue.posters import LivePoster
-from polycopy.venue.rest import ClobRest
-from polycopy.venue.responses import Book
+from polycopy.clients.clob_rest import ClobRest
+from polycopy.wire.clob import Book
 from polycopy.venue.orders import Level
 from tests.conftest import ROOT
 from tests.integration.test_supervision import free_port

@@ -12,7 +12,7 @@ import requests
 
 from polycopy.sim.scenario import parse
 from polycopy.store.db import open_db
-from polycopy.venue.mempool import SELECTORS, V2_EXCHANGE
+from polycopy.wire.settlement import SELECTORS, V2_EXCHANGE
 from tests.integration.livesim import OURS, live_system
 from tests.integration.test_supervision import wait_for
 

@@ -1,4 +1,4 @@
-"""The hand-written settlement decoder (polycopy.venue.abi_settlement) against eth_abi's strict decode:
+"""The hand-written settlement decoder (polycopy.wire.abi_settlement) against eth_abi's strict decode:
 same values on valid calldata, Malformed wherever eth_abi rejects mutated calldata."""
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from eth_abi import decode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from polycopy.venue import abi_settlement
-from polycopy.venue.mempool import (ARGS, EXCHANGES, NEG_RISK_V2_EXCHANGE, V2_EXCHANGE, V3_EXCHANGE, Malformed,
-                                    Order, Settlement, decode_calldata, encode_calldata)
+from polycopy.errors import Malformed
+from polycopy.wire import abi_settlement
+from polycopy.wire.settlement import (ARGS, EXCHANGES, NEG_RISK_V2_EXCHANGE, V2_EXCHANGE, V3_EXCHANGE, Order,
+                                      Settlement, decode_calldata, encode_calldata)
 from tests.conftest import POLYMARKET
 
 U256 = st.one_of(st.sampled_from([0, 1, 2**256 - 1]), st.integers(0, 2**256 - 1))
@@ -37,8 +38,9 @@ def ours(version: str, blob: bytes):
     """Our decode as decode_calldata runs it: the value, or Malformed."""
     try:
         return abi_settlement.DECODERS[version](blob)
-    except abi_settlement.AbiError as e:
-        return Malformed("abi", str(e))
+    except Malformed as e:
+        assert e.kind == "abi"
+        return e
 
 
 def theirs(version: str, blob: bytes):
@@ -120,7 +122,7 @@ def test_the_v3_offset_into_the_static_tuple_is_ours_alone_to_reject():
     # point the fees array at word 6 (takerFee = 0): eth_abi reads an empty array there
     blob[96:128] = word(192)
     assert decode(ARGS["3"], bytes(blob))[3] == ()
-    with pytest.raises(abi_settlement.AbiError, match="outside"):
+    with pytest.raises(Malformed, match="outside"):
         abi_settlement.decode_v3(bytes(blob))
 
 

@@ -1,4 +1,4 @@
-"""Settlement calldata -> fills (polycopy.venue.mempool), on the worked examples of
+"""Settlement calldata -> fills (polycopy.wire.settlement, polycopy.venue.mempool), on the worked examples of
 shared/polymarket/mempool/, on hand-built matches, and on malformed and foreign input."""
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from polycopy.actors.mempool_watcher import PendingFilter
 from polycopy.messages import SourceFill
-from polycopy.venue.mempool import (ARGS, MAX_TAKER_AGE_MS, NEG_RISK_V2_EXCHANGE, SELECTORS, V2_EXCHANGE, Malformed,
-                                    NotSettlement, Order, Settlement, confirms, decode_calldata, encode_calldata,
-                                    legs, order_hash, signature_ok, source_fills)
+from polycopy.errors import Malformed, NotSettlement
+from polycopy.venue.mempool import MAX_TAKER_AGE_MS, confirms, legs, order_hash, signature_ok, source_fills
+from polycopy.wire.settlement import (ARGS, NEG_RISK_V2_EXCHANGE, SELECTORS, V2_EXCHANGE, Order, Settlement,
+                                      decode_calldata, encode_calldata)
 from tests.conftest import POLYMARKET
 
 EXAMPLES = (POLYMARKET / "mempool")

@@ -1,7 +1,6 @@
-"""Reconciliation policy (pure) and the Data API /positions and /activity parsing."""
+"""Reconciliation policy (pure); the Data API rows it reads are tested in test_data_api.py."""
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from decimal import Decimal as D
 
@@ -10,7 +9,7 @@ import pytest
 from polycopy.policy.reconcile import (Correction, Params, PositionChange, Skip, TokenView, activity_changes,
                                        apply_changes, plan, target_shares)
 from polycopy.policy.sizing import SizingParams, worst_price
-from polycopy.venue.positions import Activity, parse_activity, parse_position, parse_rows
+from polycopy.wire.data_api import Activity
 from tests.conftest import make_config
 
 NOW = 1_800_000_000
@@ -139,51 +138,13 @@ def test_apply_changes_in_time_order():
     assert apply_changes(sizes, activity_changes([act("REDEEM", "1")], {CID: (UP, DOWN)})) == {UP: 0, DOWN: 0}
 
 
-# ---------------------------------------------------------------- Data API rows
-
-
-def test_parse_positions_sample(shared_dir):
-    text = (shared_dir / "polymarket" / "data_api_positions.json").read_text()
-    rows, bad = parse_rows(text, parse_position)
-    assert bad == 0 and len(rows) >= 1
-    p = rows[0]
-    assert p.token_id.startswith("70055047") and p.condition_id.startswith("0xa69236")
-    assert p.size == D("34.615384") and p.cur_price == D("0.52") and p.slug == "btc-updown-15m-1787102100"
-    assert p.redeemable is False and isinstance(p.avg_price, D)
-
-
-def test_parse_v2_rows_and_skip_bad_ones():
-    body = {"data": [
-        {"token_id": "9", "condition_id": "0xC1", "current_size": "12.5", "current_price": "0.4", "avg_price": "0.3",
-         "status": "REDEEMABLE", "slug": "s"},
-        {"token_id": "", "condition_id": "0xc2", "current_size": "1"},
-        {"token_id": "8", "condition_id": "0xc3", "current_size": "NaN"},
-    ], "pagination": {"has_more": False}}
-    rows, bad = parse_rows(json.dumps(body), parse_position)
-    assert bad == 2 and len(rows) == 1
-    assert (rows[0].condition_id, rows[0].size, rows[0].redeemable) == ("0xc1", D("12.5"), True)
-    with pytest.raises(ValueError):
-        parse_rows('{"error": "x"}', parse_position)
-
-
-def test_parse_activity_rows():
-    merge = parse_activity({"proxyWallet": "0x1", "timestamp": 1787102000, "conditionId": "0xC", "type": "MERGE",
-                            "size": 20, "usdcSize": 20, "transactionHash": "0xt", "price": 0, "asset": "",
-                            "side": "", "outcomeIndex": 999, "slug": "btc-updown-15m-1787101200"})
-    assert (merge.type, merge.condition_id, merge.size, merge.token_id, merge.timestamp) == ("MERGE", "0xc", D(20), "",
-                                                                                           1787102000)
-    trade = parse_activity({"timestamp": 5, "condition_id": "0xc", "type": "TRADE", "size": "3.5", "token_id": "42",
-                            "side": "BUY", "price": "0.61"})
-    assert (trade.token_id, trade.side, trade.price, trade.size) == ("42", "BUY", D("0.61"), D("3.5"))
-
-
 # ---------------------------------------------------------------- memory between rounds
 
 
 def test_memory_tracks_changes_against_the_baseline(params):
     from polycopy.policy.reconcile_memory import Memory
 
-    from polycopy.venue.positions import Position
+    from polycopy.wire.data_api import Position
 
     m = Memory()
     assert m.take_baseline({UP: D("30")}) and not m.take_baseline({})

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from polycopy.venue.responses import parse_book, parse_order, parse_post, trade_status
+from polycopy.wire.clob import parse_book, parse_order, parse_post, trade_status
 from tests.conftest import POLYMARKET
 
 SHARED = POLYMARKET

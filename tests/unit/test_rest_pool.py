@@ -6,9 +6,9 @@ import socket
 import pytest
 import urllib3
 
+from polycopy.clients.clob_rest import ClobRest
 from polycopy.errors import TemporaryError
 from polycopy.venue.clob import ApiCreds
-from polycopy.venue.rest import ClobRest
 
 
 def test_no_proxy_in_the_environment_means_direct_connections(monkeypatch):

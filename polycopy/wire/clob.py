@@ -1,4 +1,7 @@
-"""Parse what the CLOB answers into small frozen results (PROTOCOL.md §5.6-5.7, CLOB-V2.md §4.2).
+"""CLOB REST answers -> small frozen results (PROTOCOL.md §5.3-5.7, CLOB-V2.md §4.2). Pure: no I/O.
+
+Total: whatever the body holds, each parser returns its result (a number it cannot read is
+the default, a level it cannot read is dropped) or None; never an exception.
 
 `PostResult.kind` tells the caller what to do:
   accepted     the venue has the order (live/matched/delayed/unmatched)
@@ -11,9 +14,12 @@ Error texts are matched on substrings (the wording changes between venue version
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from polycopy.errors import Malformed
 from polycopy.venue.orders import Level
+from polycopy.wire import fields as f
+from polycopy.wire.http import retry_after_s
 
 ACCEPTED_STATUSES = ("live", "matched", "delayed", "unmatched")
 # substring of the error text -> reason code (first match wins)
@@ -68,12 +74,11 @@ def reason_for(error: str) -> str:
     return next((code for needle, code in ERROR_TABLE if needle in low), "rejected")
 
 
-def dec(raw, default: Decimal = Decimal(0)) -> Decimal:
-    if raw in (None, ""):
-        return default
+def dec(raw, default: Decimal | None = Decimal(0)) -> Decimal | None:
+    """A bounded Decimal from a JSON number or numeric string; `default` for anything else."""
     try:
-        return Decimal(str(raw))
-    except InvalidOperation:
+        return f.decimal(raw, "amount")
+    except Malformed:
         return default
 
 
@@ -87,12 +92,15 @@ def amount(raw, cap: Decimal | None = None) -> Decimal:
 
 def _retry_after(headers, body: dict, default: float) -> float:
     for raw in ((headers or {}).get("Retry-After"), body.get("retry_after_seconds")):
-        try:
-            if raw not in (None, ""):
-                return max(0.0, float(raw))
-        except (TypeError, ValueError):
-            pass
+        seconds = retry_after_s(raw)
+        if seconds is not None:
+            return seconds
     return default
+
+
+def _ids(raw) -> tuple:
+    """A list of id strings (trade ids, order ids); anything else is no ids."""
+    return tuple(x for x in raw if isinstance(x, str))[:1000] if isinstance(raw, list) else ()
 
 
 def parse_post(http_status: int | None, headers=None, body=None, *, cap: Decimal | None = None) -> PostResult:
@@ -107,7 +115,7 @@ def parse_post(http_status: int | None, headers=None, body=None, *, cap: Decimal
         if status in ACCEPTED_STATUSES and order_id:
             return PostResult(kind="accepted", status=status, order_id=order_id, http_status=200,
                               making=amount(body.get("makingAmount"), cap), taking=amount(body.get("takingAmount"), cap),
-                              trade_ids=tuple(body.get("tradeIDs") or ()))
+                              trade_ids=_ids(body.get("tradeIDs")))
         return PostResult(kind="unknown", reason="unexpected_response", error=error or str(body)[:200], http_status=200)
     if http_status == 425:
         return PostResult(kind="retry_later", reason="engine_restart", error=error, http_status=425,
@@ -143,16 +151,16 @@ class VenueOrder:
 
 def parse_order(body) -> VenueOrder | None:
     """None when the venue does not know the order (null / empty body)."""
-    if not isinstance(body, dict) or not body.get("id"):
+    if not isinstance(body, dict) or not body.get("id") or not isinstance(body["id"], str):
         return None
     original = dec(body.get("original_size"))
-    return VenueOrder(order_id=str(body["id"]), status=str(body.get("status", "")).upper().removeprefix("ORDER_STATUS_"),
+    return VenueOrder(order_id=body["id"][:200], status=str(body.get("status", ""))[:60].upper().removeprefix("ORDER_STATUS_"),
                       original_size=original, size_matched=amount(body.get("size_matched"), original or None),
-                      price=dec(body.get("price")), trade_ids=tuple(body.get("associate_trades") or ()))
+                      price=dec(body.get("price")), trade_ids=_ids(body.get("associate_trades")))
 
 
 def trade_status(raw) -> str:
-    return str(raw or "").upper().removeprefix("TRADE_STATUS_")
+    return str(raw or "")[:60].upper().removeprefix("TRADE_STATUS_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +177,8 @@ def parse_book(body) -> Book:
     body = body if isinstance(body, dict) else {}
 
     def levels(raw):
-        out = [Level(dec(x.get("price")), dec(x.get("size"))) for x in raw or () if isinstance(x, dict)]
+        rows = raw if isinstance(raw, list) else ()
+        out = [Level(dec(x.get("price")), dec(x.get("size"))) for x in rows if isinstance(x, dict)]
         return [lv for lv in out if lv.price > 0 and lv.size > 0]
 
     nr = body.get("neg_risk")
@@ -177,3 +186,45 @@ def parse_book(body) -> Book:
                 bids=tuple(sorted(levels(body.get("bids")), key=lambda lv: -lv.price)),
                 tick_size=dec(body.get("tick_size"), None), min_order_size=dec(body.get("min_order_size"), None),
                 neg_risk=nr if isinstance(nr, bool) else None)
+
+
+def parse_tick_size(body) -> Decimal | None:
+    """GET /tick-size: the market's tick; None if the CLOB gave none. Raises Malformed for a tick
+    no market uses."""
+    raw = body.get("minimum_tick_size") if isinstance(body, dict) else None
+    if raw is None:
+        return None
+    return f.decimal(raw, "minimum_tick_size", Decimal("0.0001"), Decimal("0.1"))
+
+
+def parse_midpoint(body) -> Decimal | None:
+    """GET /midpoint: the mid price in (0, 1), or None."""
+    mid = dec(body.get("mid"), None) if isinstance(body, dict) else None
+    return mid if mid is not None and 0 < mid < 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class ClobMarket:
+    """GET /markets-by-token then /clob-markets: what the CLOB itself says about a market."""
+
+    condition_id: str
+    token_ids: tuple
+    outcomes: tuple
+    tick_size: Decimal
+    min_order_size: Decimal
+    neg_risk: bool
+
+
+def parse_clob_market(condition_id: str, info) -> ClobMarket:
+    """/clob-markets/{condition_id} answers abbreviated keys: `t` [{t: token, o: outcome}], `mts`
+    (tick), `mos` (minimum size), `nr` (neg-risk). Raises Malformed."""
+    info = f.obj(info, "clob_market")
+    tokens = info.get("t") if isinstance(info.get("t"), list) else []
+    tokens = [f.obj(t, "t") for t in tokens[:16]]
+    mts, mos = info.get("mts"), info.get("mos")
+    return ClobMarket(
+        condition_id=f.condition_id(condition_id), token_ids=tuple(f.token_id(t.get("t"), "t") for t in tokens),
+        outcomes=tuple(f.opt_text(t.get("o"), "o", 100) for t in tokens),
+        tick_size=f.decimal(mts, "mts", Decimal("0.0001"), Decimal("0.1")) if mts is not None else Decimal("0.01"),
+        min_order_size=f.decimal(mos, "mos", Decimal(0), Decimal(10**6)) if mos is not None else Decimal(5),
+        neg_risk=f.boolean(info.get("nr"), "nr", False))

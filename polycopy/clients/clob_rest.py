@@ -1,37 +1,23 @@
-"""CLOB REST over kept-alive urllib3 connections (TCP_NODELAY, explicit timeouts, no retries).
-
-urllib3 directly, not requests: on the order path requests added ~0.8 ms per call here (its
-session machinery on top of the same urllib3 pool). A proxy from HTTPS_PROXY/HTTP_PROXY is
-looked up once, at construction.
+"""CLOB REST over kept-alive urllib3 connections (clients/http.py: TCP_NODELAY, explicit
+timeouts, no retries). Answers are read with bounded JSON (wire/jsontext.py) and parsed by
+wire/clob.py.
 
 Every call returns what the venue said or raises `TemporaryError`; `post_order` never raises:
 a send that got no answer is returned as status None (outcome unknown).
 """
 from __future__ import annotations
 
-import json
-import socket
-import urllib.request
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import urllib3
-from urllib3.connection import HTTPConnection
 
-from polycopy.errors import OperationalError, TemporaryError
+from polycopy.clients.http import pool
+from polycopy.errors import Malformed, OperationalError, TemporaryError
 from polycopy.venue import clob
-from polycopy.venue.responses import Book, VenueOrder, parse_book, parse_order
+from polycopy.wire.clob import Book, ClobMarket, VenueOrder, parse_book, parse_clob_market, parse_order
+from polycopy.wire.jsontext import loads
 
-SOCKET_OPTIONS = HTTPConnection.default_socket_options + [
-    (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1), (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
-
-
-def _pool(base_url: str) -> urllib3.PoolManager:
-    kw = {"num_pools": 2, "maxsize": 4, "retries": False, "socket_options": SOCKET_OPTIONS}
-    url = urlsplit(base_url)
-    proxy = urllib.request.getproxies().get(url.scheme)
-    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
-        return urllib3.ProxyManager(proxy, **kw)
-    return urllib3.PoolManager(**kw)
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 class ClobRest:
@@ -40,7 +26,7 @@ class ClobRest:
         self.base = base_url.rstrip("/")
         self.timeout = (connect_timeout_s, timeout_s)
         self.creds, self.address = creds, address
-        self.pool = _pool(self.base)
+        self.pool = pool(self.base)
 
     def close(self) -> None:
         self.pool.clear()
@@ -67,8 +53,8 @@ class ClobRest:
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise TemporaryError(f"{method} {path}: {type(e).__name__}") from None
         try:
-            data = json.loads(r.data)
-        except ValueError:
+            data = loads(r.data, max_bytes=MAX_ANSWER_BYTES, max_depth=16)
+        except Malformed:
             data = None
         return r.status, r.headers, data
 
@@ -95,8 +81,9 @@ class ClobRest:
         status, _, data = self.request("GET", "/data/trades", params={"market": market} if market else None, auth=True)
         if status != 200 or not isinstance(data, dict):
             raise TemporaryError(f"GET /data/trades: HTTP {status}")
-        return [t for t in data.get("data") or () if isinstance(t, dict) and (
-            t.get("taker_order_id") == order_id or any(m.get("order_id") == order_id for m in t.get("maker_orders") or ()))]
+        rows = data.get("data") if isinstance(data.get("data"), list) else []
+        return [t for t in rows if isinstance(t, dict) and (t.get("taker_order_id") == order_id or any(
+            isinstance(m, dict) and m.get("order_id") == order_id for m in _list(t.get("maker_orders"))))]
 
     def heartbeat(self, heartbeat_id: str, timeout: float = 1.0):
         return self.request("POST", "/v1/heartbeats", body=clob.compact({"heartbeat_id": heartbeat_id}),
@@ -110,16 +97,19 @@ class ClobRest:
             raise TemporaryError(f"GET /book: HTTP {status}")
         return parse_book(data)
 
-    def market_info(self, token_id: str) -> dict:
-        """Slow path: /markets-by-token then /clob-markets (tick, neg-risk, tokens)."""
+    def market_info(self, token_id: str) -> ClobMarket:
+        """Slow path: /markets-by-token then /clob-markets (tick, minimum size, neg-risk, tokens)."""
         status, _, data = self.request("GET", f"/markets-by-token/{token_id}")
-        if status != 200 or not isinstance(data, dict) or not data.get("condition_id"):
+        cid = data.get("condition_id") if isinstance(data, dict) else None
+        if status != 200 or not isinstance(cid, str) or not cid:
             raise TemporaryError(f"GET /markets-by-token: HTTP {status}")
-        cid = data["condition_id"]
         status, _, info = self.request("GET", f"/clob-markets/{cid}")
         if status != 200 or not isinstance(info, dict):
             raise TemporaryError(f"GET /clob-markets: HTTP {status}")
-        return {"condition_id": cid, **info}
+        try:
+            return parse_clob_market(cid, info)
+        except Malformed as e:
+            raise TemporaryError(f"GET /clob-markets: malformed answer ({e})") from None
 
     # ------------------------------------------------------------ credentials (L1)
 
@@ -127,7 +117,12 @@ class ClobRest:
         status, _, data = self.request("POST", "/auth/api-key", headers=signer.l1_headers(nonce=nonce))
         if status != 200 or not isinstance(data, dict) or not data.get("apiKey"):
             status, _, data = self.request("GET", "/auth/derive-api-key", headers=signer.l1_headers(nonce=nonce))
-        if status != 200 or not isinstance(data, dict) or not data.get("apiKey"):
-            error = (data or {}).get("error", "") if isinstance(data, dict) else ""
+        if status != 200 or not isinstance(data, dict) or not all(isinstance(data.get(k), str) and data[k]
+                                                                  for k in ("apiKey", "secret", "passphrase")):
+            error = str(data.get("error", ""))[:200] if isinstance(data, dict) else ""
             raise OperationalError(f"could not create or derive API credentials: HTTP {status} {error}".strip())
         return clob.ApiCreds(data["apiKey"], data["secret"], data["passphrase"])
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []

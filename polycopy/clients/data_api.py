@@ -1,0 +1,76 @@
+"""Data API v2 (VENUE-2026-12.md §1): a kept-alive client of our own for the backstop's
+`/v2/trades` poll and the reconciler's `/v2/positions` and `/v2/activity`.
+
+Why not the SDK's data client: it cannot bust the CDN cache (the CDN caches by URL for up to
+5 min and ignores no-cache headers, PROTOCOL.md §3.3; every request here carries a changing
+`_` parameter), and it costs more per poll (bench/data_api_client.py, results in
+bench/results/data_api_client.json). The rows are parsed by wire/data_api.py; the SDK's
+models were the reference for their shapes.
+
+Every call is blocking and meant for an I/O thread. Errors: TemporaryError (network, 425/429/
+5xx, a body saying `retryable`; with the server's Retry-After), RejectedError (another 4xx),
+Malformed (an answer that is not a v2 page).
+"""
+from __future__ import annotations
+
+import time
+
+from polycopy.clients.http import HttpClient
+from polycopy.errors import TemporaryError
+from polycopy.wire.data_api import Activity, Page, Position, activity_row, parse_page, parse_position, trade_row
+from polycopy.wire.fields import EARLIEST_S
+
+TRADES, ACTIVITY, POSITIONS = "/v2/trades", "/v2/activity", "/v2/positions"
+PAGE = 1000  # the v2 maximum
+MAX_PAGES = 20  # a listing longer than this is not read whole: the caller gets TemporaryError
+NON_TRADE = ("SPLIT", "MERGE", "REDEEM", "CONVERSION")
+
+
+class DataApi:
+    def __init__(self, base_url: str, timeout_s: float):
+        self.http = HttpClient(base_url, timeout_s)
+
+    def page(self, route: str, params: dict, parse_row, *, cursor: str | None = None,
+             deadline: float | None = None) -> tuple[Page, int]:
+        """One page, cache-busted. Returns (page, recv_mono_ns)."""
+        params = {**params, "_": time.time_ns()}  # the CDN caches by URL (PROTOCOL.md §3.3)
+        if cursor:
+            params["cursor"] = cursor
+        answer = self.http.read(route, params, deadline=deadline)
+        return parse_page(answer.body, parse_row), answer.recv_ns
+
+    def trades(self, user: str, limit: int, cursor: str | None, deadline: float, now_s: float,
+               start_s: int | None = None) -> tuple[Page, int]:
+        """One page of `user`'s fills since `start_s`, maker rows included, newest first. A listing
+        is history: rows from any time since 2020 parse (the caller keeps what is young enough)."""
+        params = {"user": user, "taker_only": "false", "limit": limit}
+        if start_s is not None:
+            params["start"] = int(start_s)
+        return self.page(TRADES, params, trade_row(now_s, now_s - EARLIEST_S), cursor=cursor, deadline=deadline)
+
+    def listing(self, route: str, params: dict, parse_row) -> list:
+        """Every row of a listing, all pages. A malformed row or a listing longer than MAX_PAGES
+        makes it incomplete: TemporaryError (a round built on part of it would act on a guess)."""
+        out, cursor = [], None
+        for _ in range(MAX_PAGES):
+            page, _ = self.page(route, {**params, "limit": PAGE}, parse_row, cursor=cursor)
+            if page.bad:
+                raise TemporaryError(f"{route}: {len(page.bad)} malformed rows (first: {page.bad[0]}: "
+                                     f"{page.bad[0].excerpt})")
+            out.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return out
+        raise TemporaryError(f"{route}: more than {MAX_PAGES} pages")
+
+    def positions(self, user: str) -> list[Position]:
+        """Every position of `user`, the smallest included (v2 hides < 0.1 share by default)."""
+        return self.listing(POSITIONS, {"user": user, "filter_type": "TOKENS", "filter_amount": 0}, parse_position)
+
+    def activity(self, user: str, start_ts: int, types=NON_TRADE + ("TRADE",)) -> list[Activity]:
+        """`user`'s activity of these types since `start_ts` (unix s), newest first."""
+        params = {"user": user, "type": ",".join(types), "start": int(start_ts)}
+        return self.listing(ACTIVITY, params, activity_row(time.time()))
+
+    def close(self) -> None:
+        self.http.close()
