@@ -23,9 +23,10 @@ from polycopy.sim.driver import Driver
 from polycopy.sim.feed import Clock, Feed
 from polycopy.sim.gamma import Gamma
 from polycopy.sim.markets import Catalog, MarketInfo
-from polycopy.sim.model import FeedFaults, VenueFaults
+from polycopy.sim.model import FeedFaults, Legacy, VenueFaults
 from polycopy.sim.polygon import Polygon, PolygonFaults
 from polycopy.sim.replay import Replay
+from polycopy.sim.resolution import Resolver
 from polycopy.sim.rtds import Rtds
 from polycopy.sim.scenario import Scenario
 from polycopy.sim.venue import Venue, build_clob_app, build_clob_ws_app
@@ -38,7 +39,15 @@ def initial_feed_faults(sc: Scenario) -> FeedFaults:
     lags = dict(sc.feeds.rtds_lag_ms)
     return FeedFaults(data_api_lag_ms=sc.feeds.data_api_lag_ms,
                       rtds_lag_ms=min(lags.values(), default=0),
+                      rtds_duplicate=sc.feeds.duplicate_by_type(),
+                      rtds_malformed_share=sc.feeds.rtds_malformed_share,
+                      rtds_malformed_kinds=list(sc.feeds.rtds_malformed_kinds),
+                      data_api_hostile=list(sc.feeds.data_api_hostile),
                       extra={"rtds_lag_ms_by_type": lags})
+
+
+def initial_venue_faults(sc: Scenario) -> VenueFaults:
+    return VenueFaults(region=sc.geoblock.api)
 
 
 def initial_polygon_faults(sc: Scenario) -> PolygonFaults:
@@ -109,9 +118,12 @@ class Polysim:
         self.clock = Clock.now()
         self.feed_faults = initial_feed_faults(sc)
         self.feed = Feed(self.feed_faults, sc.source.wallet, sc.feeds.odd_outcome_index_share,
-                         sc.seed, sc.feeds.rtds_duplicate_share)
+                         sc.seed)
         self.feed.loop = self.loop
         self.venue = Venue(chain_id=137)
+        self.venue.faults = initial_venue_faults(sc)
+        self.legacy = Legacy(**sc.legacy.model_dump())
+        self.resolver = Resolver(sc.resolution, sc.seed, self.venue, self.clock, self.loop)
         self.catalog = Catalog(sc, self.clock.start_unix)
         for info in list(self.catalog.by_slug.values()):
             self._add_market(info)
@@ -126,12 +138,13 @@ class Polysim:
         self.driver = Driver(sc, self.clock, self.catalog, self.feed, self.venue.faults,
                              self.loop, self.polygon)
         self.data_api = DataApi(self.feed, self.catalog, self.venue, self.clock,
-                                sc.feeds.data_api_cache_s)
+                                sc.feeds.data_api_cache_s, self.legacy)
         self.replay = Replay(sc.replay, self.feed, self.rtds, self.clock, sc.replay_delay_s,
                              self.catalog, self.venue, sc.replay_shift) if sc.replay else None
 
     def _add_market(self, info: MarketInfo) -> None:
         self.venue.add_market(info.market)
+        self.resolver.schedule(info)
         for token, bids, asks in self.catalog.books_for(info, self.scenario.books):
             self.venue.set_book(token, bids=bids, asks=asks)
 
@@ -141,7 +154,8 @@ class Polysim:
         apps = {"clob": build_clob_app(self.venue), "clob_ws": build_clob_ws_app(self.venue),
                 "rtds": self.rtds.app(),
                 "data_api": self.data_api.app(),
-                "gamma": Gamma(self.catalog, self.clock).app(), "control": Control(self).app(),
+                "gamma": Gamma(self.catalog, self.clock, self.legacy).app(),
+                "control": Control(self).app(),
                 "polygon": self.polygon.app()}
         runners = []
         tasks: list[asyncio.Task] = []
@@ -180,8 +194,10 @@ class Polysim:
         fresh = initial_feed_faults(self.scenario)
         for name, value in vars(fresh).items():
             setattr(self.feed_faults, name, value)
-        for name, value in vars(VenueFaults()).items():
+        for name, value in vars(initial_venue_faults(self.scenario)).items():
             setattr(self.venue.faults, name, value)
+        for name, value in vars(Legacy(**self.scenario.legacy.model_dump())).items():
+            setattr(self.legacy, name, value)
         for name, value in vars(initial_polygon_faults(self.scenario)).items():
             setattr(self.polygon.faults, name, value)
 
