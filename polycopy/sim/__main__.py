@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", help="scenario YAML (default: the packaged default)")
     parser.add_argument("--endpoints-out", type=Path, help="write the endpoints JSON here")
     parser.add_argument("--replay", type=Path, help="replay this recording (run.py --record), moved to now")
-    parser.add_argument("--port-base", type=int, help="first of seven consecutive ports")
+    parser.add_argument("--port-base", type=int, help="first of eight consecutive ports")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s polysim %(message)s")
     try:

@@ -23,7 +23,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from polycopy.sim import faults
+from polycopy.sim import chain_faults, faults
 from polycopy.sim.delays import copy_delays
 from polycopy.sim.control_venue import add_venue_routes
 from polycopy.sim.geoblock import Geoblock
@@ -97,7 +97,9 @@ class Control:
     async def set_fault(self, request: web.Request) -> web.Response:
         spec = parse_body(FaultSpec, await read_json(request))
         loop = asyncio.get_running_loop()
-        if not apply_polygon_fault(spec, self.sim.polygon.faults, loop):
+        if chain_faults.apply(spec, self.sim.chain_faults):
+            pass
+        elif not apply_polygon_fault(spec, self.sim.polygon.faults, loop):
             try:
                 faults.apply(spec, self.sim.feed_faults, self.sim.venue.faults, loop)
             except ValueError as exc:
@@ -106,7 +108,8 @@ class Control:
 
     def _snapshot(self) -> dict:
         return {**faults.snapshot(self.sim.feed_faults, self.sim.venue.faults),
-                "polygon": vars(self.sim.polygon.faults)}
+                "polygon": vars(self.sim.polygon.faults),
+                "chain": chain_faults.snapshot(self.sim.chain_faults)}
 
     async def reset(self, _request) -> web.Response:
         self.sim.reset()

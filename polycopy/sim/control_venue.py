@@ -6,6 +6,9 @@ POST /resolve                {"market": slug | condition id, "winner"?: outcome}
                              -> {"resolved": false if it already was, "payouts": [...]}
 POST /accounts               {"address", "pusd"?, "positions"?: {token: shares}} -> balances
 POST /hostile                {"kind": hostile.FRAME_KINDS, "count"?: 1..100} -> {"sent": n}
+POST /relayer/keys           {"key", "address"} (a Relayer API key) or {"key", "secret",
+                             "passphrase"} (a Builder key) -> {"ok": true}
+GET  /relayer/transactions   every relayer transaction (calls left out)
 """
 from __future__ import annotations
 
@@ -37,6 +40,13 @@ class AccountBody(_Body):
     address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     pusd: Decimal | None = Field(None, ge=0, le=10**12)
     positions: dict[str, Decimal] = {}
+
+
+class KeyBody(_Body):
+    key: str = Field(min_length=8)
+    address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    secret: str | None = Field(None, min_length=8)
+    passphrase: str | None = None
 
 
 class HostileBody(_Body):
@@ -83,6 +93,22 @@ def add_venue_routes(app: web.Application, sim) -> None:
             raise BadRequest("no good frame sent yet to model a hostile one on", 409)
         return reply({"sent": sent})
 
+    async def add_key(request: web.Request) -> web.Response:
+        body = parse_body(KeyBody, await read_json(request))
+        if body.address and not body.secret:
+            sim.relayer.keys.add_relayer_key(body.key, body.address)
+        elif body.secret and body.passphrase and not body.address:
+            sim.relayer.keys.add_builder_key(body.key, body.secret, body.passphrase)
+        else:
+            raise BadRequest("give address (Relayer key) or secret and passphrase (Builder key)")
+        return reply({"ok": True})
+
+    async def transactions(_request) -> web.Response:
+        return reply([{k: v for k, v in tx.items() if not k.startswith("_")}
+                      for tx in sim.relayer.txs.values()])
+
+    app.router.add_post("/relayer/keys", add_key)
+    app.router.add_get("/relayer/transactions", transactions)
     app.router.add_get("/legacy", show_legacy)
     app.router.add_post("/legacy", set_legacy)
     app.router.add_post("/resolve", resolve)

@@ -169,6 +169,26 @@ class GeoblockSpec(_Model):
     api: Literal["open", "close_only", "blocked"] = "open"
 
 
+class RelayerKeySpec(_Model):
+    key: str = Field(min_length=8)
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")  # the key's owner
+
+
+class BuilderKeySpec(_Model):
+    key: str = Field(min_length=8)
+    secret: str = Field(min_length=8)  # URL-safe base64, as the venue issues them
+    passphrase: str = Field(min_length=1)
+
+
+class RelayerSpec(_Model):
+    """The relayer's credentials (relayer_auth.py) and pace: each state step and an EOA
+    transaction's mining take `step_ms`."""
+
+    api_keys: list[RelayerKeySpec] = []
+    builder_keys: list[BuilderKeySpec] = []
+    step_ms: int = Field(100, ge=0, le=60_000)
+
+
 class LegacySpec(_Model):
     """Routes the venue retired (VENUE-2026-12.md §0-§1), answered 410 unless served again here
     for old recordings: the Data API v1 `/trades`, `/activity`, `/positions`; Gamma's `/markets`
@@ -276,6 +296,7 @@ class Scenario(_Model):
     legacy: LegacySpec = LegacySpec()
     resolution: ResolutionSpec = ResolutionSpec()
     geoblock: GeoblockSpec = GeoblockSpec()
+    relayer: RelayerSpec = RelayerSpec()
     fills: list[FillSpec] = []
     bursts: list[BurstSpec] = []
     loop_s: float | None = Field(None, gt=0)  # repeat fills and bursts every loop_s seconds
