@@ -5,7 +5,8 @@ GET  /legacy, POST /legacy   {"data_api_v1"?: bool, "gamma_lists"?: bool} -> the
 POST /resolve                {"market": slug | condition id, "winner"?: outcome}
                              -> {"resolved": false if it already was, "payouts": [...]}
 POST /accounts               {"address", "pusd"?, "positions"?: {token: shares}} -> balances
-POST /hostile                {"kind": hostile.FRAME_KINDS, "count"?: 1..100} -> {"sent": n}
+POST /hostile                {"kind": hostile.FRAME_KINDS, "count"?: 1..100, "type"?: RTDS type}
+                             -> {"sent": n}
 POST /relayer/keys           {"key", "address"} (a Relayer API key) or {"key", "secret",
                              "passphrase"} (a Builder key) -> {"ok": true}
 GET  /relayer/transactions   every relayer transaction (calls left out)
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from decimal import Decimal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +54,7 @@ class KeyBody(_Body):
 class HostileBody(_Body):
     kind: str
     count: int = Field(1, ge=1, le=100)
+    type: Literal["orders_matched", "trades"] = "orders_matched"
 
 
 def add_venue_routes(app: web.Application, sim) -> None:
@@ -88,7 +91,7 @@ def add_venue_routes(app: web.Application, sim) -> None:
         body = parse_body(HostileBody, await read_json(request))
         if body.kind not in FRAME_KINDS:
             raise BadRequest(f"kind must be one of {list(FRAME_KINDS)}")
-        sent = sum(sim.feed.send_hostile(body.kind) for _ in range(body.count))
+        sent = sum(sim.feed.send_hostile(body.kind, body.type) for _ in range(body.count))
         if not sent:
             raise BadRequest("no good frame sent yet to model a hostile one on", 409)
         return reply({"sent": sent})

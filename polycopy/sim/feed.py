@@ -55,7 +55,7 @@ class Feed:
         self.odd_index_share = odd_index_share  # RTDS rows sent with outcomeIndex 999
         self.rng = random.Random(seed)
         self.hostile_sent: Counter = Counter()  # hostile frames sent, by kind
-        self.last_payload: tuple[str, dict] | None = None  # (type, payload) last sent
+        self.last_payload: dict[str, dict] = {}  # RTDS type -> the last payload sent
         self.source_wallet = source_wallet.lower()
         self.rows: deque[Fill] = deque(maxlen=KEEP_ROWS)
         self.by_wallet: dict[str, deque[Fill]] = {}
@@ -101,18 +101,19 @@ class Feed:
         bad = self.faults.rtds_malformed_share
         for payload in payloads:
             self.rtds.broadcast("activity", kind, payload)
-            self.last_payload = (kind, payload)
+            self.last_payload[kind] = payload
             if twice and self.rng.random() < twice:  # random() < 1 always: every frame at 1.0
                 self.rtds.broadcast("activity", kind, payload)
             if bad and self.faults.rtds_malformed_kinds and self.rng.random() < bad:
                 kinds = self.faults.rtds_malformed_kinds
-                self.send_hostile(kinds[sum(self.hostile_sent.values()) % len(kinds)])
+                self.send_hostile(kinds[sum(self.hostile_sent.values()) % len(kinds)], kind)
 
-    def send_hostile(self, hostile_kind: str) -> bool:
-        """One hostile frame (hostile.py) modelled on the last good one; False without one."""
-        if self.rtds is None or self.last_payload is None:
+    def send_hostile(self, hostile_kind: str, kind: str = "orders_matched") -> bool:
+        """One hostile frame (hostile.py) of RTDS type `kind`, modelled on the last good one of
+        that type; False without one."""
+        payload = self.last_payload.get(kind)
+        if self.rtds is None or payload is None:
             return False
-        kind, payload = self.last_payload
         text = hostile_frame(hostile_kind, "activity", kind, payload, time.time_ns() // 1_000_000)
         self.rtds.broadcast_text("activity", kind, payload, text)
         self.hostile_sent[hostile_kind] += 1
