@@ -1,9 +1,11 @@
 """python -m polycopy.sim [--scenario FILE] [--replay FILE] [--endpoints-out FILE.json] [--port-base N]
+                         [--serve-retired]
 
 Starts every polysim service on 127.0.0.1, writes the endpoints (atomically) once all are
 listening, and runs until SIGTERM or SIGINT, then exits 0. `--replay FILE` plays a
 `run.py --record` file moved to now (replay.py); without `--scenario` nothing else trades
-but the usual noise of other wallets.
+but the usual noise of other wallets. `--serve-retired` serves the Data API v1 and Gamma list
+routes again (as `legacy:` in a scenario does), for a bot or recording that still uses them.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from polycopy.sim.scenario import ScenarioError, load, parse
+from polycopy.sim.scenario import LegacySpec, ScenarioError, load, parse
 
 REPLAY_DELAY_S = 2.0  # --replay: after the bot's RTDS socket connects, so its other actors are up too
 _WALLET = re.compile(r'proxyWallet\\?"\s*:\s*\\?"(0x[0-9a-fA-F]{40})')
@@ -50,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", help="scenario YAML (default: the packaged default)")
     parser.add_argument("--endpoints-out", type=Path, help="write the endpoints JSON here")
     parser.add_argument("--replay", type=Path, help="replay this recording (run.py --record), moved to now")
-    parser.add_argument("--port-base", type=int, help="first of seven consecutive ports")
+    parser.add_argument("--port-base", type=int, help="first of eight consecutive ports")
+    parser.add_argument("--serve-retired", action="store_true",
+                        help="serve the retired Data API v1 and Gamma list routes again")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s polysim %(message)s")
     try:
@@ -61,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"polysim: {exc}", file=sys.stderr)
         return 2
+    if args.serve_retired:
+        scenario = scenario.model_copy(update={
+            "legacy": LegacySpec(data_api_v1=True, gamma_lists=True)})
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

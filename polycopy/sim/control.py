@@ -7,8 +7,12 @@ POST /fills                      inject a source fill now; returns its records
 GET  /faults, POST /faults       show / apply a fault: {"kind", "for_s"?, "value"?, "type"?}
                                  (polygon_* kinds set the Polygon node's knobs)
 POST /reset                      forget fills and records, faults back to the scenario's
-GET  /api/geoblock, POST /geoblock   the venue's geoblock answer, and changing it
+GET  /api/geoblock, POST /geoblock   the venue's geoblock answer (and `api` enforcement)
 GET  /stats                      RTDS sockets and frames sent, driver errors
+GET  /legacy, POST /legacy       retired routes served again: {"data_api_v1", "gamma_lists"}
+POST /resolve                    {"market": slug | condition id, "winner"?} resolve it now
+POST /accounts                   {"address", "pusd"?, "positions"?}: set an account's balances
+POST /hostile                    {"kind", "count"?}: hostile RTDS frames now (hostile.py)
 """
 from __future__ import annotations
 
@@ -17,13 +21,14 @@ from decimal import Decimal
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from polycopy.sim import faults
+from polycopy.sim import chain_faults, faults
 from polycopy.sim.delays import copy_delays
+from polycopy.sim.control_venue import add_venue_routes
 from polycopy.sim.geoblock import Geoblock
 from polycopy.sim.driver import apply_polygon_fault
-from polycopy.sim.httputil import BadRequest, app_with_errors, read_json, reply
+from polycopy.sim.httputil import BadRequest, app_with_errors, parse_body, read_json, reply
 from polycopy.sim.plan import PlannedFill
 from polycopy.sim.scenario import FaultSpec
 
@@ -42,18 +47,11 @@ class InjectFill(BaseModel):
     repeat: int = Field(1, ge=1, le=100)
 
 
-def _parse(model, data):
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise BadRequest("; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()))
-
-
 class Control:
     def __init__(self, sim):
         self.sim = sim  # the Polysim: feed, venue, driver, rtds, reset_faults()
-        self.geoblock = Geoblock()  # the venue's geoblock answer for this host (tests flip it)
+        geo = sim.scenario.geoblock
+        self.geoblock = Geoblock(geo.blocked, geo.country, geo.region, sim.venue.faults)
 
     def app(self) -> web.Application:
         app = app_with_errors()
@@ -66,6 +64,7 @@ class Control:
         app.router.add_post("/faults", self.set_fault)
         app.router.add_post("/reset", self.reset)
         app.router.add_get("/stats", self.stats)
+        add_venue_routes(app, self.sim)
         return app
 
     async def health(self, _request) -> web.Response:
@@ -79,7 +78,7 @@ class Control:
         return reply(copy_delays(list(self.sim.feed.records), list(self.sim.venue.records)))
 
     async def fills(self, request: web.Request) -> web.Response:
-        spec = _parse(InjectFill, await read_json(request))
+        spec = parse_body(InjectFill, await read_json(request))
         if not spec.token and not (spec.market and spec.outcome):
             raise BadRequest("give token, or market and outcome")
         if spec.token and spec.token not in self.sim.catalog.by_token:
@@ -96,15 +95,21 @@ class Control:
         return reply(self._snapshot())
 
     async def set_fault(self, request: web.Request) -> web.Response:
-        spec = _parse(FaultSpec, await read_json(request))
+        spec = parse_body(FaultSpec, await read_json(request))
         loop = asyncio.get_running_loop()
-        if not apply_polygon_fault(spec, self.sim.polygon.faults, loop):
-            faults.apply(spec, self.sim.feed_faults, self.sim.venue.faults, loop)
+        if chain_faults.apply(spec, self.sim.chain_faults):
+            pass
+        elif not apply_polygon_fault(spec, self.sim.polygon.faults, loop):
+            try:
+                faults.apply(spec, self.sim.feed_faults, self.sim.venue.faults, loop)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
         return reply(self._snapshot())
 
     def _snapshot(self) -> dict:
         return {**faults.snapshot(self.sim.feed_faults, self.sim.venue.faults),
-                "polygon": vars(self.sim.polygon.faults)}
+                "polygon": vars(self.sim.polygon.faults),
+                "chain": chain_faults.snapshot(self.sim.chain_faults)}
 
     async def reset(self, _request) -> web.Response:
         self.sim.reset()
@@ -117,4 +122,6 @@ class Control:
                       "clob_requests": len(self.sim.venue.records),
                       "driver_errors": list(self.sim.driver.errors),
                       "polygon_sockets": len(self.sim.polygon.conns),
-                      "settlements_failed": len(self.sim.driver.failed)})
+                      "settlements_failed": len(self.sim.driver.failed),
+                      "hostile_frames_sent": dict(self.sim.feed.hostile_sent),
+                      "resolved": list(self.sim.resolver.resolved)})

@@ -15,7 +15,7 @@ import random
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from polycopy.sim import faults
+from polycopy.sim import chain_faults, faults
 from polycopy.sim.feed import Clock, Feed
 from polycopy.sim.markets import WINDOW_S, Catalog, MarketInfo
 from polycopy.sim.plan import PlannedFill, plan_once
@@ -45,6 +45,7 @@ class Driver:
                                f"{self.rng.choice(_ADJ)}-{self.rng.choice(_NOUN)}")
                        for i in range(40)]
         self.errors: list[str] = []
+        self.chain_faults = None  # set by the server: relayer_* / chain_* timeline kinds
 
     def tasks(self) -> list:
         return [self._fills(), self._noise(), self._roll(), self._timeline()]
@@ -149,6 +150,8 @@ class Driver:
             await self._sleep_until(at_s)
             if is_activity:
                 self._activity(spec, at_s)
+            elif self.chain_faults is not None and chain_faults.apply(spec, self.chain_faults):
+                pass
             elif not (self.polygon and apply_polygon_fault(spec, self.polygon.faults, self.loop)):
                 faults.apply(spec, self.feed.faults, self.venue_faults, self.loop)
 

@@ -13,6 +13,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
+from polycopy.sim.hostile import hostile_frame
 from polycopy.sim.model import FeedFaults
 from polycopy.sim.wire import Fill, rtds_payload
 
@@ -49,11 +50,12 @@ def fill_key(tx_hash: str, token: str, side: str, price, size, occurrence: int) 
 
 class Feed:
     def __init__(self, faults: FeedFaults, source_wallet: str, odd_index_share: float = 0,
-                 seed: int = 1, duplicate_share: float = 0):
-        self.faults = faults
+                 seed: int = 1):
+        self.faults = faults  # also: rtds_duplicate (per type), rtds_malformed_* (hostile frames)
         self.odd_index_share = odd_index_share  # RTDS rows sent with outcomeIndex 999
-        self.duplicate_share = duplicate_share  # RTDS frames sent twice
         self.rng = random.Random(seed)
+        self.hostile_sent: Counter = Counter()  # hostile frames sent, by kind
+        self.last_payload: dict[str, dict] = {}  # RTDS type -> the last payload sent
         self.source_wallet = source_wallet.lower()
         self.rows: deque[Fill] = deque(maxlen=KEEP_ROWS)
         self.by_wallet: dict[str, deque[Fill]] = {}
@@ -95,10 +97,27 @@ class Feed:
         return payload
 
     def _send(self, kind: str, payloads: list[dict]) -> None:
+        twice = self.faults.rtds_duplicate.get(kind, 0)
+        bad = self.faults.rtds_malformed_share
         for payload in payloads:
             self.rtds.broadcast("activity", kind, payload)
-            if self.duplicate_share and self.rng.random() < self.duplicate_share:
+            self.last_payload[kind] = payload
+            if twice and self.rng.random() < twice:  # random() < 1 always: every frame at 1.0
                 self.rtds.broadcast("activity", kind, payload)
+            if bad and self.faults.rtds_malformed_kinds and self.rng.random() < bad:
+                kinds = self.faults.rtds_malformed_kinds
+                self.send_hostile(kinds[sum(self.hostile_sent.values()) % len(kinds)], kind)
+
+    def send_hostile(self, hostile_kind: str, kind: str = "orders_matched") -> bool:
+        """One hostile frame (hostile.py) of RTDS type `kind`, modelled on the last good one of
+        that type; False without one."""
+        payload = self.last_payload.get(kind)
+        if self.rtds is None or payload is None:
+            return False
+        text = hostile_frame(hostile_kind, "activity", kind, payload, time.time_ns() // 1_000_000)
+        self.rtds.broadcast_text("activity", kind, payload, text)
+        self.hostile_sent[hostile_kind] += 1
+        return True
 
     def add_activity(self, wallet: str, row: dict, sched_mono_ns: int) -> None:
         self.activity.setdefault(wallet.lower(), []).append({**row, "_mono_ns": sched_mono_ns})

@@ -1,8 +1,14 @@
-"""Gamma (`https://gamma-api.polymarket.com`): `/markets`, `/markets/{id}`,
-`/markets/slug/{slug}`, `/events`, `/events/slug/{slug}`, §4.
+"""Gamma (`https://gamma-api.polymarket.com`): `/markets/keyset` (gamma_keyset.py),
+`/markets/{id}`, `/markets/slug/{slug}`, `/events/{id}`, `/events/slug/{slug}`, and the
+sunset list routes `/markets` and `/events` (§4; VENUE-2026-12.md §1).
 
+The list routes answer 410 unless `legacy.gamma_lists` serves them again, then with the
+`deprecation`/`sunset`/`warning` headers the venue sent. Single lookups by id or slug are not
+lists (SDK 0.14.0 still calls them, `_internal/gamma_paths.py`) and stay served.
 Field shapes follow gamma_market.json: `outcomes`, `outcomePrices` and `clobTokenIds` are
-JSON-encoded strings; `positionIds` (a real array) only on version "v2" markets.
+JSON-encoded strings; `positionIds` (a real array) only on version "v2" markets. A resolved
+market is `closed` with `outcomePrices` "1"/"0", `closedTime`, and `umaResolutionStatus`
+"resolved" (v1) or `resolutionStatus` inactive/active/resolved (v2, `models/gamma/market.py`).
 """
 from __future__ import annotations
 
@@ -14,10 +20,15 @@ from aiohttp import web
 
 from polycopy.sim.httputil import (BadRequest, app_with_errors, get_bool, get_int,
                                    get_list, reply)
+from polycopy.sim.gamma_keyset import KeysetRoute
 from polycopy.sim.markets import Catalog, MarketInfo
+from polycopy.sim.resolution import question_id
 
 PRICE_TO_BEAT = {"btc": Decimal("116523.41"), "eth": Decimal("4321.55"),
                  "sol": Decimal("201.37"), "xrp": Decimal("2.9134")}
+LIST_GONE = "Gamma list endpoints were sunset on 2026-05-01: use /markets/keyset"
+DEPRECATION = {"deprecation": "true", "sunset": "Fri, 01 May 2026 00:00:00 GMT",
+               "warning": '299 - "use /markets/keyset"'}
 TAGS = [{"id": "102127", "slug": "up-or-down", "label": "Up or Down"},
         {"id": "1312", "slug": "crypto-prices", "label": "Crypto Prices"},
         {"id": "101757", "slug": "recurring", "label": "Recurring"}]
@@ -29,7 +40,7 @@ def _iso(ts: float) -> str:
 
 def market_json(info: MarketInfo, now_unix: float) -> dict:
     m = info.market
-    closed = m.closed or now_unix >= m.end_ts
+    closed = m.closed
     prices = [str(p) for p in info.mids]
     updown = "-updown-" in m.slug
     tick, best_bid = m.tick_size, info.mids[0] - m.tick_size
@@ -51,8 +62,7 @@ def market_json(info: MarketInfo, now_unix: float) -> dict:
         "feeType": "crypto_fees_v2" if m.fee_rate > 0 else None,
         "feeSchedule": {"exponent": m.fee_exponent, "rate": m.fee_rate, "takerOnly": True,
                         "rebateRate": 0.2},
-        "secondsDelay": 0, "umaResolutionStatus": "", "questionID": "0x" + m.condition_id[2:][::-1],
-        "version": m.version,
+        "secondsDelay": 0, "questionID": question_id(m.condition_id), "version": m.version,
         "events": [{"id": info.event_id, "slug": m.event_slug, "title": m.question,
                     "eventMetadata": {"priceToBeat": PRICE_TO_BEAT.get(
                         m.slug.split("-")[0], Decimal(100))} if updown else {}}],
@@ -62,6 +72,12 @@ def market_json(info: MarketInfo, now_unix: float) -> dict:
         body["eventStartTime"] = _iso(m.end_ts - 900)
     if m.version == "v2":
         body["positionIds"] = list(m.tokens)
+        body["resolutionStatus"] = "resolved" if m.resolved else "active" if (
+            now_unix >= m.end_ts) else "inactive"
+    else:
+        body["umaResolutionStatus"] = "resolved" if m.resolved else ""
+    if m.resolved_ts:
+        body["closedTime"] = _iso(m.resolved_ts)
     return body
 
 
@@ -75,17 +91,31 @@ def event_json(infos: list[MarketInfo], now_unix: float) -> dict:
 
 
 class Gamma:
-    def __init__(self, catalog: Catalog, clock):
+    def __init__(self, catalog: Catalog, clock, legacy=None):
         self.catalog, self.clock = catalog, clock
+        self.legacy = legacy  # has .gamma_lists (bool), flipped by the control API
 
     def app(self) -> web.Application:
         app = app_with_errors()
+        app.middlewares.append(self._sunset)
         app.router.add_get("/markets", self.markets)
+        app.router.add_get("/markets/keyset", KeysetRoute(self).handle)
         app.router.add_get("/markets/slug/{slug}", self.market_by_slug)
         app.router.add_get("/markets/{id}", self.market_by_id)
         app.router.add_get("/events", self.events)
         app.router.add_get("/events/slug/{slug}", self.event_by_slug)
+        app.router.add_get("/events/{id}", self.event_by_id)
         return app
+
+    @web.middleware
+    async def _sunset(self, request, handler):
+        if request.path not in ("/markets", "/events"):
+            return await handler(request)
+        if not (self.legacy and self.legacy.gamma_lists):
+            return reply({"error": LIST_GONE}, 410, headers=DEPRECATION)
+        response = await handler(request)
+        response.headers.update(DEPRECATION)
+        return response
 
     def _now(self) -> float:
         return self.clock.unix(self.clock.t())
@@ -95,7 +125,6 @@ class Gamma:
         cids = {c.lower() for c in get_list(q, "condition_ids")}
         tokens = set(get_list(q, "clob_token_ids"))
         closed, active = get_bool(q, "closed", None), get_bool(q, "active", None)
-        now = self._now()
         out = []
         for info in list(self.catalog.by_slug.values()):
             m = info.market
@@ -103,7 +132,7 @@ class Gamma:
                     cids and m.condition_id not in cids) or (
                     tokens and not tokens.intersection(m.tokens)):
                 continue
-            if closed is not None and (m.closed or now >= m.end_ts) != closed:
+            if closed is not None and m.closed != closed:
                 continue
             if active is False:
                 continue  # every simulated market is active
@@ -143,6 +172,13 @@ class Gamma:
     async def events(self, request: web.Request) -> web.Response:
         q = request.query
         return reply(self._page(q, self._events(set(get_list(q, "slug")))))
+
+    async def event_by_id(self, request: web.Request) -> web.Response:
+        infos = [i for i in self.catalog.by_slug.values()
+                 if i.event_id == request.match_info["id"]]
+        if not infos:
+            raise BadRequest("event not found", 404)
+        return reply(event_json(infos, self._now()))
 
     async def event_by_slug(self, request: web.Request) -> web.Response:
         found = self._events({request.match_info["slug"]})

@@ -93,6 +93,16 @@ def get_list(q, name: str) -> list[str]:
             if part.strip()]
 
 
+def parse_body(model, data):
+    """Validate a JSON body with a pydantic model; a 400 that names each bad field."""
+    from pydantic import ValidationError
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest("; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()))
+
+
 async def read_json(request: web.Request):
     try:
         return json.loads(await request.text())

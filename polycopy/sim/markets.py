@@ -42,8 +42,11 @@ def token_id(slug: str, outcome: str) -> str:
     return str(int(_digest(f"{slug}:{outcome}"), 16))
 
 
-def condition_id(slug: str) -> str:
-    return "0x" + _digest(slug)
+def condition_id(slug: str, version: str = "v1") -> str:
+    """A v2 (Protocol V2) market's id is 31 bytes; as bytes32 it ends in the outcome byte 00
+    (VENUE-2026-12.md §2.3), which the SDK's Router calls require."""
+    digest = _digest(slug)
+    return "0x" + (digest[:62] + "00" if version == "v2" else digest)
 
 
 def window_title(asset_title: str, start_ts: int) -> str:
@@ -74,7 +77,7 @@ class Catalog:
         for spec in scenario.markets:
             end = int(start_unix) + spec.end_in_s
             self._add(SimMarket(
-                condition_id=spec.condition_id or condition_id(spec.slug),
+                condition_id=spec.condition_id or condition_id(spec.slug, spec.version),
                 question=spec.question or spec.slug, slug=spec.slug,
                 event_slug=spec.event_slug or spec.slug,
                 tokens=spec.tokens or [token_id(spec.slug, o) for o in spec.outcomes],
@@ -100,7 +103,7 @@ class Catalog:
         slug = f"{series.asset}-updown-15m-{start}"
         title = window_title(series.title, start)
         return SimMarket(
-            condition_id=condition_id(slug), question=title, slug=slug, event_slug=slug,
+            condition_id=condition_id(slug, series.version), question=title, slug=slug, event_slug=slug,
             tokens=[token_id(slug, "Up"), token_id(slug, "Down")], outcomes=["Up", "Down"],
             start_ts=start - 86400, end_ts=start + WINDOW_S, tick_size=series.tick_size,
             fee_rate=series.fee_rate, version=series.version)

@@ -29,6 +29,12 @@ class SimMarket:
     closed: bool = False
     fee_rate: Decimal = Decimal("0")  # `fd.r` of /clob-markets: fee = shares*r*(p(1-p))^e
     fee_exponent: int = 1  # `fd.e`
+    payouts: tuple[Decimal, ...] | None = None  # per outcome, once resolved (resolution.py)
+    resolved_ts: int | None = None  # unix seconds of the resolution
+
+    @property
+    def resolved(self) -> bool:
+        return self.payouts is not None
 
     def outcome_of(self, token_id: str) -> str:
         return self.outcomes[self.tokens.index(token_id)]
@@ -45,6 +51,7 @@ class VenueFaults:
     post_delay_ms: int = 0  # hold POST /order responses this long (after accepting)
     drop_post_response: bool = False  # accept the order, then close the connection
     settlement_fails: bool = False  # user-channel trades go MATCHED -> FAILED
+    region: str = "open"  # geoblock enforcement on POST /order: open | close_only | blocked
 
 
 @dataclass
@@ -56,4 +63,17 @@ class FeedFaults:
     data_api_rate_limit_until: float = 0.0  # 429 with Retry-After on Data API calls
     data_api_lag_ms: int = 0  # a trade is visible on the Data API this long after the fill
     rtds_lag_ms: int = 0  # RTDS frames go out this long after the fill
+    data_api_timeout_until: float = 0.0  # v2: 503 request_timeout until then
+    data_api_hostile: list = field(default_factory=list)  # hostile.ROW_KINDS mixed into rows
+    rtds_duplicate: dict = field(default_factory=dict)  # RTDS type -> share of frames sent twice
+    rtds_malformed_share: float = 0.0  # chance a hostile frame follows each good one
+    rtds_malformed_kinds: list = field(default_factory=list)  # hostile.FRAME_KINDS, cycled
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Legacy:
+    """Retired routes served again (for old recordings); False = 410 Gone (the venue now)."""
+
+    data_api_v1: bool = False
+    gamma_lists: bool = False

@@ -4,7 +4,8 @@ JSON-RPC over a websocket (and plain HTTP POST) at "/": `eth_subscribe` with
 `["newPendingTransactions", true]` (full objects), `["newPendingTransactions"]` (hashes),
 `["alchemy_pendingTransactions", {"toAddress": [...], "hashesOnly": false}]` (filtered, MEMPOOL.md
 §5), `eth_unsubscribe`, `eth_getTransactionByHash`, `eth_getTransactionReceipt`, `eth_blockNumber`,
-`eth_chainId`. Every method runs on the loop thread that serves the app.
+`eth_chainId`; with `rpc` set (eoa_rpc.py), the methods an EOA redeems with. HTTP takes batch
+arrays too. Every method runs on the loop thread that serves the app.
 
 `on_transaction(rows)` (the driver's rows of one source transaction) or `settle(settlement,
 tx_hash)` schedules the settlement: pending after `pending_delay_ms` (+ up to `jitter_ms`, which
@@ -13,6 +14,8 @@ pending, a share that reverts, a share dropped (never mined), and a share retrie
 attempt under another hash reverts, the second under `tx_hash` (the hash RTDS reports) succeeds.
 The calldata is `polycopy.venue.mempool.encode_calldata` of the same structs the bot decodes;
 transaction hashes are the driver's, not keccak of a signed transaction (r, s are fillers).
+Longer than 250 lines because the websocket plumbing, the JSON-RPC dispatch and the
+settlement schedule share the node's tables; the EOA methods live in eoa_rpc.py.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from aiohttp import WSMsgType, web
 from eth_utils import keccak
 
+from polycopy.sim.eoa_rpc import RpcError
 from polycopy.sim.polygon_orders import receipt_logs, settlements_from_rows
 from polycopy.venue.mempool import Settlement, encode_calldata
 
@@ -74,6 +78,7 @@ class Polygon:
         self.attempts: deque[Attempt] = deque(maxlen=KEEP)
         self.conns: set[_Conn] = set()
         self.operators = ["0x%040x" % self.rng.getrandbits(160) for _ in range(50)]
+        self.rpc = None  # an EoaRpc: eth_sendRawTransaction, eth_call, ... (eoa_rpc.py)
         self._nonce = 0x1000
 
     # ------------------------------------------------------------ the app
@@ -92,6 +97,17 @@ class Polygon:
             text = (await request.read()).decode()
         except UnicodeDecodeError:
             text = ""
+        try:
+            batch = json.loads(text)
+        except ValueError:
+            batch = None
+        if isinstance(batch, list):  # a JSON-RPC batch: one answer per request
+            if not 0 < len(batch) <= 100:
+                return web.Response(text=_error(None, -32600, "batch of 1..100 requests"),
+                                    content_type="application/json")
+            replies = [self.handle(json.dumps(item), None) for item in batch]
+            return web.Response(text="[" + ",".join(r for r in replies if r) + "]",
+                                content_type="application/json")
         reply = self.handle(text, None)
         return web.Response(text=reply or "", content_type="application/json")
 
@@ -154,6 +170,11 @@ class Polygon:
                 return _error(rid, -32602, "one transaction hash expected")
             table = self.txs if method == "eth_getTransactionByHash" else self.receipts
             return _result(rid, table.get(params[0].lower()))
+        if self.rpc is not None and method in self.rpc.methods:
+            try:
+                return _result(rid, self.rpc.run(method, params))
+            except RpcError as exc:
+                return _error(rid, exc.code, str(exc))
         return _error(rid, -32601, f"the method {method[:60]} does not exist/is not available")
 
     def _subscribe(self, rid, params: list, conn: _Conn | None) -> str:

@@ -53,7 +53,6 @@ def position_rows(wallet: str, fills, activity, catalog: Catalog, clock,
     agg = _agg(fills, activity, catalog)
     sizes = {t: Decimal(str(s)) for t, s in (venue_sizes or {}).items()} or {
         t: e["size"] for t, e in agg.items()}
-    now = clock.unix(clock.t())
     rows = []
     for token, size in sizes.items():
         info = catalog.by_token.get(token)
@@ -75,7 +74,7 @@ def position_rows(wallet: str, fills, activity, catalog: Catalog, clock,
             "totalBought": e["bought"], "realizedPnl": e["realized"].quantize(Q),
             "percentRealizedPnl": (e["realized"] / e["cost"] * 100).quantize(Q)
             if e["cost"] else ZERO,
-            "curPrice": cur, "redeemable": m.closed or now >= m.end_ts,
+            "curPrice": cur, "redeemable": m.resolved,
             "mergeable": len(m.tokens) == 2 and sizes.get(m.tokens[other], ZERO) > 0,
             "title": m.question, "slug": m.slug, "icon": info.icon,
             "eventSlug": m.event_slug, "outcome": m.outcomes[i], "outcomeIndex": i,

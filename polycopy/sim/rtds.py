@@ -68,6 +68,17 @@ class Rtds:
                 conn.queue.put_nowait(f'{text},"connection_id":"{conn.id}"}}')
                 self.sent += 1
 
+    def broadcast_text(self, topic: str, kind: str, payload: dict, text: str) -> None:
+        """Send a prepared frame `text` (without its closing connection_id) to the sockets a
+        frame of `payload` would reach: the hostile-frames knob (hostile.py)."""
+        if self.faults.rtds_stalled:
+            return
+        for conn in list(self.conns):
+            if self._alive(conn) and _wanted(conn.subs, topic, kind, payload):
+                tail = f',"connection_id":"{conn.id}"}}' if text.endswith("}") else ""
+                conn.queue.put_nowait(text[:-1] + tail if tail else text)
+                self.sent += 1
+
     async def drop_all(self) -> None:
         await asyncio.gather(*(c.ws.close() for c in list(self.conns)), return_exceptions=True)
 

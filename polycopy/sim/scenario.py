@@ -20,6 +20,11 @@ DEFAULT_PATH = Path(__file__).parent / "scenarios" / "default.yaml"
 
 Side = Literal["BUY", "SELL"]
 Role = Literal["taker", "maker"]
+RtdsType = Literal["trades", "orders_matched"]
+FrameKind = Literal["huge_exponent", "huge_number", "deep_nesting", "huge_timestamp", "not_json",
+                    "wrong_types", "null_payload", "oversize"]  # hostile.FRAME_KINDS
+RowKind = Literal["future", "huge_size", "huge_timestamp", "wrong_types", "missing_fields",
+                  "not_object"]  # hostile.ROW_KINDS
 
 
 class ScenarioError(ValueError):
@@ -102,7 +107,25 @@ class FeedSpec(_Model):
     noise_per_s: float = Field(2.0, ge=0, le=500)  # other wallets' trades (global firehose)
     data_api_cache_s: float = Field(0, ge=0)  # same URL, same body for this long (real: 300)
     odd_outcome_index_share: float = Field(0, ge=0, le=1)  # RTDS rows with outcomeIndex 999
-    rtds_duplicate_share: float = Field(0, ge=0, le=1)  # RTDS frames delivered twice
+    # RTDS frames delivered twice on the same socket: one share for both types, or per type
+    rtds_duplicate_share: float | dict[RtdsType, float] = Field(0)
+    rtds_malformed_share: float = Field(0, ge=0, le=1)  # a hostile frame after a good one
+    rtds_malformed_kinds: list[FrameKind] = list(FrameKind.__args__)
+    data_api_hostile: list[RowKind] = []  # bad rows among the source wallet's (hostile.py)
+
+    @model_validator(mode="after")
+    def _duplicate_shares(self) -> "FeedSpec":
+        shares = self.rtds_duplicate_share
+        values = shares.values() if isinstance(shares, dict) else [shares]
+        if any(not 0 <= v <= 1 for v in values):
+            raise ValueError("rtds_duplicate_share: each share must be within 0..1")
+        return self
+
+    def duplicate_by_type(self) -> dict[str, float]:
+        shares = self.rtds_duplicate_share
+        if isinstance(shares, dict):
+            return dict(shares)
+        return {"trades": shares, "orders_matched": shares} if shares else {}
 
 
 class PolygonSpec(_Model):
@@ -125,6 +148,54 @@ class PolygonSpec(_Model):
         if self.unseen_share + self.revert_share + self.drop_share + self.retry_share > 1:
             raise ValueError("unseen, revert, drop and retry shares add up to more than 1")
         return self
+
+
+class ResolutionSpec(_Model):
+    """Markets resolve `delay_s` after their end (resolution.py). `winners` maps a market slug or
+    a series asset to its winning outcome; any other market's winner is drawn from the seed."""
+
+    delay_s: float = Field(0, ge=0, le=86400)
+    winners: dict[str, str] = {}
+
+
+class GeoblockSpec(_Model):
+    """The geoblock answer (`GET /api/geoblock`) and what `POST /order` enforces (VENUE §5):
+    `api` open, close_only (BUYs and any order that does not reduce a held position get the
+    region 403) or blocked (every order does)."""
+
+    blocked: bool = False
+    country: str = Field("IE", pattern=r"^[A-Z]{2}$")
+    region: str = "L"
+    api: Literal["open", "close_only", "blocked"] = "open"
+
+
+class RelayerKeySpec(_Model):
+    key: str = Field(min_length=8)
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")  # the key's owner
+
+
+class BuilderKeySpec(_Model):
+    key: str = Field(min_length=8)
+    secret: str = Field(min_length=8)  # URL-safe base64, as the venue issues them
+    passphrase: str = Field(min_length=1)
+
+
+class RelayerSpec(_Model):
+    """The relayer's credentials (relayer_auth.py) and pace: each state step and an EOA
+    transaction's mining take `step_ms`."""
+
+    api_keys: list[RelayerKeySpec] = []
+    builder_keys: list[BuilderKeySpec] = []
+    step_ms: int = Field(100, ge=0, le=60_000)
+
+
+class LegacySpec(_Model):
+    """Routes the venue retired (VENUE-2026-12.md §0-§1), answered 410 unless served again here
+    for old recordings: the Data API v1 `/trades`, `/activity`, `/positions`; Gamma's `/markets`
+    and `/events` lists (single lookups by id or slug are not lists and stay served)."""
+
+    data_api_v1: bool = False
+    gamma_lists: bool = False
 
 
 class FillSpec(_Model):
@@ -182,6 +253,9 @@ FaultKind = Literal[
     "venue_settlement_fails",
     "polygon_pending_delay_ms", "polygon_jitter_ms", "polygon_unseen_share", "polygon_revert_share",
     "polygon_drop_share", "polygon_retry_share",
+    "data_api_503", "data_api_hostile", "rtds_duplicate", "rtds_malformed",
+    "relayer_429", "relayer_503", "relayer_wallet_busy", "relayer_tx_fails", "relayer_tx_pending",
+    "chain_tx_reverts", "chain_tx_pending",
 ]
 
 
@@ -191,7 +265,17 @@ class FaultSpec(_Model):
     kind: FaultKind
     for_s: float | None = Field(None, gt=0)
     value: int | float | None = None  # lag or delay in ms; Retry-After seconds for the 429s; polygon_*_share 0..1
-    type: Literal["trades", "orders_matched"] | None = None  # rtds_lag_ms: only this type
+    type: RtdsType | None = None  # rtds_lag_ms / rtds_duplicate: only this type
+    variants: list[str] | None = None  # rtds_malformed / data_api_hostile: which kinds (hostile.py)
+
+    @model_validator(mode="after")
+    def _variants_known(self) -> "FaultSpec":
+        known = {"rtds_malformed": FrameKind, "data_api_hostile": RowKind}.get(self.kind)
+        if self.variants is not None and (
+                known is None or set(self.variants) - set(known.__args__)):
+            raise ValueError(f"variants: only for rtds_malformed / data_api_hostile, each one of "
+                             f"{list(known.__args__) if known else []}")
+        return self
 
 
 class TimedFault(FaultSpec):
@@ -209,6 +293,10 @@ class Scenario(_Model):
     accounts: list[AccountSpec] = []
     feeds: FeedSpec = FeedSpec()
     polygon: PolygonSpec = PolygonSpec()
+    legacy: LegacySpec = LegacySpec()
+    resolution: ResolutionSpec = ResolutionSpec()
+    geoblock: GeoblockSpec = GeoblockSpec()
+    relayer: RelayerSpec = RelayerSpec()
     fills: list[FillSpec] = []
     bursts: list[BurstSpec] = []
     loop_s: float | None = Field(None, gt=0)  # repeat fills and bursts every loop_s seconds
@@ -232,6 +320,10 @@ class Scenario(_Model):
                     raise ValueError(f"{group}.{i}.market: unknown market {item.market!r}")
                 if getattr(item, "outcome", known[0]) not in known:
                     raise ValueError(f"{group}.{i}.outcome: {item.outcome!r} not in {known}")
+        for ref, winner in self.resolution.winners.items():
+            known = outcomes.get(ref) or (["Up", "Down"] if ref in assets else None)
+            if known is None or winner not in known:
+                raise ValueError(f"resolution.winners.{ref}: unknown market or outcome {winner!r}")
         return self
 
 

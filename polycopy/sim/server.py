@@ -4,9 +4,11 @@
         sim.endpoints["rtds"]  # ws://127.0.0.1:P
 
 Ports are ephemeral unless `port_base` is given (then clob, clob_ws, rtds, data_api, gamma,
-control, polygon take port_base .. port_base+6). "polygon" is a Polygon node's JSON-RPC
-websocket (sim/polygon.py) where every source transaction is settled. `stop()` closes
-every socket, cancels every task and joins the thread.
+control, polygon, relayer take port_base .. port_base+7). "polygon" is a Polygon node's
+JSON-RPC websocket (sim/polygon.py) where every source transaction is settled; the same port
+answers JSON-RPC over HTTP ("polygon_rpc": the EOA's redeem path, eoa_rpc.py). "relayer" is the
+gasless-transaction relayer (relayer.py). Both run their calls on one chain (chain.py) over the
+venue's balances. `stop()` closes every socket, cancels every task and joins the thread.
 """
 from __future__ import annotations
 
@@ -17,28 +19,51 @@ from pathlib import Path
 from aiohttp import web
 
 from polycopy.sim import scenario as scenario_mod
+from polycopy.sim.chain import Chain
+from polycopy.sim.chain_faults import ChainFaults
 from polycopy.sim.control import Control
 from polycopy.sim.data_api import DataApi
 from polycopy.sim.driver import Driver
+from polycopy.sim.eoa_rpc import EoaRpc
 from polycopy.sim.feed import Clock, Feed
 from polycopy.sim.gamma import Gamma
 from polycopy.sim.markets import Catalog, MarketInfo
-from polycopy.sim.model import FeedFaults, VenueFaults
+from polycopy.sim.model import FeedFaults, Legacy, VenueFaults
 from polycopy.sim.polygon import Polygon, PolygonFaults
+from polycopy.sim.relayer import Relayer
+from polycopy.sim.relayer_auth import RelayerKeys
 from polycopy.sim.replay import Replay
+from polycopy.sim.resolution import Resolver
 from polycopy.sim.rtds import Rtds
 from polycopy.sim.scenario import Scenario
 from polycopy.sim.venue import Venue, build_clob_app, build_clob_ws_app
 
 HOST = "127.0.0.1"
-SERVICES = ("clob", "clob_ws", "rtds", "data_api", "gamma", "control", "polygon")
+SERVICES = ("clob", "clob_ws", "rtds", "data_api", "gamma", "control", "polygon", "relayer")
 
 
 def initial_feed_faults(sc: Scenario) -> FeedFaults:
     lags = dict(sc.feeds.rtds_lag_ms)
     return FeedFaults(data_api_lag_ms=sc.feeds.data_api_lag_ms,
                       rtds_lag_ms=min(lags.values(), default=0),
+                      rtds_duplicate=sc.feeds.duplicate_by_type(),
+                      rtds_malformed_share=sc.feeds.rtds_malformed_share,
+                      rtds_malformed_kinds=list(sc.feeds.rtds_malformed_kinds),
+                      data_api_hostile=list(sc.feeds.data_api_hostile),
                       extra={"rtds_lag_ms_by_type": lags})
+
+
+def initial_venue_faults(sc: Scenario) -> VenueFaults:
+    return VenueFaults(region=sc.geoblock.api)
+
+
+def relayer_keys(sc: Scenario) -> RelayerKeys:
+    keys = RelayerKeys()
+    for k in sc.relayer.api_keys:
+        keys.add_relayer_key(k.key, k.address)
+    for b in sc.relayer.builder_keys:
+        keys.add_builder_key(b.key, b.secret, b.passphrase)
+    return keys
 
 
 def initial_polygon_faults(sc: Scenario) -> PolygonFaults:
@@ -109,9 +134,12 @@ class Polysim:
         self.clock = Clock.now()
         self.feed_faults = initial_feed_faults(sc)
         self.feed = Feed(self.feed_faults, sc.source.wallet, sc.feeds.odd_outcome_index_share,
-                         sc.seed, sc.feeds.rtds_duplicate_share)
+                         sc.seed)
         self.feed.loop = self.loop
         self.venue = Venue(chain_id=137)
+        self.venue.faults = initial_venue_faults(sc)
+        self.legacy = Legacy(**sc.legacy.model_dump())
+        self.resolver = Resolver(sc.resolution, sc.seed, self.venue, self.clock, self.loop)
         self.catalog = Catalog(sc, self.clock.start_unix)
         for info in list(self.catalog.by_slug.values()):
             self._add_market(info)
@@ -123,15 +151,21 @@ class Polysim:
                          sc.feeds.rtds_empty_first_frame)
         self.feed.rtds = self.rtds
         self.polygon = Polygon(initial_polygon_faults(sc), seed=sc.seed)
+        self.chain = Chain(self.venue, self.catalog, self.feed, self.clock)
+        self.chain_faults = ChainFaults(step_ms=sc.relayer.step_ms)
+        self.relayer = Relayer(self.chain, self.chain_faults, relayer_keys(sc))
+        self.polygon.rpc = EoaRpc(self.chain, self.polygon, self.chain_faults)
         self.driver = Driver(sc, self.clock, self.catalog, self.feed, self.venue.faults,
                              self.loop, self.polygon)
+        self.driver.chain_faults = self.chain_faults
         self.data_api = DataApi(self.feed, self.catalog, self.venue, self.clock,
-                                sc.feeds.data_api_cache_s)
+                                sc.feeds.data_api_cache_s, self.legacy)
         self.replay = Replay(sc.replay, self.feed, self.rtds, self.clock, sc.replay_delay_s,
                              self.catalog, self.venue, sc.replay_shift) if sc.replay else None
 
     def _add_market(self, info: MarketInfo) -> None:
         self.venue.add_market(info.market)
+        self.resolver.schedule(info)
         for token, bids, asks in self.catalog.books_for(info, self.scenario.books):
             self.venue.set_book(token, bids=bids, asks=asks)
 
@@ -141,8 +175,9 @@ class Polysim:
         apps = {"clob": build_clob_app(self.venue), "clob_ws": build_clob_ws_app(self.venue),
                 "rtds": self.rtds.app(),
                 "data_api": self.data_api.app(),
-                "gamma": Gamma(self.catalog, self.clock).app(), "control": Control(self).app(),
-                "polygon": self.polygon.app()}
+                "gamma": Gamma(self.catalog, self.clock, self.legacy).app(),
+                "control": Control(self).app(),
+                "polygon": self.polygon.app(), "relayer": self.relayer.app()}
         runners = []
         tasks: list[asyncio.Task] = []
         try:
@@ -180,10 +215,14 @@ class Polysim:
         fresh = initial_feed_faults(self.scenario)
         for name, value in vars(fresh).items():
             setattr(self.feed_faults, name, value)
-        for name, value in vars(VenueFaults()).items():
+        for name, value in vars(initial_venue_faults(self.scenario)).items():
             setattr(self.venue.faults, name, value)
+        for name, value in vars(Legacy(**self.scenario.legacy.model_dump())).items():
+            setattr(self.legacy, name, value)
         for name, value in vars(initial_polygon_faults(self.scenario)).items():
             setattr(self.polygon.faults, name, value)
+        for name, value in vars(ChainFaults(step_ms=self.scenario.relayer.step_ms)).items():
+            setattr(self.chain_faults, name, value)
 
 
 def endpoints(ports: dict[str, int]) -> dict[str, str]:
@@ -193,4 +232,5 @@ def endpoints(ports: dict[str, int]) -> dict[str, str]:
             "clob_ws_market": f"ws://{HOST}:{ports['clob_ws']}/ws/market",
             "clob_ws_user": f"ws://{HOST}:{ports['clob_ws']}/ws/user",
             "control": http("control"), "polygon": f"ws://{HOST}:{ports['polygon']}/",
+            "polygon_rpc": http("polygon") + "/", "relayer": http("relayer"),
             "geoblock": http("control") + "/api/geoblock"}

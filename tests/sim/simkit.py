@@ -47,6 +47,19 @@ def fresh(sim):
     return sim
 
 
+def serve_legacy(sim, **flags) -> dict:
+    """Serve retired routes again (data_api_v1, gamma_lists); /reset puts the scenario's back."""
+    r = requests.post(sim.endpoints["control"] + "/legacy", json=flags, timeout=5)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def control(sim, path: str, body: dict, status: int = 200) -> dict:
+    r = requests.post(sim.endpoints["control"] + path, json=body, timeout=5)
+    assert r.status_code == status, r.text
+    return r.json()
+
+
 def wait_for(predicate, timeout_s: float = 5.0, step_s: float = 0.02):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -1,19 +1,44 @@
-"""Data API: v1/v2 shapes, takerOnly, lag, 429, bad params, positions, activity, own trades."""
+"""Data API v1 (retired: 410 unless served for old recordings): shapes, takerOnly, lag, 429, bad
+params, positions, activity, own trades. v2 is in test_data_api_v2.py."""
 import json
+import time
 from decimal import Decimal
 
 import pytest
 import requests
 
 from polycopy.sim.server import Polysim
-from tests.sim.simkit import (OURS, SOURCE, fault, fresh, inject, same_shape, sample, sim,  # noqa: F401 (fixtures)
-                              small_scenario, wait_for)
+from tests.sim.simkit import (OURS, SOURCE, fault, inject, same_shape, sample, serve_legacy,
+                              sim, small_scenario, wait_for)
 from tests.sim.venue.helpers import HARDHAT_KEY, l2_headers, sign_order
 
 
 
+LEGACY = {"data_api_v1": True}
+
+
 def get(sim, path, **params):
     return requests.get(sim.endpoints["data_api"] + path, params=params, timeout=5)
+
+
+@pytest.fixture
+def fresh(sim):
+    """The module's sim, reset, with the v1 routes served again."""
+    requests.post(sim.endpoints["control"] + "/reset", timeout=5).raise_for_status()
+    serve_legacy(sim, **LEGACY)
+    return sim
+
+
+def test_v1_routes_are_gone_by_default(sim):
+    requests.post(sim.endpoints["control"] + "/reset", timeout=5).raise_for_status()
+    for path in ("/trades", "/activity", "/positions"):
+        r = get(sim, path, user=SOURCE)
+        assert r.status_code == 410 and "v2" in r.json()["error"], path
+    assert get(sim, "/v2/trades", user=SOURCE).status_code == 200
+    serve_legacy(sim, data_api_v1=True)
+    assert get(sim, "/trades", user=SOURCE).status_code == 200
+    requests.post(sim.endpoints["control"] + "/reset", timeout=5).raise_for_status()
+    assert get(sim, "/trades", user=SOURCE).status_code == 410
 
 
 def test_trades_shape_taker_only_and_order(fresh):
@@ -70,6 +95,7 @@ def test_rate_limit_429_with_retry_after(fresh):
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
     assert "error" in r.json()
     requests.post(fresh.endpoints["control"] + "/reset", timeout=5)
+    serve_legacy(fresh, **LEGACY)
     assert get(fresh, "/trades", user=SOURCE).status_code == 200
 
 
@@ -88,7 +114,7 @@ def test_positions_from_source_fills(fresh):
 
 def test_activity_lists_trades_and_merges():
     scenario = small_scenario(activity=[{"at_s": 0, "type": "MERGE", "market": "btc",
-                                         "size": "3"}])
+                                         "size": "3"}], legacy=LEGACY)
     with Polysim(scenario) as sim:
         inject(sim)
         rows = wait_for(lambda: len(r := get(sim, "/activity", user=SOURCE).json()) == 2 and r)
@@ -99,26 +125,8 @@ def test_activity_lists_trades_and_merges():
         assert get(sim, "/activity", user=SOURCE, type="BOGUS").status_code == 400
 
 
-def test_v2_envelope_shape_and_cursor(fresh):
-    for size in ("1", "2", "3"):
-        inject(fresh, size=size)
-    page = get(fresh, "/v2/trades", user=SOURCE, limit=2).json()
-    real = sample("data_api_v2_trades.json")
-    assert set(page) == {"data", "pagination"} and page["pagination"]["has_more"] is True
-    same_shape(page["data"][0], real["data"][0])
-    assert page["data"][0]["size"] == "3"
-    rest = get(fresh, "/v2/trades", user=SOURCE, cursor=page["pagination"]["next_cursor"]).json()
-    assert [r["size"] for r in rest["data"]] == ["1"]
-    assert rest["pagination"] == {"has_more": False, "next_cursor": None}
-    assert get(fresh, "/v2/trades", user=SOURCE, offset=0).status_code == 400
-    assert get(fresh, "/v2/trades", user=SOURCE, cursor="@@").status_code == 400
-    assert get(fresh, "/v2/positions", user=SOURCE).json()["data"]
-
-
 def test_own_venue_fill_shows_on_trades_and_positions(fresh):
-    token = wait_for(lambda: next(iter(
-        t for i in fresh.catalog.by_slug.values() if i.market.slug.startswith("btc-")
-        for t in i.market.tokens[:1])), 2)
+    token = fresh.call(fresh.catalog.resolve, "btc", time.time()).market.tokens[0]
     source = inject(fresh, token=token, market=None, outcome=None)[0]
     api = fresh.call(fresh.venue.keys.derive, OURS, 0)
     body = sign_order(fresh.venue, private_key=HARDHAT_KEY, token=token, side="BUY",
@@ -139,7 +147,7 @@ def test_own_venue_fill_shows_on_trades_and_positions(fresh):
 
 
 def test_cache_returns_the_same_body_until_busted():
-    with Polysim(small_scenario(feeds={"data_api_cache_s": 60})) as sim:
+    with Polysim(small_scenario(feeds={"data_api_cache_s": 60}, legacy=LEGACY)) as sim:
         assert get(sim, "/trades", user=SOURCE).json() == []
         inject(sim)
         cached = get(sim, "/trades", user=SOURCE)

@@ -1,13 +1,42 @@
-"""Gamma: market shape, filters, v2 positionIds, events, errors."""
+"""Gamma: market shape, the sunset list routes (410 unless served), lookups, v2 positionIds,
+events, errors. `/markets/keyset` is in test_gamma_keyset.py."""
 import json
 import time
 from datetime import datetime
 
+import pytest
 import requests
 
-from tests.sim.simkit import same_shape, sample, sim
+from tests.sim.simkit import same_shape, sample, serve_legacy, sim
 
 __all__ = ["sim"]
+
+
+@pytest.fixture
+def lists(sim):
+    """The list routes served again, as for an old recording."""
+    serve_legacy(sim, gamma_lists=True)
+    yield sim
+    requests.post(sim.endpoints["control"] + "/reset", timeout=5).raise_for_status()
+
+
+def test_list_routes_are_sunset_by_default_and_lookups_stay(sim):
+    for path in ("/markets", "/events"):
+        r = get(sim, path, {"slug": current_btc_slug()})
+        assert r.status_code == 410 and "keyset" in r.json()["error"], path
+        assert r.headers["sunset"].startswith("Fri, 01 May 2026")
+    m = get(sim, f"/markets/slug/{current_btc_slug()}").json()
+    assert get(sim, f"/markets/{m['id']}").json()["slug"] == m["slug"]
+    assert get(sim, f"/events/{m['events'][0]['id']}").json()["slug"] == m["slug"]
+    assert get(sim, f"/events/slug/{m['slug']}").status_code == 200
+    serve_legacy(sim, gamma_lists=True)
+    try:
+        served = get(sim, "/markets", {"slug": current_btc_slug()})
+        assert served.status_code == 200 and served.headers["deprecation"] == "true"
+        assert served.json()[0]["id"] == m["id"]
+    finally:
+        serve_legacy(sim, gamma_lists=False)
+    assert get(sim, "/markets").status_code == 410
 
 
 def get(sim, path, params=None):
@@ -18,8 +47,8 @@ def current_btc_slug() -> str:
     return f"btc-updown-15m-{int(time.time()) // 900 * 900}"
 
 
-def test_updown_market_has_the_sample_shape_and_slug_rule(sim):
-    slug = current_btc_slug()
+def test_updown_market_has_the_sample_shape_and_slug_rule(lists):
+    sim, slug = lists, current_btc_slug()
     rows = get(sim, "/markets", {"slug": slug}).json()
     assert len(rows) == 1
     m = rows[0]
@@ -37,7 +66,8 @@ def test_updown_market_has_the_sample_shape_and_slug_rule(sim):
     assert "Up or Down" in m["question"] and m["question"].endswith("ET")
 
 
-def test_filters_by_condition_and_token_and_closed(sim):
+def test_filters_by_condition_and_token_and_closed(lists):
+    sim = lists
     m = get(sim, "/markets", {"slug": current_btc_slug()}).json()[0]
     token = json.loads(m["clobTokenIds"])[1]
     by_cid = get(sim, "/markets", [("condition_ids", m["conditionId"]),
@@ -52,7 +82,8 @@ def test_filters_by_condition_and_token_and_closed(sim):
     assert get(sim, f"/markets/slug/{m['slug']}").json()["id"] == m["id"]
 
 
-def test_v2_market_has_position_ids_and_events_resolve(sim):
+def test_v2_market_has_position_ids_and_events_resolve(lists):
+    sim = lists
     m = get(sim, "/markets/slug/will-it-rain").json()
     assert m["version"] == "v2" and m["positionIds"] == json.loads(m["clobTokenIds"])
     events = get(sim, "/events", {"slug": "will-it-rain"}).json()
@@ -60,7 +91,8 @@ def test_v2_market_has_position_ids_and_events_resolve(sim):
     assert get(sim, "/events/slug/will-it-rain").json()["slug"] == "will-it-rain"
 
 
-def test_errors_are_json(sim):
+def test_errors_are_json(lists):
+    sim = lists
     for path, params in (("/markets/slug/nope", None), ("/markets/999", None),
                          ("/events/slug/nope", None)):
         r = get(sim, path, params)

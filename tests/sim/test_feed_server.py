@@ -31,7 +31,7 @@ def test_stop_leaves_no_thread_socket_or_task():
     before = {t.ident for t in threading.enumerate()}
     sim = Polysim(small_scenario())
     endpoints = sim.start()
-    assert len(ports(endpoints)) == 7  # six services and the Polygon node
+    assert len(ports(endpoints)) == 8  # six services, the Polygon node and the relayer
     ws = rtds(sim, "trades")
     clob_ws = connect(endpoints["clob_ws_market"], open_timeout=5)
     sim.stop()
@@ -54,18 +54,24 @@ def test_stop_leaves_no_thread_socket_or_task():
     assert [c for c in mine if c.status == psutil.CONN_LISTEN] == []
 
 
-def test_cli_writes_endpoints_and_exits_0_on_sigterm(tmp_path):
+@pytest.mark.parametrize("retired", [False, True])
+def test_cli_writes_endpoints_and_exits_0_on_sigterm(tmp_path, retired):
     out = tmp_path / "e.json"
-    proc = subprocess.Popen([sys.executable, "-m", "polycopy.sim", "--endpoints-out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "polycopy.sim", "--endpoints-out", str(out)]
+                            + (["--serve-retired"] if retired else []),
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(out.exists, 15, 0.05)
         endpoints = json.loads(out.read_text())
         assert set(endpoints) == {"clob", "rtds", "data_api", "gamma", "clob_ws_market",
-                                  "clob_ws_user", "control", "polygon", "geoblock"}
+                                  "clob_ws_user", "control", "polygon", "geoblock",
+                                  "polygon_rpc", "relayer"}
         assert requests.get(endpoints["control"] + "/health", timeout=5).json()["ok"] is True
         assert requests.get(endpoints["geoblock"], timeout=5).json()["blocked"] is False
-        assert requests.get(endpoints["gamma"] + "/markets", timeout=5).json()
+        assert requests.get(endpoints["gamma"] + "/markets/keyset", timeout=5).json()["markets"]
+        v1 = requests.get(endpoints["data_api"] + "/trades", timeout=5).status_code
+        lists = requests.get(endpoints["gamma"] + "/markets", timeout=5).status_code
+        assert (v1, lists) == ((200, 200) if retired else (410, 410))
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)

@@ -168,7 +168,7 @@ def _execute(v: Venue, api: ApiKey, o: SignedOrder, m: SimMarket, order_type: st
     spent = sum((f.cost for f in fills), Decimal(0))
     got = rec.size_matched
     making, taking = (spent, got) if o.side == "BUY" else (got, spent)
-    return {
+    out = {
         "success": True,
         "errorMsg": "",
         "orderID": oid,
@@ -178,6 +178,9 @@ def _execute(v: Venue, api: ApiKey, o: SignedOrder, m: SimMarket, order_type: st
         "tradeIDs": [t["id"] for t in trades],
         "transactionsHashes": [t["transaction_hash"] for t in trades],
     }
+    if market_order:  # since 2026-07-24 FAK/FOK answers carry trade ids only (VENUE §0.7)
+        del out["transactionsHashes"]
+    return out
 
 
 def _trade(v: Venue, taker: OrderRecord, f: Fill, fee: Decimal) -> dict:

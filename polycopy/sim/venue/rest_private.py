@@ -6,13 +6,17 @@ import json
 from decimal import Decimal
 
 from aiohttp import web
+from eth_utils import to_checksum_address
 
 from polycopy.sim.venue.auth import ApiKey, AuthError, verify_l1
 from polycopy.sim.venue.lifecycle import live_orders
+from polycopy.sim.venue import region
 from polycopy.sim.venue.orders import EXCHANGE, EXCHANGE_V3, NEG_RISK_EXCHANGE
+from polycopy.sim.venue.wallets import wallets_of
 from polycopy.sim.venue.wire import order_json, trade_view
 
 MAX_BATCH = 15
+MAX_CANCEL_IDS = 1000  # DELETE /orders since 2026-06-15 (VENUE-2026-12.md §0.7)
 RECORD = web.RequestKey("record", dict)  # this request's entry in venue.records
 END_CURSOR = "LTE="
 
@@ -83,6 +87,8 @@ class Private:
         order = payload.get("order") if isinstance(payload, dict) else None
         if isinstance(order, dict):
             request[RECORD]["token_id"] = str(order.get("tokenId"))
+        if not region.allowed(venue, payload):
+            return error(403, region.REGION_MSG)
         status, out = venue.place(api, payload)
         request[RECORD]["order_id"] = out.get("orderID")
         if status == 503:
@@ -110,6 +116,8 @@ class Private:
         if len(payload) > MAX_BATCH:
             return error(400, f"Too many orders in payload: {len(payload)}, "
                               f"max allowed: {MAX_BATCH}")
+        if not all(region.allowed(venue, item) for item in payload):
+            return error(403, region.REGION_MSG)  # the whole batch: polysim's simplification
         results = []
         for item in payload:
             status, out = venue.place(api, item)
@@ -166,6 +174,8 @@ class Private:
         payload = self.parse(body)
         if not isinstance(payload, list) or not all(isinstance(i, str) for i in payload):
             return error(400, "Invalid payload")
+        if len(payload) > MAX_CANCEL_IDS:
+            return error(400, f"Too many order ids: {len(payload)}, max allowed: {MAX_CANCEL_IDS}")
         return web.json_response(request.app[self.key].cancel(api.key, payload))
 
     async def cancel_all(self, request: web.Request) -> web.Response:
@@ -196,7 +206,7 @@ class Private:
             sig_type = int(q.get("signature_type", "0"))
         except ValueError:
             return error(400, "Invalid signature_type")
-        funder = venue.funders.get((api.address, sig_type), api.address)
+        funder = venue.funders.get((api.address, sig_type)) or _funder(venue, api.address, sig_type)
         asset_type = q.get("asset_type", "COLLATERAL")
         if asset_type == "COLLATERAL":
             amount = venue.balance(funder)
@@ -209,6 +219,16 @@ class Private:
         spenders = (EXCHANGE, NEG_RISK_EXCHANGE, EXCHANGE_V3)
         return web.json_response({"balance": units,
                                   "allowances": {s: allowance for s in spenders}})
+
+
+def _funder(venue, eoa: str, sig_type: int) -> str:
+    """The wallet `eoa` trades for with `sig_type` before any order told the venue: the
+    derived proxy/Safe/deposit wallet (a funded one first), the EOA itself for type 0."""
+    if sig_type not in (1, 2, 3):
+        return eoa
+    found = sorted(wallets_of(eoa, sig_type))
+    funded = [w for w in found if venue.balance(w) > 0 or venue.positions(w)]
+    return to_checksum_address((funded or found)[0])
 
 
 def add_routes(app: web.Application, key: web.AppKey) -> None:

@@ -141,6 +141,8 @@ INTERNAL_KEYS = frozenset({"fee", "match_mono_ns"})  # in venue.trades, not on t
 def trade_view(trade: dict, key: str) -> dict:
     """A canonical (taker-side) trade as seen by API key `key` (REST /data/trades)."""
     out = {k: v for k, v in trade.items() if k not in INTERNAL_KEYS}
+    if trade["status"] == "MATCHED":  # the hash shows once mined: poll by id (VENUE §0.7)
+        out["transaction_hash"] = ""
     if trade["owner"] != key:
         mine = next(m for m in trade["maker_orders"] if m["owner"] == key)
         out.update(owner=key, maker_address=mine["maker_address"], trader_side="MAKER")

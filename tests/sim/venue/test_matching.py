@@ -30,7 +30,7 @@ def market_buy(venue, api, pusd, cap, key=HARDHAT_KEY, order_type="FAK", **kw):
 def test_fak_buy_walks_the_asks_and_moves_funds(venue, api):
     status, out = venue.place(api, market_buy(venue, api, "20", "0.53"))
     assert status == 200 and out["status"] == "matched"
-    assert len(out["tradeIDs"]) == 2 and len(out["transactionsHashes"]) == 2
+    assert len(out["tradeIDs"]) == 2 and "transactionsHashes" not in out  # trade ids only
     assert D(out["takingAmount"]) == D("20") + D("18.113207")  # 20 @0.52, 9.60 pUSD @0.53
     assert D(out["makingAmount"]) == D("20")
     assert venue.balance(HARDHAT_ADDR) == D("980")
