@@ -52,13 +52,13 @@ def tcp_connect(url: str, timeout_s: float = TIMEOUT_S) -> None:
 
 
 def _reason(e: BaseException | None) -> str:
-    """The words behind a urllib3 failure: refused, timed out, unknown host."""
-    while e is not None:
-        if isinstance(e, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(e, (socket.timeout, urllib3.exceptions.TimeoutError)):
-            return "timed out"
-        if isinstance(e, socket.gaierror):
-            return "unknown host"
+    """The words behind a urllib3 failure: refused, unknown host, timed out."""
+    chain = []
+    while e is not None and len(chain) < 10:
+        chain.append(e)
         e = getattr(e, "reason", None) or e.__context__
-    return ""
+    for kind, words in ((ConnectionRefusedError, "connection refused"), (socket.gaierror, "unknown host"),
+                        ((socket.timeout, urllib3.exceptions.TimeoutError), "timed out")):
+        if any(isinstance(x, kind) for x in chain):
+            return words
+    return type(chain[0]).__name__ if chain else ""

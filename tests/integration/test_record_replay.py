@@ -170,15 +170,15 @@ def test_polysim_replay_moves_the_recording_to_now_and_serves_its_markets(tmp_pa
         assert abs((t_connect + 0.3) - (start + 2 + shift)) < 1.5  # the recording moved to the replay start
         assert got["slug"] == f"btc-updown-15m-{1699999200 + shift}" and got["asset"] == "111"
         # Gamma knows the market by its moved slug, with the 15-minute rule's end.
-        m = requests.get(sim.endpoints["gamma"] + "/markets", params={"slug": got["slug"]}, timeout=5).json()
-        assert m and m[0]["conditionId"] == cid
+        m = requests.get(sim.endpoints["gamma"] + f"/markets/slug/{got['slug']}", timeout=5).json()
+        assert m["conditionId"] == cid
         # The synthetic book: asks from the source's price up, bids from one tick below.
         book = requests.get(sim.endpoints["clob"] + "/book", params={"token_id": "111"}, timeout=5).json()
         assert min(D(a["price"]) for a in book["asks"]) == D("0.37")
         assert max(D(b["price"]) for b in book["bids"]) == D("0.36")
         # The backstop row shows on the Data API half a second later, moved as well.
-        rows = wait_for(lambda: requests.get(sim.endpoints["data_api"] + "/trades", timeout=5,
-                                             params={"user": SOURCE, "takerOnly": "false"}).json(),
+        rows = wait_for(lambda: requests.get(sim.endpoints["data_api"] + "/v2/trades", timeout=5,
+                                             params={"user": SOURCE, "taker_only": "false"}).json()["data"],
                         timeout_s=5, what="the replayed backstop row")
-        assert [(r["asset"], r["timestamp"], D(str(r["price"]))) for r in rows] == [("111", start + shift, D("0.37"))]
+        assert [(r["token_id"], r["timestamp"], D(str(r["price"]))) for r in rows] == [("111", start + shift, D("0.37"))]
         ws.close()

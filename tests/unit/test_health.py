@@ -137,7 +137,7 @@ def test_unreachable_endpoints(cfg_for):
         dead = s.getsockname()[1]
     lines = failed(run_checks(cfg_for(data_api_url=f"http://127.0.0.1:{dead}", rtds_url=f"ws://127.0.0.1:{dead}"),
                               secrets()))
-    assert lines == [f"Data API unreachable at http://127.0.0.1:{dead}: ConnectionError",
+    assert lines == [f"Data API unreachable at http://127.0.0.1:{dead}: connection refused",
                      f"RTDS unreachable at ws://127.0.0.1:{dead}: Connection refused"]
 
 
@@ -146,9 +146,16 @@ def test_unreachable_clob_is_one_line_not_three(cfg_for):
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
     lines = preflight(cfg_for(clob_url=f"http://127.0.0.1:{dead}"), secrets())
-    assert lines == [f"CLOB unreachable at http://127.0.0.1:{dead}: ConnectionError"]
+    assert lines == [f"CLOB unreachable at http://127.0.0.1:{dead}: connection refused"]
 
 
 def test_geoblock_route_rejects_bad_updates(geo):
     r = requests.post(geo.url + "/geoblock", json={"blocked": "yes"}, timeout=5)
     assert r.status_code == 400 and "error" in r.json()
+
+
+def test_a_data_api_or_gamma_without_the_current_routes_fails(cfg_for, sim):
+    e = sim.endpoints  # each pointed at the other service: no /v2/trades there, no /markets/keyset here
+    lines = failed(run_checks(cfg_for(data_api_url=e["gamma"], gamma_url=e["data_api"]), secrets()))
+    assert lines == [f"Data API at {e['gamma']} answered 404 on /v2/trades",
+                     f"Gamma at {e['data_api']} answered 404 on /markets/keyset"]
