@@ -1,11 +1,15 @@
 """Data API v2 (VENUE-2026-12.md §1): a kept-alive client of our own for the backstop's
 `/v2/trades` poll and the reconciler's `/v2/positions` and `/v2/activity`.
 
-Why not the SDK's data client: it cannot bust the CDN cache (the CDN caches by URL for up to
-5 min and ignores no-cache headers, PROTOCOL.md §3.3; every request here carries a changing
-`_` parameter), and it costs more per poll (bench/data_api_client.py, results in
-bench/results/data_api_client.json). The rows are parsed by wire/data_api.py; the SDK's
-models were the reference for their shapes.
+Why not the SDK's data client (polymarket-client 0.14.0): measured, it is as fast per poll
+(bench/data_api_client.py, bench/results/data_api_client.json: within noise both against
+polysim and against a canned server), but (1) one row that does not validate fails the whole
+page (`UnexpectedResponseError`): every good fill on it is lost; (2) it takes "1e999999999" as a
+Decimal that overflows later; (3) it cannot bust the CDN cache (the CDN caches by URL for up to
+5 min and ignores no-cache headers, PROTOCOL.md §3.3; every request here carries a changing `_`
+parameter); (4) it sleeps inside the call to retry a 429 (`_internal/retry.py`), past the
+backstop's per-poll deadline. The rows are parsed by wire/data_api.py; the SDK's models were
+the reference for their shapes.
 
 Every call is blocking and meant for an I/O thread. Errors: TemporaryError (network, 425/429/
 5xx, a body saying `retryable`; with the server's Retry-After), RejectedError (another 4xx),

@@ -14,7 +14,7 @@ from decimal import Decimal
 from polycopy.errors import Malformed
 from polycopy.wire import fields as f
 from polycopy.wire.clob import trade_status
-from polycopy.wire.jsontext import excerpt, loads, loads_rows, row_excerpt
+from polycopy.wire.jsontext import each_row, excerpt, loads, loads_rows
 
 MAX_FRAME_BYTES = 8 * 1024 * 1024  # an initial book dump for many tokens is one array
 MAX_DEPTH = 8
@@ -72,20 +72,14 @@ def _events(text) -> list | None:
 
 
 def _each(items: list, parse) -> tuple[list, list]:
-    out, bad = [], []
-    for e in items:
-        try:
-            if isinstance(e, Malformed):
-                raise e  # it did not decode alone
-            parsed = parse(f.obj(e, "event"))
-        except Malformed as m:
-            m.excerpt = m.excerpt or row_excerpt(str(e))
-            bad.append(m)
-            continue
-        if isinstance(parsed, list):
-            out.extend(parsed)
-        elif parsed is not None:
-            out.append(parsed)
+    """Each event through `parse` (None: skipped; a list: several events), in the wire's order."""
+    parsed, bad = each_row(items, lambda e: parse(f.obj(e, "event")))
+    out = []
+    for p in parsed:
+        if isinstance(p, list):
+            out.extend(p)
+        elif p is not None:
+            out.append(p)
     return out, bad
 
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 from polycopy.errors import Malformed
 from polycopy.wire import fields as f
-from polycopy.wire.jsontext import excerpt, loads, loads_rows, row_excerpt
+from polycopy.wire.jsontext import each_row, excerpt, loads, loads_rows
 from polycopy.wire.trade import Spelling, parse_trade
 
 MAX_PAGE_BYTES = 16 * 1024 * 1024  # 1,000 rows of ~1 KB, with room
@@ -95,15 +95,7 @@ def parse_page(text, parse_row: Callable, *, paged: bool = True) -> Page:
         cursor = page.get("next_cursor") if page["has_more"] else None
         if cursor is not None and (not isinstance(cursor, str) or not 0 < len(cursor) <= 4096):
             raise Malformed("envelope", "bad next_cursor", excerpt(text))
-    items, bad = [], []
-    for row in rows:
-        try:
-            if isinstance(row, Malformed):
-                raise row  # it did not parse alone (too deep, a hostile number)
-            items.append(parse_row(row))
-        except Malformed as e:
-            e.excerpt = e.excerpt or row_excerpt(str(row))
-            bad.append(e)
+    items, bad = each_row(rows, parse_row)
     return Page(items=tuple(items), bad=tuple(bad), next_cursor=cursor)
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from polycopy.errors import Malformed
 from polycopy.wire import fields as f
-from polycopy.wire.jsontext import excerpt, loads, loads_rows, row_excerpt
+from polycopy.wire.jsontext import each_row, excerpt, loads, loads_rows
 
 MAX_BYTES = 32 * 1024 * 1024  # 100 markets with long descriptions
 MAX_DEPTH = 16
@@ -101,15 +101,7 @@ def parse_keyset(text) -> KeysetPage:
     cursor = body.get("next_cursor")
     if cursor is not None and (not isinstance(cursor, str) or len(cursor) > 4096):
         raise Malformed("envelope", "bad next_cursor", excerpt(text))
-    markets, bad = [], []
-    for m in rows:
-        try:
-            if isinstance(m, Malformed):
-                raise m  # it did not decode alone (too deep, a hostile number)
-            markets.append(parse_market(m))
-        except Malformed as e:
-            e.excerpt = e.excerpt or row_excerpt(str(m))
-            bad.append(e)
+    markets, bad = each_row(rows, parse_market)
     return KeysetPage(markets=tuple(markets), bad=tuple(bad), next_cursor=cursor or None)
 
 

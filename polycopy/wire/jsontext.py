@@ -27,7 +27,7 @@ EXCERPT_CHARS = 120
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]', re.S)
-_BRACKET = re.compile(r"[\[\]{}]")
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
@@ -67,9 +67,10 @@ def _constant(name: str):
 
 
 def depth(text: str) -> int:
-    """The deepest bracket nesting outside strings."""
-    steps = map(_STEP.__getitem__, _BRACKET.findall(_STRING.sub("", text)))
-    return max(accumulate(steps), default=0)
+    """The deepest bracket nesting outside strings. With escaped backslashes and quotes removed,
+    every remaining quote delimits a string: the text between them is dropped (all in C)."""
+    outside = "".join(text.replace("\\\\", "").replace('\\"', "").split('"')[::2])
+    return max(accumulate(map(_STEP.__getitem__, _NOT_BRACKET.sub("", outside))), default=0)
 
 
 def loads(text, *, max_bytes: int, max_depth: int = 32):
@@ -106,6 +107,21 @@ def loads_rows(text, key: str | None, *, max_bytes: int, max_depth: int) -> tupl
         return _rows_one_by_one(text, key, max_bytes, max_depth, e)
     rows = value if key is None else value.get(key) if isinstance(value, dict) else None
     return value, rows if isinstance(rows, list) else None
+
+
+def each_row(rows: list, parse) -> tuple[list, list]:
+    """(what `parse(row)` made of each row, the Malformed of each row that did not parse, as
+    loads_rows left it or as `parse` raised it, with a row excerpt)."""
+    out, bad = [], []
+    for row in rows:
+        try:
+            if isinstance(row, Malformed):
+                raise row
+            out.append(parse(row))
+        except Malformed as e:
+            e.excerpt = e.excerpt or row_excerpt(str(row))
+            bad.append(e)
+    return out, bad
 
 
 def _rows_one_by_one(text, key, max_bytes, max_depth, first: Malformed) -> tuple[object, list]:

@@ -273,3 +273,36 @@ def test_polysim_three_identical_fills_in_one_tx(sim_rig):
     expected = sim_expected(sim_rig)
     assert_once(sim_rig, expected)
     assert sorted(k.rsplit("|", 1)[1] for k in sim_rig.keys() if k.startswith(tx)) == ["0", "1", "2"]
+
+
+def test_polysim_hostile_frames_and_rows_cost_no_good_fill(tmp_path):
+    """polysim sends a hostile frame after every good one (each kind in turn) and lists bad rows
+    among the source's: every good fill still arrives once, each bad input is counted, no I/O
+    thread dies (a death would be a ChildFailed, which the kill switch counts)."""
+    from polycopy.messages import ChildFailed
+    from polycopy.sim.hostile import FRAME_KINDS, ROW_KINDS
+    from polycopy.sim.server import Polysim
+
+    scenario = sim_scenario(rtds_malformed_share=1, rtds_malformed_kinds=list(FRAME_KINDS),
+                            data_api_hostile=list(ROW_KINDS))
+    with Polysim(scenario) as sim:
+        rig = Rig(sim.endpoints["rtds"], sim.endpoints["data_api"], tmp_path / "state.sqlite")
+        rig.sim = sim
+        try:
+            assert rig.pump(lambda: sim.call(lambda: len(sim.rtds.conns)) == 1)
+            assert_once(rig, sim_expected(rig))
+            rtds, backstop = (w.actor.state for w in rig.watchers)
+            sim_fault(rig, "rtds_malformed_share", 0)  # no more; the counts can settle
+            sent = sim.call(lambda: dict(sim.feed.hostile_sent))
+            # kinds no wallet filter can skip: each counted exactly as often as sent
+            exact = {"depth": "deep_nesting", "json": "not_json", "envelope": "null_payload", "number": "huge_number"}
+            assert rig.pump(lambda: all(rtds.malformed_kinds[k] == sent.get(v, 0) for k, v in exact.items())), \
+                (rtds.malformed_kinds, sent)
+            assert all(sent.get(v) for v in exact.values()) and rtds.malformed <= sum(sent.values())
+            assert {"size", "timestamp"} <= set(rtds.malformed_kinds)  # the source's own hostile frames
+            assert backstop.malformed >= len(ROW_KINDS)
+            assert {"timestamp", "size", "price", "row"} <= set(backstop.malformed_kinds)
+            assert all(w.sent_to("parent", ChildFailed) == [] and w.actor.bridge.alive() for w in rig.watchers)
+            assert rtds.reconnects == 0  # hostile frames never cost the connection
+        finally:
+            rig.close()

@@ -3,6 +3,7 @@ mapping (clients/data_api.py, against a loopback server), and the backstop's pol
 (clients/backstop.py)."""
 from __future__ import annotations
 
+import decimal
 import json
 import time
 from decimal import Decimal
@@ -269,3 +270,21 @@ def test_a_row_dated_in_the_future_does_not_hide_later_fills():
 
 def test_an_empty_page_is_no_fill():
     assert poller().poll(lambda cursor: (Page(items=(), bad=(), next_cursor=None), 1)) == []
+
+
+def test_why_the_backstop_does_not_read_through_the_sdk():
+    """The premise of clients/data_api.py's choice, pinned: the SDK (0.14.0) drops a whole page for
+    one bad row, and takes a size that overflows later. Ours keeps the good row and refuses the size."""
+    from polymarket.errors import UnexpectedResponseError
+    from polymarket.models.data import Trade
+
+    good = json.loads((POLYMARKET / "data_api_v2_trades.json").read_text())["data"][0]
+    with pytest.raises(UnexpectedResponseError):
+        Trade.parse_response_list([good, dict(good, side="HOLD")])
+    huge = Trade.parse_response_list([dict(good, size="1e999999999")])[0].size
+    with pytest.raises(decimal.Overflow):
+        huge * 2
+    body = json.dumps({"data": [good, dict(good, side="HOLD"), dict(good, size="1e999999999")],
+                       "pagination": {"has_more": False, "next_cursor": None}})
+    page = parse_page(body, trade_row(SAMPLE_TS + 5))
+    assert len(page.items) == 1 and sorted(e.kind for e in page.bad) == ["side", "size"]

@@ -233,3 +233,21 @@ def test_hostile_numbers_and_nesting_are_malformed_before_they_cost_anything():
             jsontext.loads(text, max_bytes=1 << 20, max_depth=32)
         assert e.value.kind == kind
     assert jsontext.loads('["[[[[[[", {"k": "]]]]"}]', max_bytes=100, max_depth=2) == ["[[[[[[", {"k": "]]]]"}]
+
+
+def _true_depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_true_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_true_depth, value), default=0)
+    return 0
+
+
+TRICKY_TEXT = st.text(alphabet='[]{}"\\,:ab', max_size=12)
+
+
+@SETTINGS
+@given(value=st.recursive(st.one_of(SCALAR, TRICKY_TEXT), lambda kids: st.one_of(
+    st.lists(kids, max_size=4), st.dictionaries(TRICKY_TEXT, kids, max_size=4)), max_leaves=40))
+def test_the_depth_scan_is_exact_whatever_the_strings_hold(value):
+    assert jsontext.depth(dumps(value)) == _true_depth(value)
