@@ -73,7 +73,6 @@ class RtdsFeed(Feed):
         frame = parse_frame(text, now_s)
         if frame is None:
             return NOISE
-        self.state.last_data_mono = recv_ns / 1e9
         if wallet_of(frame) == self.wallet:
             try:
                 trade = frame_trade(frame, now_s)

@@ -128,3 +128,47 @@ def test_a_row_dated_in_the_future_does_not_hide_later_fills(made):
         assert pump(h, lambda: len(fills(h)) == 1)
         api.add("0xlate", ts=int(time.time()) - 20)  # listed later, dated before now: not under the watermark
         assert pump(h, lambda: len(fills(h)) == 2), [f.tx_hash for f in fills(h)]
+
+
+def test_a_frame_handler_that_raises_costs_one_frame_not_the_thread():
+    """The runner (clients/ws.py) counts any exception from a feed's handler as malformed input."""
+    import select
+
+    from polycopy.actors.watcher_io import ThreadBridge
+    from polycopy.clients.ws import DATA, Feed, SocketPolicy, run_socket
+
+    class Fragile(Feed):
+        name = "fragile"
+        seen: list = []
+
+        def on_text(self, text, recv_ns):
+            if text == "boom":
+                raise ZeroDivisionError("a bug, not bad input")
+            if text.startswith("keep"):
+                self.seen.append(text)
+            return DATA
+
+    with FakeRtds() as rtds:
+        rtds.noise = False
+        bridge = ThreadBridge("fragile")
+        feed = Fragile(rtds.url)
+        bridge.start_async(lambda b: run_socket(b, feed, SocketPolicy(silence_s=5.0, ping_every_s=1.0)))
+        items = []
+
+        def wait(cond) -> bool:  # on the bridge's pipe, until cond() or the deadline
+            deadline = time.monotonic() + 5
+            while not cond() and time.monotonic() < deadline:
+                select.select([bridge.fd], [], [], 0.05)
+                items.extend(bridge.drain())
+            return cond()
+
+        try:
+            assert wait(lambda: rtds.connected() == 1)
+            for text in ("keep 1", "boom", "keep 2", "boom", "keep 3"):
+                rtds.send(text)
+            assert wait(lambda: len(feed.seen) == 3)
+            assert feed.seen == ["keep 1", "keep 2", "keep 3"]
+            assert feed.state.malformed_kinds == {"handler": 2} and bridge.alive() and rtds.accepted == 1
+            assert [kind for kind, _ in items if kind == "died"] == []
+        finally:
+            bridge.close()
