@@ -22,12 +22,12 @@ from datetime import timedelta
 
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
+from polycopy.clients.gamma import MarketsApi
 from polycopy.errors import TemporaryError
 from polycopy.messages import EnsureCoalescer, MarketFacts, NeedMarketFacts
 from polycopy.policy.markets import WINDOW_S, end_ts_from_slug, updown_slug
 from polycopy.store import positions as store
 from polycopy.store.db import open_db
-from polycopy.clients.gamma import MarketsApi
 
 CONSUMERS = ("risk", "executor", "intake", "reconciler")
 RETRY, PRELOAD, TICKS = "catalog-retry", "catalog-preload", "catalog-ticks"

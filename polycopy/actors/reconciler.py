@@ -20,13 +20,13 @@ from decimal import Decimal
 
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
+from polycopy.clients.positions import PositionsClient
 from polycopy.config.models import Mode
 from polycopy.messages import CopyIntent, MarketFacts, NeedMarketFacts, PositionsReply, PositionsSnapshot
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
 from polycopy.policy.reconcile_memory import Memory, last_trades
 from polycopy.store import positions as store
 from polycopy.store.db import open_db
-from polycopy.clients.positions import PositionsClient
 
 ROUND, FACTS_WAIT = "reconcile-round", "reconcile-facts-wait"
 FACTS_WAIT_S = 3.0  # a round waits this long for the facts of markets new to us

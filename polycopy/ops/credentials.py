@@ -36,8 +36,8 @@ def hint(reason: str) -> str:
 
 def derive(clob_url: str, chain_id: int, env: dict | None = None, nonce: int = 0) -> list[str]:
     """The env lines for the credentials of the key in `env` (default: the process environment)."""
-    from polycopy.venue.clob import ClobSigner
     from polycopy.clients.clob_rest import ClobRest
+    from polycopy.venue.clob import ClobSigner
 
     secrets = load_secrets(env)
     if secrets.private_key is None:
