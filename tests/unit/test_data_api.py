@@ -255,7 +255,7 @@ def test_string_and_number_amounts_and_mixed_case_wallet_are_one_key():
     r = row("0xAA", T)
     r.update(price=Decimal("0.50"), size="3.0", proxy_wallet=WALLET.upper().replace("0X", "0x"))
     [f] = poller().poll(Listing([json.loads(json.dumps(r, default=float))]))
-    assert f.price == Decimal("0.5") and f.size == Decimal(3) and f.key == f"0xaa|11|BUY|0.5|3|0"
+    assert f.price == Decimal("0.5") and f.size == Decimal(3) and f.key == "0xaa|11|BUY|0.5|3|0"
 
 
 def test_a_row_dated_in_the_future_does_not_hide_later_fills():
