@@ -159,9 +159,9 @@ def test_a_safe_wallet_with_a_builder_key(fresh):
 
 def test_429_and_wallet_busy_are_retried_by_the_sdk(fresh):
     m = setup(fresh, PROXY, up="2")
-    with client(fresh, PROXY, poll_ms=100) as c:  # the SDK retries 10 times, 100 ms apart
-        fault(fresh, kind="relayer_429", for_s=0.25)
-        fault(fresh, kind="relayer_wallet_busy", for_s=0.5)
+    with client(fresh, PROXY, poll_ms=300) as c:  # the SDK retries 10 times, 300 ms apart
+        fault(fresh, kind="relayer_429", for_s=0.8)
+        fault(fresh, kind="relayer_wallet_busy", for_s=1.2)
         c.redeem_positions(condition_id=m.condition_id).wait()
     assert bal(fresh, PROXY) == Decimal("2")
     assert fresh.relayer.refused["429"] >= 1 and fresh.relayer.refused["busy"] >= 1
