@@ -62,7 +62,7 @@ class Params:
     def many(self, name: str) -> list[str]:
         return list(dict.fromkeys(self.values.get(name, [])))
 
-    def int(self, name: str, default: int, low: int, high: int) -> int:
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.one(name)
         if raw is None:
             return default
@@ -70,7 +70,7 @@ class Params:
             raise BadRequest(f"{name} must be an integer between {low} and {high}")
         return int(raw)
 
-    def bool(self, name: str, default: bool | None) -> bool | None:
+    def flag(self, name: str, default: bool | None) -> bool | None:
         raw = self.one(name)
         if raw is None:
             return default
@@ -137,7 +137,7 @@ def decode_cursor(raw: str, route: str) -> int:
 def page(rows: list, p: Params, route: str, newest_first: bool) -> dict:
     """One page of `rows`. The cursor anchors on the end that new rows do not move: the
     count of rows after the page for newest-first lists, the offset otherwise."""
-    limit = p.int("limit", 100, 1, 1000)
+    limit = p.integer("limit", 100, 1, 1000)
     raw = p.one("cursor")
     start = 0
     if raw:
@@ -150,7 +150,7 @@ def page(rows: list, p: Params, route: str, newest_first: bool) -> dict:
 
 
 def _window(p: Params) -> tuple[int, int]:
-    return p.int("start", 0, 0, 2**40), p.int("end", 2**40, 0, 2**40)
+    return p.integer("start", 0, 0, 2**40), p.integer("end", 2**40, 0, 2**40)
 
 
 class DataApiV2:
@@ -183,7 +183,7 @@ class DataApiV2:
 
     def trades(self, p: Params) -> dict:
         user = p.user(required=False)
-        taker_only = p.bool("taker_only", True)
+        taker_only = p.flag("taker_only", True)
         kind = p.choice("filter_type", ("CASH", "TOKENS"))
         amount = p.amount("filter_amount")
         if (kind is None) != (amount is None):
@@ -199,7 +199,7 @@ class DataApiV2:
         if types - ACTIVITY_TYPES:
             raise BadRequest(f"invalid type: {sorted(types - ACTIVITY_TYPES)[:3]}")
         ascending = p.choice("sort_direction", ("ASC", "DESC"), "DESC") == "ASC"
-        p.bool("exclude_deposits_withdrawals", False)
+        p.flag("exclude_deposits_withdrawals", False)
         rows = [activity_row(f) for f in self._fills(p, user)] if "TRADE" in types else []
         conditions, (start, end) = p.conditions(), _window(p)
         rows += [r for r in self.api.feed.visible_activity(user) if r["type"] in types
