@@ -62,7 +62,7 @@ class Params:
     def many(self, name: str) -> list[str]:
         return list(dict.fromkeys(self.values.get(name, [])))
 
-    def int(self, name: str, default: int, low: int, high: int) -> int:
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.one(name)
         if raw is None:
             return default
@@ -70,7 +70,7 @@ class Params:
             raise BadRequest(f"{name} must be an integer between {low} and {high}")
         return int(raw)
 
-    def bool(self, name: str, default: bool | None) -> bool | None:
+    def flag(self, name: str, default: bool | None) -> bool | None:
         raw = self.one(name)
         if raw is None:
             return default
@@ -134,10 +134,11 @@ def decode_cursor(raw: str, route: str) -> int:
         raise BadRequest("invalid cursor") from None
 
 
-def page(rows: list, p: Params, route: str, newest_first: bool) -> dict:
-    """One page of `rows`. The cursor anchors on the end that new rows do not move: the
-    count of rows after the page for newest-first lists, the offset otherwise."""
-    limit = p.int("limit", 100, 1, 1000)
+def page(rows: list, p: Params, route: str, newest_first: bool, convert=None) -> dict:
+    """One page of `rows` (each through `convert`, page rows only: a wallet may have thousands).
+    The cursor anchors on the end that new rows do not move: the count of rows after the page
+    for newest-first lists, the offset otherwise."""
+    limit = p.integer("limit", 100, 1, 1000)
     raw = p.one("cursor")
     start = 0
     if raw:
@@ -146,11 +147,12 @@ def page(rows: list, p: Params, route: str, newest_first: bool) -> dict:
     end = start + limit
     more = end < len(rows)
     cursor = encode_cursor(route, len(rows) - end if newest_first else end) if more else None
-    return {"data": rows[start:end], "pagination": {"has_more": more, "next_cursor": cursor}}
+    data = [convert(r) for r in rows[start:end]] if convert else rows[start:end]
+    return {"data": data, "pagination": {"has_more": more, "next_cursor": cursor}}
 
 
 def _window(p: Params) -> tuple[int, int]:
-    return p.int("start", 0, 0, 2**40), p.int("end", 2**40, 0, 2**40)
+    return p.integer("start", 0, 0, 2**40), p.integer("end", 2**40, 0, 2**40)
 
 
 class DataApiV2:
@@ -183,15 +185,17 @@ class DataApiV2:
 
     def trades(self, p: Params) -> dict:
         user = p.user(required=False)
-        taker_only = p.bool("taker_only", True)
+        taker_only = p.flag("taker_only", True)
         kind = p.choice("filter_type", ("CASH", "TOKENS"))
         amount = p.amount("filter_amount")
         if (kind is None) != (amount is None):
             raise BadRequest("filter_type and filter_amount go together")
-        rows = [v2_row(trade_row(f)) for f in self._fills(p, user)
-                if not (taker_only and f.role != "taker") and (
-                    amount is None or (f.size * f.price if kind == "CASH" else f.size) >= amount)]
-        return page(self.api.hostile(user, rows, True), p, "trades", True)
+        fills = [f for f in self._fills(p, user) if not (taker_only and f.role != "taker") and (
+            amount is None or (f.size * f.price if kind == "CASH" else f.size) >= amount)]
+        out = page(fills, p, "trades", True, lambda f: v2_row(trade_row(f)))
+        if not p.one("cursor"):  # the hostile-rows knob: bad rows on the first page only
+            out["data"] = self.api.hostile(user, out["data"], True)
+        return out
 
     def activity(self, p: Params) -> dict:
         user = p.user(required=True)
@@ -199,14 +203,15 @@ class DataApiV2:
         if types - ACTIVITY_TYPES:
             raise BadRequest(f"invalid type: {sorted(types - ACTIVITY_TYPES)[:3]}")
         ascending = p.choice("sort_direction", ("ASC", "DESC"), "DESC") == "ASC"
-        p.bool("exclude_deposits_withdrawals", False)
-        rows = [activity_row(f) for f in self._fills(p, user)] if "TRADE" in types else []
+        p.flag("exclude_deposits_withdrawals", False)
+        items = [(f.unix_ts, f) for f in self._fills(p, user)] if "TRADE" in types else []
         conditions, (start, end) = p.conditions(), _window(p)
-        rows += [r for r in self.api.feed.visible_activity(user) if r["type"] in types
-                 and (not conditions or r["conditionId"] in conditions)
-                 and start <= r["timestamp"] <= end]
-        rows.sort(key=lambda r: r["timestamp"], reverse=not ascending)
-        return page([v2_row(r) for r in rows], p, "activity", not ascending)
+        items += [(r["timestamp"], r) for r in self.api.feed.visible_activity(user)
+                  if r["type"] in types and (not conditions or r["conditionId"] in conditions)
+                  and start <= r["timestamp"] <= end]
+        items.sort(key=lambda item: item[0], reverse=not ascending)
+        return page(items, p, "activity", not ascending,
+                    lambda item: v2_row(item[1] if isinstance(item[1], dict) else activity_row(item[1])))
 
     def positions(self, p: Params) -> dict:
         user, conditions = p.user(required=False), p.conditions()

@@ -120,6 +120,10 @@ class Gamma:
     def _now(self) -> float:
         return self.clock.unix(self.clock.t())
 
+    @staticmethod
+    def body(info: MarketInfo, now_unix: float) -> dict:
+        return market_json(info, now_unix)
+
     def _select(self, q) -> list[MarketInfo]:
         slugs, ids = set(get_list(q, "slug")), set(get_list(q, "id"))
         cids = {c.lower() for c in get_list(q, "condition_ids")}

@@ -41,7 +41,7 @@ def _after(raw: str | None) -> int:
 
 class KeysetRoute:
     def __init__(self, gamma):
-        self.gamma = gamma  # catalog, _now()
+        self.gamma = gamma  # the Gamma app: catalog, _now(), body()
 
     def _wanted(self, q):
         sets = {name: set(get_list(q, name)) for name in (
@@ -63,12 +63,11 @@ class KeysetRoute:
         after = _after(q.get("after_cursor"))
         sets, versions, status, closed = self._wanted(q)
         now = self.gamma._now()
-        from polycopy.sim.gamma import market_json as build
         found = []
         for info in sorted(self.gamma.catalog.by_slug.values(), key=lambda i: int(i.gamma_id)):
             if int(info.gamma_id) <= after:
                 continue
-            body = build(info, now)
+            body = self.gamma.body(info, now)
             if self._matches(body, info, sets, versions, status, closed):
                 found.append(body)
                 if len(found) > int(raw_limit):

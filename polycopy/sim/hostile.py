@@ -20,6 +20,8 @@ import json
 
 from eth_utils import keccak
 
+from polycopy.sim.wire import dumps as _json  # Decimal-aware
+
 FRAME_KINDS = ("huge_exponent", "huge_number", "deep_nesting", "huge_timestamp", "not_json",
                "wrong_types", "null_payload", "oversize")
 ROW_KINDS = ("future", "huge_size", "huge_timestamp", "wrong_types", "missing_fields",
@@ -30,11 +32,6 @@ OVERSIZE = 2 * 1024 * 1024
 
 def _hash(seed: str, kind: str) -> str:
     return "0x" + keccak(text=f"hostile:{kind}:{seed}").hex()
-
-
-def _json(obj) -> str:
-    from polycopy.sim.wire import dumps  # Decimal-aware
-    return dumps(obj)
 
 
 def hostile_frame(kind: str, topic: str, rtds_type: str, payload: dict, ts_ms: int) -> str:

@@ -23,7 +23,7 @@ SORTS = {"CURRENT_VALUE": "current_value", "PRICE": "current_price", "TOKENS": "
 DEFAULT_THRESHOLD = Decimal("0.1")
 
 
-def _held(api, user: str, fills, agg) -> dict[str, Decimal]:
+def _held(api, user: str, agg) -> dict[str, Decimal]:
     venue = api.venue_positions(user)
     if venue:
         return {t: Decimal(str(s)) for t, s in venue.items()}
@@ -86,7 +86,7 @@ def v2_position_rows(api, user: str, p, status: str | None, conditions: set[str]
     for wallet in users:
         fills = api.feed.visible(api.feed.by_wallet.get(wallet, [])) + api.venue_fills(wallet)
         agg = _agg(fills, api.feed.visible_activity(wallet), api.catalog)
-        sizes = _held(api, wallet, fills, agg)
+        sizes = _held(api, wallet, agg)
         times: dict[str, tuple[int, int]] = {}
         for f in fills:
             first, last = times.get(f.token, (f.unix_ts, f.unix_ts))

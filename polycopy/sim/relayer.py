@@ -121,6 +121,8 @@ class Relayer:
     def _submit(self, body: dict, owner: str | None) -> web.Response:
         kind, signer = body.get("type"), to_checksum_address(str(body.get("from")))
         if kind == "WALLET-CREATE":
+            if str(body.get("to", "")).lower() != CFG.wallet_derivation.deposit_wallet_factory.lower():
+                raise Rejected("to must be the deposit wallet factory")
             wallet = derive_beacon_deposit_wallet_address(signer, CFG.wallet_derivation)
             self.created.add(to_checksum_address(wallet))
             return self._accept(body, signer, wallet, None)

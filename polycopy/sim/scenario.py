@@ -4,6 +4,8 @@ A scenario is YAML validated by the pydantic models below (`extra="forbid"`: a t
 error naming its location). Times are seconds from the scenario start (`at_s`). A market is
 named by `market`: an explicit market's slug, or a series asset (`btc`) meaning the 15-minute
 window that contains the event's time, optionally shifted (`btc+1` is the next window).
+Longer than 250 lines so the schema reads in one place; the venue sections (legacy, resolution,
+geoblock, relayer) are in scenario_venue.py.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from polycopy.sim.scenario_venue import GeoblockSpec, LegacySpec, RelayerSpec, ResolutionSpec
 
 DEFAULT_SOURCE_WALLET = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"
 DEFAULT_PATH = Path(__file__).parent / "scenarios" / "default.yaml"
@@ -148,54 +152,6 @@ class PolygonSpec(_Model):
         if self.unseen_share + self.revert_share + self.drop_share + self.retry_share > 1:
             raise ValueError("unseen, revert, drop and retry shares add up to more than 1")
         return self
-
-
-class ResolutionSpec(_Model):
-    """Markets resolve `delay_s` after their end (resolution.py). `winners` maps a market slug or
-    a series asset to its winning outcome; any other market's winner is drawn from the seed."""
-
-    delay_s: float = Field(0, ge=0, le=86400)
-    winners: dict[str, str] = {}
-
-
-class GeoblockSpec(_Model):
-    """The geoblock answer (`GET /api/geoblock`) and what `POST /order` enforces (VENUE §5):
-    `api` open, close_only (BUYs and any order that does not reduce a held position get the
-    region 403) or blocked (every order does)."""
-
-    blocked: bool = False
-    country: str = Field("IE", pattern=r"^[A-Z]{2}$")
-    region: str = "L"
-    api: Literal["open", "close_only", "blocked"] = "open"
-
-
-class RelayerKeySpec(_Model):
-    key: str = Field(min_length=8)
-    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")  # the key's owner
-
-
-class BuilderKeySpec(_Model):
-    key: str = Field(min_length=8)
-    secret: str = Field(min_length=8)  # URL-safe base64, as the venue issues them
-    passphrase: str = Field(min_length=1)
-
-
-class RelayerSpec(_Model):
-    """The relayer's credentials (relayer_auth.py) and pace: each state step and an EOA
-    transaction's mining take `step_ms`."""
-
-    api_keys: list[RelayerKeySpec] = []
-    builder_keys: list[BuilderKeySpec] = []
-    step_ms: int = Field(100, ge=0, le=60_000)
-
-
-class LegacySpec(_Model):
-    """Routes the venue retired (VENUE-2026-12.md §0-§1), answered 410 unless served again here
-    for old recordings: the Data API v1 `/trades`, `/activity`, `/positions`; Gamma's `/markets`
-    and `/events` lists (single lookups by id or slug are not lists and stay served)."""
-
-    data_api_v1: bool = False
-    gamma_lists: bool = False
 
 
 class FillSpec(_Model):

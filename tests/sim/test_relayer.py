@@ -159,9 +159,9 @@ def test_a_safe_wallet_with_a_builder_key(fresh):
 
 def test_429_and_wallet_busy_are_retried_by_the_sdk(fresh):
     m = setup(fresh, PROXY, up="2")
-    with client(fresh, PROXY, poll_ms=100) as c:  # the SDK retries 10 times, 100 ms apart
-        fault(fresh, kind="relayer_429", for_s=0.25)
-        fault(fresh, kind="relayer_wallet_busy", for_s=0.5)
+    with client(fresh, PROXY, poll_ms=300) as c:  # the SDK retries 10 times, 300 ms apart
+        fault(fresh, kind="relayer_429", for_s=0.8)
+        fault(fresh, kind="relayer_wallet_busy", for_s=1.2)
         c.redeem_positions(condition_id=m.condition_id).wait()
     assert bal(fresh, PROXY) == Decimal("2")
     assert fresh.relayer.refused["429"] >= 1 and fresh.relayer.refused["busy"] >= 1
@@ -185,3 +185,16 @@ def test_503_failed_and_pending_transactions(fresh):
             c.redeem_positions(condition_id=m.condition_id).wait()  # 100 polls x 5 ms
     assert bal(fresh, PROXY) == Decimal("3")  # it did execute: judge by the balance
     assert list(fresh.relayer.txs.values())[-1]["state"] == "STATE_MINED"
+
+
+def test_relayer_and_chain_faults_from_the_scenario_timeline():
+    faults = [{"at_s": 0, "kind": "relayer_tx_fails", "for_s": 60},
+              {"at_s": 0, "kind": "chain_tx_pending", "for_s": 60}]
+    with Polysim(small_scenario(faults=faults)) as sim:
+        def shown():
+            got = requests.get(sim.endpoints["control"] + "/faults", timeout=5).json()["chain"]
+            return got if got["tx_fails_until"] > 0 and got["eoa_pending_until"] > 0 else None
+        deadline = time.monotonic() + 5
+        while not shown() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert shown() and shown()["relayer_429_until"] == 0

@@ -117,3 +117,13 @@ def test_a_v2_market_redeems_through_the_router(sim):
             c.redeem_positions(condition_id=rain.condition_id)  # the SDK reads PositionManager
     assert balance(sim, PROXY) == Decimal("2.5")
     assert sim.call(sim.venue.positions, PROXY) == {rain.tokens[0]: 0, rain.tokens[1]: 0}
+
+
+def test_the_default_deposit_wallet_is_deployed_through_the_relayer(sim):
+    with SecureClient.create(private_key=HARDHAT_KEY, api_key=RelayerApiKey(
+            key=RELAYER_KEY, address=HARDHAT_ADDR),
+            environment=polysim_environment(sim.endpoints, poll_ms=20)) as c:
+        wallet = c.wallet
+    [create] = sim.relayer.txs.values()
+    assert (create["type"], create["state"]) == ("WALLET-CREATE", "STATE_CONFIRMED")
+    assert create["proxy_wallet"].lower() == wallet.lower() in wallets_of(HARDHAT_ADDR, 3)

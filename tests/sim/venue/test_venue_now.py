@@ -41,6 +41,7 @@ def test_close_only_refuses_buys_and_lets_a_reducing_sell_match(server, venue, a
 
 def test_fak_answer_has_trade_ids_only_and_the_trade_shows_its_hash_once_mined(
         server, venue, api):
+    venue.settle_delays_s = (0.5, 0.05)  # MATCHED long enough to be read first
     body = _order(venue, api, "BUY", "0.53", order_type="FAK")
     out = server.request("POST", "/order", api, body).json()
     assert out["status"] == "matched" and "transactionsHashes" not in out
