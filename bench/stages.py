@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.machine import quantiles, write_result
 from polycopy.config import load_config
-from polycopy.messages import ApprovedIntent, CopyIntent, MarketFacts
+from polycopy.messages import ApprovedIntent, CopyIntent, Market
 from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Emit, intent_id_for
 from polycopy.policy.risk import ExposureBook, Limits, decide, entry_for
 from polycopy.policy.sizing import SizingParams
@@ -65,7 +65,7 @@ def measure(n: int = 1000) -> dict:
     exposure.ensure(db)
     signer = clob.ClobSigner(KEY, chain_id=137)
     placer = Placer(db, poster=None, signer=signer, exec_config=cfg.execution)
-    facts = MarketFacts(condition_id=CONDITION, token_ids=(TOKEN, "1"), outcomes=("Up", "Down"),
+    facts = Market(condition_id=CONDITION, token_ids=(TOKEN, "1"), outcomes=("Up", "Down"),
                         end_ts=int(time.time()) + 86400, tick_size=Decimal("0.01"), min_order_size=Decimal("5"),
                         neg_risk=False, version="v1")
     book = Book(asks=tuple(Level(Decimal(p), Decimal("1000000")) for p in ("0.53", "0.54", "0.55")),

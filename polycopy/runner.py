@@ -208,7 +208,7 @@ def status(cfg: Config) -> dict:
 def set_kill_switch(cfg: Config, tripped: bool, reason: str) -> str:
     """Trip or reset. With no system running, the persisted state is changed directly."""
     if not system.admin_answers(cfg.actors.admin_port):
-        control.save_kill_switch(open_db(cfg.store.path, cfg.store.synchronous), tripped, reason)
+        control.save_switch(open_db(cfg.store.path, cfg.store.synchronous), control.KILL_SWITCH, tripped, reason)
         return f"kill switch {'tripped' if tripped else 'reset'} in {cfg.store.path} (no system running)"
     asys, sup = _attach(cfg)
     msg = TripKillSwitch(reason=reason, source="operator") if tripped else ResetKillSwitch(reason=reason)

@@ -22,7 +22,7 @@ from polycopy.config.loader import load_secrets, required_secrets_missing
 from polycopy.config.models import Mode
 from polycopy.ops.credentials import hint
 from polycopy.errors import ConfigError, TemporaryError
-from polycopy.messages import (Alert, ApprovedIntent, MarketFacts, OrderOutcome, PositionsReply, PositionsSnapshot,
+from polycopy.messages import (Alert, ApprovedIntent, Market, OrderOutcome, PositionsReply, PositionsSnapshot,
                                StageTiming)
 from polycopy.paper import PaperPortfolio
 from polycopy.store import journal
@@ -48,7 +48,6 @@ class Executor(ChildActor):
         self.posts: PostPool | None = None
         self.corr: dict[str, str] = {}  # intent id -> correlation key, while its first post is in flight
         self.books = BookCache()
-        self.facts: dict[str, MarketFacts] = {}
         self.ready = False  # recovery done
         self.retry_pending = False
         self.retry_delay_ms = 0
@@ -162,24 +161,18 @@ class Executor(ChildActor):
 
     # ------------------------------------------------------------ messages
 
-    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender) -> None:
-        for token in msg.token_ids:
-            self.facts[str(token)] = msg
-        self.books.want(msg.token_ids)
+    def receiveMsg_Market(self, msg: Market, sender) -> None:
+        self.books.want(msg.token_ids)  # the catalog's markets: subscribe to their books before the first intent
 
     def receiveMsg_ApprovedIntent(self, msg: ApprovedIntent, sender) -> None:
         t_in = time.monotonic_ns()
         it = msg.intent
-        blocked = self._blocked()
+        blocked = self._blocked() or ("market_unknown" if it.market is None else "")
         if blocked:
             self._report(_not_sent(msg, blocked))
             return
         stages = [("exec_in", t_in)]
         try:
-            facts = self.facts.get(it.token_id)
-            if facts is None:
-                facts = self._slow_facts(it.token_id)
-                stages.append(("exec_facts_slow", time.monotonic_ns()))
             book = self.books.get(it.token_id)
             if book is None:
                 book = self.rest.get_book(it.token_id)
@@ -190,7 +183,7 @@ class Executor(ChildActor):
             return
         stages.append(("exec_book", time.monotonic_ns()))
         try:
-            out = self.placer.place(msg, facts, book)
+            out = self.placer.place(msg, it.market, book)
         except Exception as e:  # noqa: BLE001 - never let Thespian re-run a handler that may have posted
             self.log.exception("intent {} failed in the executor: {}", it.intent_id, e)
             out = None
@@ -291,19 +284,6 @@ class Executor(ChildActor):
         if self.heartbeats is not None and not self.heartbeats.ok:
             return "heartbeat_failed"
         return ""
-
-    def _slow_facts(self, token_id: str) -> MarketFacts:
-        info = self.rest.market_info(token_id)
-        tokens = info.get("t") or []
-        facts = MarketFacts(condition_id=info["condition_id"], token_ids=tuple(str(t.get("t")) for t in tokens),
-                            outcomes=tuple(str(t.get("o")) for t in tokens), end_ts=0,
-                            tick_size=Decimal(str(info.get("mts", "0.01"))),
-                            min_order_size=Decimal(str(info.get("mos", "5"))), neg_risk=bool(info.get("nr")),
-                            version=clob.version_of(token_id))
-        self.log.warning("no MarketFacts for {}; fetched them on the slow path", token_id)
-        for token in facts.token_ids or (token_id,):
-            self.facts[token] = facts
-        return facts
 
     def _schedule_retry(self) -> None:
         if not self.retry_pending:

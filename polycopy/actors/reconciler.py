@@ -21,7 +21,7 @@ from decimal import Decimal
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
 from polycopy.config.models import Mode
-from polycopy.messages import CopyIntent, MarketFacts, NeedMarketFacts, PositionsReply, PositionsSnapshot
+from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
 from polycopy.policy.reconcile_memory import Memory, last_trades
 from polycopy.store import positions as store
@@ -57,7 +57,7 @@ class Reconciler(ChildActor):
         self.db = None
         self.round: Round | None = None
         self.n = 0
-        self.facts: dict[str, MarketFacts] = {}
+        self.markets: dict[str, Market] = {}
         self.memory = Memory()
         self.asked_slugs: set[str] = set()
         self.asked_facts: set[str] = set()
@@ -204,7 +204,7 @@ class Reconciler(ChildActor):
             source = {p.token_id: p for p in r.source}
             p = Params.from_config(self.config)
             r.waiting = {t for t in set(source) | {t for t, s in r.ours.items() if s > 0}
-                         if t not in self.facts and t not in self.asked_facts
+                         if t not in self.markets and t not in self.asked_facts
                          and self.memory.may_act(t, source.get(t), r.ours.get(t, ZERO), p)}
             slugs = {p.token_id: (p.condition_id, p.slug) for p in r.source}
             for t in sorted(r.waiting):
@@ -236,7 +236,7 @@ class Reconciler(ChildActor):
         for token in tokens:
             pos = source.get(token)
             price = pos.cur_price if pos is not None else r.prices.get(token, ZERO)
-            view = mem.view(token, pos, r.ours.get(token, ZERO), price, self.facts.get(token), trades.get(token, 0),
+            view = mem.view(token, pos, r.ours.get(token, ZERO), price, self.markets.get(token), trades.get(token, 0),
                             now, p)
             out = plan(view, now, p)
             if out is None:
@@ -258,7 +258,7 @@ class Reconciler(ChildActor):
         self.log.info("reconcile round {}: {} tokens, {}", r.n, len(tokens), dict(done) or "all in line")
 
     def _note_activity(self, acts) -> None:
-        tokens_of = {f.condition_id: f.token_ids for f in self.facts.values()}
+        tokens_of = {f.condition_id: f.token_ids for f in self.markets.values()}
         changes, unknown = self.memory.note_activity(acts, tokens_of)
         for c in changes:
             self.counts[f"activity:{c.cause}"] += 1
@@ -275,7 +275,7 @@ class Reconciler(ChildActor):
             intent_id=iid, token_id=c.token_id, condition_id=c.condition_id, side=c.side, size=c.size,
             source_price=c.price, source_size=abs(c.target - c.ours), fill_keys=(),
             first_recv_mono_ns=time.monotonic_ns(), source_ts_ms=int(now * 1000), reason="reconcile",
-            opening=c.opening, market_end_ts=c.end_ts, slug=c.slug,
+            opening=c.opening, market=self.markets.get(c.token_id),
         )
         if not self.tell("risk", intent):
             return False
@@ -285,9 +285,9 @@ class Reconciler(ChildActor):
 
     # ------------------------------------------------------------ facts
 
-    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender):
+    def receiveMsg_Market(self, msg: Market, sender):
         for t in msg.token_ids:
-            self.facts[str(t)] = msg
+            self.markets[str(t)] = msg
         r = self.round
         if r is not None and r.waiting:
             r.waiting.difference_update(str(t) for t in msg.token_ids)

@@ -51,7 +51,7 @@ class SizingConfig(Section):
     max_notional_per_market_usd: PositiveUsd = Decimal("150")
     max_total_notional_per_15m_window_usd: PositiveUsd = Decimal("400")
     size_tolerance_shares: Annotated[Decimal, Field(ge=0)] = Decimal("1")
-    assumed_min_order_size_shares: Annotated[Decimal, Field(ge=0)] = Decimal("5")  # until MarketFacts say otherwise
+    assumed_min_order_size_shares: Annotated[Decimal, Field(ge=0)] = Decimal("5")  # until Market say otherwise
 
 
 class ExecutionConfig(Section):

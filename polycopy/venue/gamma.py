@@ -13,7 +13,7 @@ from decimal import Decimal
 import requests
 
 from polycopy.errors import TemporaryError
-from polycopy.messages import MarketFacts
+from polycopy.messages import Market
 
 TIMEOUT_S = 3.0
 
@@ -33,13 +33,13 @@ def _iso_to_ts(value: str | None) -> int:
     return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
 
 
-def parse_market(m: dict) -> MarketFacts:
-    """A Gamma market object -> MarketFacts. Raises KeyError/ValueError on a malformed record."""
+def parse_market(m: dict) -> Market:
+    """A Gamma market object -> Market. Raises KeyError/ValueError on a malformed record."""
     version = m.get("version") or "v1"
     ids = _json_list(m.get("positionIds")) if version == "v2" else _json_list(m.get("clobTokenIds"))
     if not ids:
         raise ValueError("market has no token ids")
-    return MarketFacts(
+    return Market(
         condition_id=str(m["conditionId"]).lower(),
         token_ids=tuple(str(t) for t in ids),
         outcomes=tuple(str(o) for o in _json_list(m.get("outcomes"))),
@@ -69,7 +69,7 @@ def _get(session: requests.Session, url: str, params: dict, timeout_s: float):
         raise TemporaryError(f"{url.rsplit('/', 1)[-1]}: body is not JSON") from None
 
 
-def _first_market(rows) -> MarketFacts | None:
+def _first_market(rows) -> Market | None:
     if isinstance(rows, list) and rows and isinstance(rows[0], dict):
         try:
             return parse_market(rows[0])
@@ -79,7 +79,7 @@ def _first_market(rows) -> MarketFacts | None:
 
 
 def fetch_market_by_token(session: requests.Session, gamma_url: str, token_id: str,
-                          timeout_s: float = TIMEOUT_S) -> MarketFacts | None:
+                          timeout_s: float = TIMEOUT_S) -> Market | None:
     """GET /markets?clob_token_ids=… (then position_ids, for V2 markets). None if Gamma does not know it."""
     for param in ("clob_token_ids", "position_ids"):
         _, rows = _get(session, f"{gamma_url}/markets", {param: token_id}, timeout_s)
@@ -90,7 +90,7 @@ def fetch_market_by_token(session: requests.Session, gamma_url: str, token_id: s
 
 
 def fetch_market_by_slug(session: requests.Session, gamma_url: str, slug: str,
-                         timeout_s: float = TIMEOUT_S) -> MarketFacts | None:
+                         timeout_s: float = TIMEOUT_S) -> Market | None:
     """GET /markets?slug=…; /events?slug=… when the market list drops it (expired short markets, §4.1)."""
     _, rows = _get(session, f"{gamma_url}/markets", {"slug": slug}, timeout_s)
     facts = _first_market(rows)
@@ -129,10 +129,10 @@ class MarketsApi:
         self.gamma_url, self.clob_url, self.timeout_s = gamma_url.rstrip("/"), clob_url.rstrip("/"), timeout_s
         self.session = requests.Session()
 
-    def market_by_token(self, token_id: str) -> MarketFacts | None:
+    def market_by_token(self, token_id: str) -> Market | None:
         return fetch_market_by_token(self.session, self.gamma_url, token_id, self.timeout_s)
 
-    def market_by_slug(self, slug: str) -> MarketFacts | None:
+    def market_by_slug(self, slug: str) -> Market | None:
         return fetch_market_by_slug(self.session, self.gamma_url, slug, self.timeout_s)
 
     def tick_size(self, token_id: str) -> Decimal | None:

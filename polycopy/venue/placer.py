@@ -26,7 +26,7 @@ from decimal import ROUND_FLOOR, Decimal
 from loguru import logger
 
 from polycopy.errors import TemporaryError
-from polycopy.messages import ApprovedIntent, MarketFacts, OrderOutcome
+from polycopy.messages import ApprovedIntent, Market, OrderOutcome
 from polycopy.store import journal
 from polycopy.venue.clob import SignedOrder
 from polycopy.venue.orders import OrderPlan, PlanRejected, marketable_price, plan_order
@@ -53,7 +53,7 @@ class Placer:
 
     # ------------------------------------------------------------ the hot path
 
-    def place(self, approved: ApprovedIntent, facts: MarketFacts, book: Book) -> OrderOutcome | None:
+    def place(self, approved: ApprovedIntent, market: Market, book: Book) -> OrderOutcome | None:
         it = approved.intent
         self.marks = []
         if not journal.save_intent(self.db, intent_id=it.intent_id, token_id=it.token_id, condition_id=it.condition_id,
@@ -62,7 +62,7 @@ class Placer:
             logger.warning("intent {} delivered again; it already has its order or outcome", it.intent_id)
             return None
         try:
-            plan = self.plan(approved, facts, book)
+            plan = self.plan(approved, market, book)
             if self.clock() < self.blocked_until:
                 raise PlanRejected(f"venue_{self.blocked_reason}", "inside a 425/429/503 window")
         except PlanRejected as e:
@@ -71,13 +71,13 @@ class Placer:
             return _outcome(it.intent_id, "", "not_sent", reason=e.reason, token=it.token_id,
                             condition=it.condition_id, side=it.side)
         self._mark("priced")
-        signed = self.sign(plan, facts, it.intent_id)
+        signed = self.sign(plan, market, it.intent_id)
         self._mark("signed")
         first = self.sending_allowed  # the first send is counted in the journal's own commit
         row = journal.journal_order(self.db, order_id=signed.order_id, intent_id=it.intent_id, token_id=it.token_id,
                                     condition_id=it.condition_id, side=plan.side, price=plan.price, size=plan.size,
                                     notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
-                                    mode=self.poster.mode, valid_until_ts=self._valid_until(facts), posts=int(first))
+                                    mode=self.poster.mode, valid_until_ts=self._valid_until(market), posts=int(first))
         self._mark("journaled")
         if not first:
             return self.send(signed.order_id, book)
@@ -101,16 +101,16 @@ class Placer:
             result = PostResult(kind="unknown", reason="client_error")
         return self.handle(row, result)
 
-    def _valid_until(self, facts: MarketFacts) -> float:
+    def _valid_until(self, market: Market) -> float:
         until = self.clock() + self.cfg.repost_window_s
-        return min(until, facts.end_ts) if facts.end_ts > 0 else until
+        return min(until, market.end_ts) if market.end_ts > 0 else until
 
-    def plan(self, approved: ApprovedIntent, facts: MarketFacts, book: Book) -> OrderPlan:
+    def plan(self, approved: ApprovedIntent, market: Market, book: Book) -> OrderPlan:
         it = approved.intent
-        if not facts.accepting_orders:
+        if not market.accepting_orders:
             raise PlanRejected("market_closed", "the market does not accept orders")
-        tick = book.tick_size or facts.tick_size
-        min_size = book.min_order_size if book.min_order_size is not None else facts.min_order_size
+        tick = book.tick_size or market.tick_size
+        min_size = book.min_order_size if book.min_order_size is not None else market.min_order_size
         levels = list(book.asks if it.side == "BUY" else book.bids)
         price = marketable_price(side=it.side, source_price=it.source_price, levels=levels, size=approved.size,
                                  tick=tick, max_slippage_bps=self.cfg.max_slippage_bps)
@@ -120,13 +120,13 @@ class Placer:
         return plan_order(token_id=it.token_id, side=it.side, size=size, price=price, tick=tick, min_size=min_size,
                           order_type=self.cfg.time_in_force)
 
-    def sign(self, plan: OrderPlan, facts: MarketFacts, intent_id: str) -> SignedOrder:
+    def sign(self, plan: OrderPlan, market: Market, intent_id: str) -> SignedOrder:
         if self.signer is None:  # dry run without a key: priced and sized, not signed
             body = json.dumps({"tokenId": plan.token_id, "side": plan.side, "price": str(plan.price),
                                "makerAmount": str(plan.maker_amount), "takerAmount": str(plan.taker_amount)})
             oid = "unsigned:" + hashlib.sha256(intent_id.encode()).hexdigest()[:32]
             return SignedOrder(order_id=oid, order_json=body, order_type=plan.order_type, maker="", domain_version="")
-        return self.signer.sign(plan, version=facts.version, neg_risk=facts.neg_risk)
+        return self.signer.sign(plan, version=market.version, neg_risk=market.neg_risk)
 
     # ------------------------------------------------------------ posting and its results
 

@@ -18,7 +18,7 @@ from polycopy.actors.post_pool import PostPool
 from polycopy.config.loader import Secrets
 from polycopy.config.models import Config
 from polycopy.errors import TemporaryError
-from polycopy.messages import Alert, ApprovedIntent, CopyIntent, KillSwitchChanged, MarketFacts, OrderOutcome, StageTiming
+from polycopy.messages import Alert, ApprovedIntent, CopyIntent, KillSwitchChanged, Market, OrderOutcome, StageTiming
 from polycopy.store import journal
 from polycopy.venue.responses import VenueOrder, parse_book
 from tests.actors.harness import Harness
@@ -27,7 +27,7 @@ KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 BOOK = {"asks": [{"price": "0.55", "size": "100"}, {"price": "0.52", "size": "4"}, {"price": "0.53", "size": "50"}],
         "bids": [{"price": "0.50", "size": "100"}], "tick_size": "0.01", "min_order_size": "5", "neg_risk": False}
-FACTS = MarketFacts(condition_id="0xc1", token_ids=(TOKEN,), outcomes=("Up",), end_ts=0, tick_size=D("0.01"),
+FACTS = Market(condition_id="0xc1", token_ids=(TOKEN,), outcomes=("Up",), end_ts=0, tick_size=D("0.01"),
                     min_order_size=D("5"), neg_risk=False)
 
 
@@ -139,9 +139,9 @@ def _index_ids(h, rest):
     rest.ids = {r["order_json"]: r["order_id"] for r in h.actor.db.query(f"SELECT * FROM {journal.ORDERS}")}
 
 
-def approved(iid="i1", size="10", side="BUY", price="0.525"):
+def approved(iid="i1", size="10", side="BUY", price="0.525", market=FACTS):
     it = CopyIntent(intent_id=iid, token_id=TOKEN, condition_id="0xc1", side=side, size=D(size), source_price=D(price),
-                    source_size=D(size), fill_keys=("k1",), first_recv_mono_ns=0)
+                    source_size=D(size), fill_keys=("k1",), first_recv_mono_ns=0, market=market)
     return ApprovedIntent(intent=it, size=D(size), max_notional_usd=D("25"), decision="approved")
 
 
@@ -304,12 +304,11 @@ def test_paper_mode_fills_against_book(tmp_path):
     assert rest.posts == []
 
 
-def test_missing_facts_take_the_slow_path(tmp_path):
+def test_an_intent_without_its_market_is_not_sent(tmp_path):
     h, rest = live(tmp_path)
-    h.deliver(approved())
-    assert h.sent_to("risk", OrderOutcome)[0].status == "filled"
-    stages = dict(h.sent_to("telemetry", StageTiming)[0].stages)
-    assert "exec_facts_slow" in stages
+    h.deliver(approved(market=None))
+    assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("not_sent", "market_unknown")]
+    assert rest.posts == []
 
 
 def test_user_stream_settlement_and_unconfirmed_alert(tmp_path):

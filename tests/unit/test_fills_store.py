@@ -19,7 +19,7 @@ def test_insert_is_new_once_and_keeps_exact_decimals(tmp_path):
     assert store.save_new_fills(db, [a, b], {"k0": "routed", "k1": "buffered"}) == [a, b]
     assert store.save_new_fills(db, [a, fill("k2")], {"k0": "routed", "k2": "stale"}) == [fill("k2")]
     assert store.count_by_status(db) == {"routed": 1, "buffered": 1, "stale": 1}
-    [back] = store.load_buffered(db, since_ms=0)
+    [back] = store.load_with_status(db, "buffered", since_ms=0)
     assert back == b  # every field round-trips, the amounts as the same Decimal
 
 
@@ -32,11 +32,11 @@ def test_reload_from_another_connection(tmp_path):
     assert store.load_keys(db2, since_ms=1000) == {"new": 5000}
     assert store.is_stored(db2, "old") and not store.is_stored(db2, "nope")
     store.set_status(db2, ["new"], "routed")
-    assert store.load_buffered(open_db(path), since_ms=0) == []
+    assert store.load_with_status(open_db(path), "buffered", since_ms=0) == []
 
 
-def test_load_buffered_respects_the_age_limit():
+def test_load_with_status_respects_the_age_limit():
     db = open_db(":memory:")
     store.ensure(db)
     store.save_new_fills(db, [fill("a", ts=10), fill("b", ts=2000)], {"a": "buffered", "b": "buffered"})
-    assert [f.key for f in store.load_buffered(db, since_ms=1000)] == ["b"]
+    assert [f.key for f in store.load_with_status(db, "buffered", since_ms=1000)] == ["b"]

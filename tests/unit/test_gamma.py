@@ -1,4 +1,4 @@
-"""Gamma market records -> MarketFacts, and the catalog's lookups against a fake HTTP session."""
+"""Gamma market records -> Market, and the catalog's lookups against a fake HTTP session."""
 from __future__ import annotations
 
 import json

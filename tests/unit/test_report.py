@@ -115,9 +115,14 @@ def test_risk_actor_persists_each_verdict_and_the_coalescers_drops(tmp_path):
     h = Harness(Risk, init=False)
     h.actor.clock = lambda: 1_800_000_000
     h.deliver(Init(config=cfg, peers={"executor": ActorAddress("executor")}), h.parent)
-    it = intent(1)
-    h.deliver(it.__class__(**{**{f: getattr(it, f) for f in it.__dataclass_fields__}, "market_end_ts": 1_800_000_600}))
-    h.deliver(intent(1))  # the same intent again
+    from dataclasses import replace
+
+    from polycopy.messages import Market
+
+    market = Market(condition_id="0xc", token_ids=("t", "u"), outcomes=("Up", "Down"), end_ts=1_800_000_600,
+                    tick_size=D("0.001"), min_order_size=D(5), neg_risk=False)
+    h.deliver(replace(intent(1), market=market))
+    h.deliver(replace(intent(1), market=market))  # the same intent again
     h.deliver(RiskDecision(intent_id="i9", decision="dropped", reason="below_min_size", size=D("1.5")))
     rows = exposure.load_decisions(open_db(tmp_path / "state.sqlite"))
     assert [(r["intent_id"], r["decision"], r["reason"]) for r in rows] == [
