@@ -105,7 +105,8 @@ def measure(n: int = 1000) -> dict:
         journal.journal_order(db, order_id=signed.order_id, intent_id=intent.intent_id, token_id=TOKEN,
                               condition_id=CONDITION, side=plan.side, price=plan.price, size=plan.size,
                               notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
-                              mode="live", valid_until_ts=time.time() + 10, posts=1)
+                              mode="live", valid_until_ts=time.time() + 10, park_until_ts=time.time() + 30,
+                              tick_size=plan.tick_size, signed_ts=time.time(), posts=1)
         t7 = time.perf_counter_ns()
         signer._sign_reference(plan, version=facts.version, neg_risk=facts.neg_risk)
         t8 = time.perf_counter_ns()

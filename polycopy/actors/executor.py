@@ -243,6 +243,7 @@ class Executor(ChildActor):
             outs = self.placer.retry_due()
             for out in outs:
                 self._report(out)
+            self._resume_parked()
             base = self.config.execution.retry_check_ms
             stuck = not outs and self.placer.unresolved  # lookups failing: back off, do not hammer a sick venue
             self.retry_delay_ms = min(max(self.retry_delay_ms, base) * 2, 20 * base) if stuck else base
@@ -264,6 +265,23 @@ class Executor(ChildActor):
                     self._alert("unconfirmed_fill", f"order {row['order_id']} matched but not confirmed "
                                                     f"after {self.config.execution.unconfirmed_fill_alert_s}s")
             self.wakeupAfter(timedelta(seconds=SETTLE_CHECK_S), payload=SETTLE)
+
+    def _resume_parked(self) -> None:
+        """Intents parked during a venue back-off: the ended ones are reported, the due ones go now."""
+        ready, ended = self.placer.parked_due()
+        for out in ended:
+            self._report(out)
+        for parked in ready:
+            token = parked.approved.intent.token_id
+            try:
+                book = self.books.get(token) or self.rest.get_book(token)
+                out = self.placer.resume(parked, book)
+            except TemporaryError as e:  # no book now: it stays parked until its time runs out
+                self.log.warning("parked intent {}: {}; still parked", parked.approved.intent_id, e)
+                self.placer.parking.intents[parked.approved.intent_id] = parked
+                continue
+            if out is not None:
+                self._report(out)
 
     def _heartbeat(self) -> None:
         was_ok = self.heartbeats.ok

@@ -65,6 +65,7 @@ class ExecutionConfig(Section):
     unconfirmed_fill_alert_s: Annotated[int, Field(gt=0)] = 120
     repost_window_s: Annotated[float, Field(gt=0, le=120)] = 10.0  # an unplaced order may be re-sent (same bytes) this long after signing
     max_posts_per_order: Annotated[int, Field(ge=1, le=10)] = 3
+    max_park_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # a copy waiting out a venue back-off (429/425/503) is dropped after this
     heartbeat_interval_s: Annotated[float, Field(gt=0, le=30)] = 5.0
     heartbeat_timeout_ms: Annotated[int, Field(gt=0, le=5000)] = 1000  # short: the call runs on the executor's thread
     retry_check_ms: Annotated[int, Field(ge=50)] = 500  # how often parked (425/429/503) and unknown orders are revisited

@@ -229,15 +229,98 @@ def test_lookup_down_keeps_order_unknown_then_resolves(tmp_path):
     assert out.status == "filled" and len(rest.posts) == 1
 
 
+class Clock:
+    def __init__(self, t=1_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
 def test_rate_limit_parks_then_reposts_same_bytes(tmp_path):
     h, rest = live(tmp_path)
+    clock = h.actor.placer.clock = Clock()
     h.deliver(FACTS)
     rest.replies = [(429, {"Retry-After": "0"}, {"error": "Too Many Requests"})]
     h.deliver(approved())
     assert h.sent_to("risk", OrderOutcome) == []
     h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 1  # no Retry-After: still a short wait (execution.retry_check_ms)
+    clock.t += 0.5
+    h.fire_wakeups(lambda p: p == RETRY)
     (out,) = h.sent_to("risk", OrderOutcome)
     assert out.status == "filled" and len(rest.posts) == 2 and rest.posts[0] == rest.posts[1]
+
+
+def window(h, rest, retry_after_s="5"):
+    """Open a venue back-off window: the first intent's post is answered 429 with Retry-After."""
+    clock = h.actor.placer.clock = Clock()
+    rest.replies = [(429, {"Retry-After": retry_after_s}, {"error": "Too Many Requests"})]
+    h.deliver(approved("first"))
+    assert h.sent_to("risk", OrderOutcome) == [] and len(rest.posts) == 1
+    return clock
+
+
+def test_intents_inside_a_back_off_window_wait_and_all_go_once_after_it(tmp_path):
+    h, rest = live(tmp_path)
+    clock = window(h, rest)
+    for i in range(3):
+        h.deliver(approved(f"late{i}"))  # parked unsigned: nothing posted inside the window
+    assert len(rest.posts) == 1 and h.sent_to("risk", OrderOutcome) == []
+    clock.t += 2
+    h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 1  # still inside the window
+    clock.t += 4
+    h.fire_wakeups(lambda p: p == RETRY)
+    outs = {o.intent_id: o.status for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"first": "filled", "late0": "filled", "late1": "filled", "late2": "filled"}
+    assert len(rest.posts) == 5 and rest.posts[0] == rest.posts[1]  # the 429'd order went again, same bytes
+    h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 5  # nothing twice
+
+
+def test_a_copy_parked_too_long_ends_stale_and_one_near_its_market_end_ends_near_expiry(tmp_path):
+    from dataclasses import replace
+
+    h, rest = live(tmp_path)
+    clock = window(h, rest, retry_after_s="25")
+    h.deliver(approved("late", market=replace(FACTS, end_ts=int(clock.t) + 40)))  # opening: no later than end - 25 s
+    clock.t += 31  # past execution.max_park_s (30), and the first order was not sent again meanwhile
+    h.fire_wakeups(lambda p: p == RETRY)
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"first": ("not_sent", "stale_in_backoff"), "late": ("not_sent", "near_expiry")}
+    assert len(rest.posts) == 1
+
+
+def test_the_kill_switch_ends_parked_copies(tmp_path):
+    h, rest = live(tmp_path)
+    clock = window(h, rest)
+    h.deliver(approved("late"))
+    h.deliver(KillSwitchChanged(tripped=True, reason="test"))
+    clock.t += 6
+    h.fire_wakeups(lambda p: p == RETRY)
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"first": ("not_sent", "kill_switch"), "late": ("not_sent", "kill_switch")}
+    assert len(rest.posts) == 1
+
+
+def test_a_back_off_longer_than_a_copy_may_wait_ends_it_at_once(tmp_path):
+    h, rest = live(tmp_path)
+    h.actor.placer.clock = Clock()
+    rest.replies = [(503, {"Retry-After": "120"}, {"error": "Service Unavailable"})]
+    h.deliver(approved("first"))
+    assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("not_sent", "stale_in_backoff")]
+
+
+def test_no_order_is_posted_more_than_max_posts_times(tmp_path):
+    h, rest = live(tmp_path)
+    clock = window(h, rest, retry_after_s="1")
+    for _ in range(6):  # the venue keeps answering 429
+        rest.replies = [(429, {"Retry-After": "1"}, {"error": "Too Many Requests"})]
+        clock.t += 1.5
+        h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 3  # execution.max_posts_per_order
+    assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("not_sent", "max_posts")]
 
 
 def test_venue_rejection_reported_with_reason(tmp_path):

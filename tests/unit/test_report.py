@@ -28,7 +28,8 @@ def order(db, n: int, side: str, size: str, filled: str, usd: str, state: str = 
                         source_price=it.source_price, max_notional=D("10"))
     journal.journal_order(db, order_id=f"o{n}", intent_id=it.intent_id, token_id="t1", condition_id="c1",
                           side=side, price=D("0.5"), size=D(size), notional=D("5"), order_type="FAK",
-                          order_json="{}", mode="paper", valid_until_ts=0)
+                          order_json="{}", mode="paper", valid_until_ts=0, park_until_ts=0, tick_size=D("0.01"),
+                          signed_ts=time.time())
     journal.update_order(db, f"o{n}", state=state, reason=reason, filled_size=D(filled), filled_notional=D(usd),
                          matched_ts=time.time() if state == "accepted" else 0.0)
 
