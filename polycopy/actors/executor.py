@@ -22,7 +22,7 @@ from polycopy.config.loader import load_secrets, required_secrets_missing
 from polycopy.config.models import Mode
 from polycopy.ops.credentials import hint
 from polycopy.errors import ConfigError, TemporaryError
-from polycopy.messages import (Alert, ApprovedIntent, Market, OrderOutcome, PositionsReply, PositionsSnapshot,
+from polycopy.messages import (Alert, ApprovedIntent, CloseOnly, Market, OrderOutcome, PositionsReply, PositionsSnapshot,
                                StageTiming)
 from polycopy.paper import PaperPortfolio
 from polycopy.store import journal
@@ -36,6 +36,8 @@ from polycopy.venue.rest import ClobRest
 from polycopy.venue.user_stream import apply_trade, run_user_stream, unconfirmed
 
 RETRY, HEARTBEAT, SETTLE = "exec-retry", "exec-heartbeat", "exec-settle"
+# Venue refusals that forbid opening positions from here: the whole system goes close-only.
+CLOSE_ONLY = {"region_restricted": "region_close_only", "closed_only": "account_close_only"}
 SETTLE_CHECK_S = 5.0
 
 
@@ -313,6 +315,9 @@ class Executor(ChildActor):
         self.log.info("intent {} -> {} {} ({})", out.intent_id, out.status, out.filled_size, out.reason)
         if out.status == "rejected" and hint(out.reason):
             self._alert("venue_account", f"orders rejected ({out.reason}): {hint(out.reason)}")
+        if out.status == "rejected" and out.reason in CLOSE_ONLY and self.parent is not None:
+            self.send(self.parent, CloseOnly(reason=CLOSE_ONLY[out.reason],
+                                             detail=f"the venue refused {out.side} order {out.order_id[:14]}"))
         self.tell("risk", out)
         self.report(out)
 

@@ -6,8 +6,11 @@ A round gathers, on the I/O thread (io_jobs.py): the source's /positions and /ac
 and mid prices for tokens the source no longer lists. policy/reconcile.py decides per token;
 risk still enforces every cap. Never touched: resolved or closed markets, markets inside the
 near-expiry cutoff, tokens either side traded in the last `settle_s` (the copy path is on
-them), tokens with a correction in flight. Every correction and skip is logged and counted
-with its cause. In dry_run nothing fills, so drifts are only logged.
+them), tokens with a correction in flight, and the side of a token whose copy the venue or risk
+refused for a standing reason (store/refusals.py: region, balance, market state or rules) — a
+refused copy is not a missed fill. Every correction and skip is logged and counted with its
+cause ("skip:refused:<reason>" names the refusals left alone). In dry_run nothing fills, so
+drifts are only logged.
 """
 from __future__ import annotations
 
@@ -25,12 +28,14 @@ from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsRepl
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
 from polycopy.policy.reconcile_memory import Memory, last_trades
 from polycopy.store import positions as store
+from polycopy.store.refusals import standing_refusals
 from polycopy.store.db import open_db
 from polycopy.venue.positions import PositionsClient
 
 ROUND, FACTS_WAIT = "reconcile-round", "reconcile-facts-wait"
 FACTS_WAIT_S = 3.0  # a round waits this long for the facts of markets new to us
 FIRST_ROUND_S = 2.0
+REFUSALS_KEPT_S = 86_400  # a standing refusal explains a token's drift for this long
 ZERO = Decimal(0)
 
 
@@ -232,12 +237,13 @@ class Reconciler(ChildActor):
         trades = last_trades(r.activity)
         observe_only = self.config.execution.mode is Mode.dry_run
         tokens = sorted(set(source) | {t for t, s in r.ours.items() if s > 0})
+        refused = standing_refusals(self.db, now - REFUSALS_KEPT_S)
         done = Counter()
         for token in tokens:
             pos = source.get(token)
             price = pos.cur_price if pos is not None else r.prices.get(token, ZERO)
             view = mem.view(token, pos, r.ours.get(token, ZERO), price, self.markets.get(token), trades.get(token, 0),
-                            now, p)
+                            now, p, {side: why for (t, side), why in refused.items() if t == token})
             out = plan(view, now, p)
             if out is None:
                 continue

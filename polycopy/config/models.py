@@ -109,7 +109,8 @@ class VenueConfig(Section):
     clob_ws_user_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
     polygon_ws_url: Optional[str] = None  # mempool fast path; off when unset
     chain_id: int = 137
-    geoblock_url: str = "https://polymarket.com/api/geoblock"  # checked by --healthcheck
+    geoblock_url: str = "https://polymarket.com/api/geoblock"  # checked by --healthcheck and at a live start
+    geoblock_tier_overrides: dict[str, Annotated[int, Field(ge=1, le=3)]] = {}  # "NL": 3, "CA-ON": 2 (config/geoblock.yaml)
 
 
 class ReconcileConfig(Section):

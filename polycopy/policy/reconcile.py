@@ -103,6 +103,7 @@ class TokenView:
     tracked: bool = True  # False: a position the source held before we started (not adopted)
     cause: str = ""  # activity cause since the last round ("merge", ...)
     slug: str = ""
+    refused: dict | None = None  # side -> the standing reason a copy of that side was refused with (store/refusals.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,8 @@ def plan(view: TokenView, now_s: float, p: Params) -> Correction | Skip | None:
     if not (ZERO < v.price < 1):
         return Skip(v.token_id, "no_price", drift)
     side = "BUY" if drift > 0 else "SELL"
+    if v.refused and side in v.refused:  # a copy the venue or risk refused for good: not a missed fill
+        return Skip(v.token_id, f"refused:{v.refused[side]}", drift)
     sizing = p.sizing if v.min_order_size is None else replace(p.sizing, min_order_size_shares=v.min_order_size)
     sizing = sizing if v.tick_size is None else replace(sizing, tick_size=v.tick_size)
     cap = p.max_correction_usd / sizing.notional_per_share(v.price)

@@ -79,7 +79,7 @@ class Memory:
         return ours > 0 or p.adopt_existing or token in self.tracked or changed
 
     def view(self, token: str, pos, ours: Decimal, price: Decimal, facts, last_trade_ts: int, now: float,
-             p: Params) -> TokenView:
+             p: Params, refused: dict | None = None) -> TokenView:
         src = pos.size if pos is not None else ZERO
         cid = facts.condition_id if facts else (pos.condition_id if pos else "")
         slug = facts.slug if facts else (pos.slug if pos else "")
@@ -96,7 +96,7 @@ class Memory:
             last_source_trade_ts=last_trade_ts,
             ours_changed=self.last_ours is not None and self.last_ours.get(token, ZERO) != ours,
             pending=self.pending_until.get(token, 0) > now, tracked=token in self.tracked,
-            cause=cause if cause_ts >= now - p.cause_window_s else "", slug=slug,
+            cause=cause if cause_ts >= now - p.cause_window_s else "", slug=slug, refused=refused or None,
         )
 
     def corrected(self, c: Correction, now: float, p: Params) -> None:

@@ -37,6 +37,7 @@ ERROR_TABLE: tuple[tuple[str, str], ...] = (
     ("invalid order version", "version_mismatch"),
     ("not yet ready", "market_not_ready"),
     ("closed only mode", "closed_only"),
+    ("restricted in your region", "region_restricted"),  # 403 (VENUE-2026-12.md §5)
     ("banned", "banned"),
     ("crosses book", "crosses_book"),
     ("invalid expiration", "invalid_expiration"),

@@ -605,3 +605,15 @@ def test_a_trade_seen_before_the_post_answer_is_not_a_late_fill(tmp_path):
     finally:
         rest.gate.set()
         h.actor.on_exit()
+
+
+def test_a_region_refusal_switches_everything_to_close_only_and_is_never_retried(tmp_path):
+    from polycopy.messages import CloseOnly
+
+    h, rest = live(tmp_path)
+    rest.replies = [(403, {}, {"error": "Trading restricted in your region"})]
+    h.deliver(approved())
+    assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("rejected", "region_restricted")]
+    assert [m.reason for m in h.sent_to("parent", CloseOnly)] == ["region_close_only"]
+    h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 1  # a definite no: never posted again

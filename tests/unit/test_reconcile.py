@@ -221,3 +221,35 @@ def test_memory_keeps_activity_of_unknown_markets_for_later():
     assert m.causes[UP] == ("merge", NOW)
     changes, unknown = m.note_activity(rows, {CID: (UP, DOWN), "0xnew": ("7", "8")})
     assert [c.token_id for c in changes] == ["7", "8"] and unknown == []  # the known row is not counted twice
+
+
+def test_a_copy_refused_for_a_standing_reason_is_not_a_missed_fill(params):
+    v = view(source=D("50"), ours=D("40"))
+    refused = replace(v, refused={"BUY": "region_restricted"})
+    assert plan(refused, NOW, params) == Skip(UP, "refused:region_restricted", D("10.00"))
+    sells = replace(view(source=D("0"), ours=D("12")), refused={"BUY": "region_restricted"})
+    assert plan(sells, NOW, params).side == "SELL"  # closing what we hold still goes
+
+
+def test_standing_refusals_are_read_from_the_executor_and_risk(tmp_path):
+    import time
+
+    from polycopy.messages import CopyIntent
+    from polycopy.store import exposure, journal
+    from polycopy.store.db import open_db
+    from polycopy.store.refusals import standing_refusals
+
+    db = open_db(tmp_path / "s.sqlite")
+    journal.ensure(db)
+    exposure.ensure(db)
+    for iid, token, reason in (("a", "1", "region_restricted"), ("b", "2", "fak_no_match")):
+        journal.save_intent(db, intent_id=iid, token_id=token, condition_id="c", side="BUY", size=D(5),
+                            source_price=D("0.5"), max_notional=D(3))
+        journal.set_intent(db, iid, "rejected", reason)
+    it = CopyIntent(intent_id="c", token_id="3", condition_id="c", side="BUY", size=D(5), source_price=D("0.5"),
+                    source_size=D(5), fill_keys=(), first_recv_mono_ns=0)
+    exposure.save_decision(db, it, "rejected", "region_close_only", D(0), D(0), 1.0)
+    exposure.save_decision(db, it, "rejected", "cap_market", D(0), D(0), 1.0)  # frees up later: not standing
+    got = standing_refusals(db, time.time() - 60)
+    assert got == {("1", "BUY"): "region_restricted", ("3", "BUY"): "region_close_only"}
+    assert standing_refusals(db, time.time() + 60) == {}
