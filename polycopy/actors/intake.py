@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections import defaultdict, deque
-from dataclasses import replace
+from collections import defaultdict
 from datetime import timedelta
-from statistics import median
 
 from polycopy.actors.base import ChildActor
 from polycopy.actors.intake_pending import PendingRouter
 from polycopy.actors.intake_router import ENSURE_EVERY_S, Router
-from polycopy.messages import Alert, FeedStats, FillBatch, Market, StageTiming
+from polycopy.actors.intake_stats import FeedCounters
+from polycopy.messages import Alert, FillBatch, Market, StageTiming
 from polycopy.policy.dedupe import corroborates, needs_corroboration
 from polycopy.store import fills as store
 from polycopy.store.db import open_db
@@ -46,24 +45,6 @@ PENDING_EVERY_S = 1.0
 TO_COPY = ("routed", "buffered", "provisional")
 RETRY_S = 1.0
 STATS_EVERY_S = 10.0
-
-
-class FeedCounters:
-    def __init__(self):
-        self.first_seen = self.duplicates = self.stale = self.unconfirmed = 0
-        self.lag_source: deque = deque(maxlen=500)
-        self.lag_envelope: deque = deque(maxlen=500)
-
-    def message(self, feed: str) -> FeedStats:
-        def p50(d):
-            return round(median(d), 1) if d else 0.0
-
-        return FeedStats(
-            feed=feed, first_seen=self.first_seen, duplicates=self.duplicates, stale=self.stale,
-            unconfirmed=self.unconfirmed,
-            lag_source_ms_p50=p50(self.lag_source), lag_source_ms_max=round(max(self.lag_source, default=0.0), 1),
-            lag_envelope_ms_p50=p50(self.lag_envelope), lag_envelope_ms_max=round(max(self.lag_envelope, default=0.0), 1),
-        )
 
 
 class Intake(ChildActor):
@@ -273,23 +254,12 @@ class Intake(ChildActor):
             self.wakeupAfter(timedelta(seconds=PENDING_EVERY_S), payload=PENDING)
 
     def _expire_pending(self) -> None:
-        expired = self.mempool.expire()
-        if not expired:
-            return
-        store.set_status(self.db, [f.key for f, _, _ in expired], "failed")
-        policy = self.config.copy.pending_revert_policy
-        unwind = []
-        for f, confirmed, copied in expired:
-            if not copied:
-                self.log.info("intake: held mempool fill {} was never settled", f.key[:40])
-                continue
-            text = (f"the source's settlement {f.tx_hash[:14]} of {f.side} {f.size} token {f.token_id[:12]} was not "
-                    f"confirmed in {self.config.copy.mempool_confirm_timeout_s:g}s (confirmed {confirmed}); "
-                    f"our copy is {'unwound' if policy == 'unwind' else 'held'}")
+        copy = self.config.copy
+        keys, alerts, unwind = self.mempool.failures(copy.pending_revert_policy, copy.mempool_confirm_timeout_s)
+        store.set_status(self.db, keys, "failed")
+        for text in alerts:
             self.log.warning("intake: {}", text)
             self.report(Alert(condition="pending_failed", text=text))
-            if policy == "unwind" and f.size - confirmed > 0:
-                unwind.append(_unwind_fill(f, f.size - confirmed))
         if unwind:
             new = store.save_new_fills(self.db, unwind, {f.key: self._status(f) for f in unwind})
             self._route(new)
@@ -321,9 +291,3 @@ class Intake(ChildActor):
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _unwind_fill(f, size):
-    """The opposite of a copied provisional fill whose settlement failed (the unconfirmed part)."""
-    return replace(f, key=f"unwind|{f.key}", side="SELL" if f.side == "BUY" else "BUY", size=size, provisional=False,
-                   source_ts_ms=_now_ms(), recv_mono_ns=time.monotonic_ns(), envelope_ts_ms=0)
