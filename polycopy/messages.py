@@ -376,6 +376,7 @@ class FeedStats(Message):
     duplicates: int  # fills already known when this feed delivered them
     stale: int = 0  # new fills too old to copy at start (recorded only)
     unconfirmed: int = 0  # repeats only this feed reported (not copied until the backstop lists them)
+    invalid: int = 0  # fills intake refused to store (an implausible value: policy/fills.py)
     lag_source_ms_p50: float = 0.0  # receive wall time - source timestamp
     lag_source_ms_max: float = 0.0
     lag_envelope_ms_p50: float = 0.0  # receive wall time - envelope timestamp (RTDS only)

@@ -31,7 +31,9 @@ from polycopy.actors.intake_pending import PendingRouter
 from polycopy.actors.intake_router import ENSURE_EVERY_S, Router
 from polycopy.actors.intake_stats import FeedCounters
 from polycopy.messages import Alert, FillBatch, Market, StageTiming
+from polycopy.actors.watcher_io import RateLimitedLog
 from polycopy.policy.dedupe import corroborates, needs_corroboration
+from polycopy.policy.fills import implausible
 from polycopy.store import fills as store
 from polycopy.store.db import open_db
 
@@ -63,6 +65,7 @@ class Intake(ChildActor):
         self.mempool: PendingRouter | None = None
         self._pending_armed = False
         self._counts_logged: dict = {}
+        self.logs = RateLimitedLog(60.0)  # one line per kind of implausible fill a minute
 
     # ------------------------------------------------------------ start
 
@@ -94,6 +97,7 @@ class Intake(ChildActor):
         self._accept(list(msg.fills), tuple(s for s in arrival if s[1]))
 
     def _accept(self, fills: list, arrival: tuple = ()) -> None:
+        fills = self._plausible(fills)
         new_here: dict = {}  # key -> the delivery that stands for it in this batch
         confirmed: dict = {}  # key -> the authoritative delivery of a stored unconfirmed repeat
         for f in fills:
@@ -153,6 +157,18 @@ class Intake(ChildActor):
         for f in first.values():
             self.report(StageTiming(key=f.key, stages=(("recv", f.recv_mono_ns), *arrival, ("intake", intake_ns)),
                                     source_ts_ms=f.source_ts_ms))
+
+    def _plausible(self, fills: list) -> list:
+        now, out = _now_ms(), []
+        for f in fills:
+            why = implausible(f, now)
+            if why is None:
+                out.append(f)
+                continue
+            self.counters[f.feed].invalid += 1
+            self.logs.warn(self.log, why, "intake: a {} fill with an implausible {} was dropped ({})", f.feed, why,
+                           str(f.key)[:80])
+        return out
 
     def _status(self, f) -> str:
         now = _now_ms()

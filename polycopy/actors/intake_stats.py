@@ -11,7 +11,7 @@ from polycopy.messages import FeedStats
 
 class FeedCounters:
     def __init__(self):
-        self.first_seen = self.duplicates = self.stale = self.unconfirmed = 0
+        self.first_seen = self.duplicates = self.stale = self.unconfirmed = self.invalid = 0
         self.lag_source: deque = deque(maxlen=500)
         self.lag_envelope: deque = deque(maxlen=500)
 
@@ -21,7 +21,7 @@ class FeedCounters:
 
         return FeedStats(
             feed=feed, first_seen=self.first_seen, duplicates=self.duplicates, stale=self.stale,
-            unconfirmed=self.unconfirmed,
+            unconfirmed=self.unconfirmed, invalid=self.invalid,
             lag_source_ms_p50=p50(self.lag_source), lag_source_ms_max=round(max(self.lag_source, default=0.0), 1),
             lag_envelope_ms_p50=p50(self.lag_envelope), lag_envelope_ms_max=round(max(self.lag_envelope, default=0.0), 1),
         )

@@ -279,3 +279,15 @@ def test_two_polls_confirming_one_repeat_in_one_batch_copy_it_once(tmp_path):
     h.deliver(FillBatch(fills=(fill(occ=0), fill(occ=1))))
     h.deliver(FillBatch(fills=(fill(occ=1, feed="backstop"), fill(occ=1, feed="backstop"))))
     assert routed(h) == ["0xt1|11|BUY|0.5|5|0", "0xt1|11|BUY|0.5|5|1"]
+
+
+def test_an_implausible_fill_is_dropped_and_counted_and_its_batch_still_goes(tmp_path):
+    from dataclasses import replace
+
+    h = start(tmp_path)
+    bad = [replace(fill("0xbad1"), source_ts_ms=10**20), replace(fill("0xbad2"), source_ts_ms=0),
+           replace(fill("0xbad3"), size=Decimal("1e30")), replace(fill("0xbad4"), price=Decimal("NaN"))]
+    h.deliver(FillBatch(fills=(fill("0xa"), *bad, fill("0xb"))))
+    assert routed(h) == ["0xa|11|BUY|0.5|5|0", "0xb|11|BUY|0.5|5|0"]
+    assert h.actor.counters["rtds"].invalid == 4
+    assert store.count_by_status(open_db(tmp_path / "s.sqlite")) == {"routed": 2}
