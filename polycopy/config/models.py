@@ -131,7 +131,7 @@ class ReconcileConfig(Section):
 
 class StoreConfig(Section):
     path: Path = Path("state/polycopy.sqlite")
-    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"  # WAL: NORMAL survives a process crash
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"  # all but the executor and supervisor, which are FULL (store/db.py)
 
 
 class AlertsConfig(Section):
