@@ -18,7 +18,7 @@ from decimal import Decimal
 from polycopy.actors.base import ChildActor
 from polycopy.actors.post_pool import PostPool
 from polycopy.actors.watcher_io import Backoff, ThreadBridge
-from polycopy.config.loader import load_secrets, required_secrets_missing
+from polycopy.config import process_secrets, required_secrets_missing
 from polycopy.config.models import Mode
 from polycopy.ops.credentials import hint
 from polycopy.errors import ConfigError, TemporaryError
@@ -26,7 +26,7 @@ from polycopy.messages import (Alert, ApprovedIntent, CloseOnly, Market, OrderOu
                                StageTiming)
 from polycopy.paper import PaperPortfolio
 from polycopy.store import journal
-from polycopy.store.db import open_db
+from polycopy.store.db import DURABLE, open_db
 from polycopy.venue import clob
 from polycopy.venue.book_cache import BookCache, run_market_stream
 from polycopy.venue.heartbeat import Heartbeats
@@ -63,14 +63,14 @@ class Executor(ChildActor):
         return ClobRest(self.config.venue.clob_url, timeout_s=ex.post_timeout_ms / 1000)
 
     def make_secrets(self):
-        return load_secrets()
+        return process_secrets()
 
     def make_post_pool(self, poster) -> PostPool:
         return PostPool(poster)
 
     def on_init(self, msg) -> None:
         cfg, mode = self.config, self.config.execution.mode
-        self.db = open_db(cfg.store.path, cfg.store.synchronous)
+        self.db = open_db(cfg.store.path, DURABLE)  # journaled before every POST, fsynced (store/db.py)
         journal.ensure(self.db)
         self.rest = self.make_rest()
         secrets = self.make_secrets()

@@ -106,9 +106,9 @@ class Reconciler(ChildActor):
     def _live_wallet(self) -> str:
         from eth_account import Account
 
-        from polycopy.config.loader import load_secrets
+        from polycopy.config import process_secrets
 
-        s = load_secrets()
+        s = process_secrets()
         if s.funder:
             return s.funder.lower()
         return Account.from_key(s.private_key.get_secret_value()).address.lower() if s.private_key else ""

@@ -39,6 +39,7 @@ from polycopy.messages import (
     TripKillSwitch,
 )
 from polycopy.store import control, create_schema, open_db
+from polycopy.store.db import DURABLE
 
 # role -> "module:Class", created in this order (peers first, watchers last).
 CHILDREN = {
@@ -107,7 +108,7 @@ class Supervisor(ChildActor):
     def on_init(self, msg: Init) -> None:
         self.parent = None  # the runner is not an actor to report failures to
         create_schema(self.config.store.path, self.config.store.synchronous)  # before any child opens the file
-        self.db = open_db(self.config.store.path, self.config.store.synchronous)
+        self.db = open_db(self.config.store.path, DURABLE)  # the kill switch survives a power loss
         self.kill_tripped, self.kill_reason = control.load_switch(self.db, control.KILL_SWITCH)
         paused, reason = control.load_switch(self.db, control.ENTRIES_PAUSED)
         self.operator_pause = (reason or "paused") if paused else ""
@@ -310,6 +311,10 @@ class Supervisor(ChildActor):
         for c in self.children.values():
             if c.addr is not None:
                 self.send(c.addr, msg)
+
+    def receiveMsg_Alert(self, msg: Alert, sender):
+        """From the runner (a refused policy reload): telemetry delivers it like our own."""
+        self._alert(msg.condition, msg.text, msg.resolved)
 
     def _alert(self, condition: str, text: str, resolved: bool = False) -> None:
         t = self.children.get("telemetry")

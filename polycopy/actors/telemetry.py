@@ -81,9 +81,9 @@ class Telemetry(ChildActor):
         self.wakeupAfter(timedelta(seconds=TICK_S), payload=TICK)
 
     def _start_sender(self) -> None:
-        from polycopy.config import load_secrets
+        from polycopy.config import process_secrets
 
-        secrets = load_secrets(dotenv=Path(".env"))
+        secrets = process_secrets()
         urls = split_urls(secrets.alert_urls.get_secret_value() if secrets.alert_urls else "")
         if urls:
             self.sender = AlertSender(urls, scrub=make_scrubber(secrets.values()))
