@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from polycopy.errors import ConfigError
 
 SECRET_WORDS = ("private_key", "privatekey", "secret", "passphrase", "api_key", "apikey", "password", "mnemonic")
 ENV_PREFIX = "POLYCOPY_"
+CHAT_ID = re.compile(r"-?\d{1,20}")
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
@@ -80,11 +82,13 @@ class Secrets:
     api_passphrase: SecretStr | None
     alert_urls: SecretStr | None = None  # apprise URLs, space or comma separated
     polygon_ws_url: SecretStr | None = None  # a node URL with a key in it; wins over venue.polygon_ws_url
+    telegram_token: SecretStr | None = None  # operator control
+    telegram_chat_ids: tuple[int, ...] = field(default=(), repr=False)  # the chats allowed to command the bot
 
     def values(self) -> list[str]:
         """Every secret value, for the log redaction filter."""
         vals = [s.get_secret_value() for s in (self.private_key, self.api_key, self.api_secret, self.api_passphrase,
-                                                self.alert_urls, self.polygon_ws_url) if s]
+                                                self.alert_urls, self.polygon_ws_url, self.telegram_token) if s]
         return [v for v in vals if len(v) >= 6]
 
 
@@ -103,6 +107,9 @@ def load_secrets(env: dict[str, str] | None = None, dotenv: Path | None = None) 
     sig = env.get(ENV_PREFIX + "SIGNATURE_TYPE", "0").strip() or "0"
     if sig not in ("0", "1", "2", "3"):
         raise ConfigError(f"environment: {ENV_PREFIX}SIGNATURE_TYPE: must be 0, 1, 2 or 3 (got a different value)")
+    chats = env.get(ENV_PREFIX + "TELEGRAM_CHAT_IDS", "").replace(",", " ").split()
+    if not all(CHAT_ID.fullmatch(c) for c in chats):
+        raise ConfigError(f"environment: {ENV_PREFIX}TELEGRAM_CHAT_IDS: must be numeric chat ids, comma or space separated")
     return Secrets(
         private_key=secret("PRIVATE_KEY"),
         funder=(env.get(ENV_PREFIX + "FUNDER", "").strip() or None),
@@ -112,6 +119,8 @@ def load_secrets(env: dict[str, str] | None = None, dotenv: Path | None = None) 
         api_passphrase=secret("API_PASSPHRASE"),
         alert_urls=secret("ALERT_URLS"),
         polygon_ws_url=secret("POLYGON_WS_URL"),
+        telegram_token=secret("TELEGRAM_TOKEN"),
+        telegram_chat_ids=tuple(int(c) for c in chats),
     )
 
 
