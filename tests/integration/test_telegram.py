@@ -105,3 +105,53 @@ def test_phone_commands_reach_the_supervisor(tmp_path, monkeypatch, api, capfd):
     out, err = capfd.readouterr()
     assert TOKEN not in out + err + cfg.telemetry.log_path.read_text()
     assert TOKEN.split(":")[1] not in out + err + cfg.telemetry.log_path.read_text()
+
+
+# ---------------------------------------------------------------- the client alone, in this process
+
+
+def drain_until(bridge, want, timeout_s=20.0) -> list:
+    got = []
+    wait_for(lambda: got.extend(bridge.drain()) or want(got), timeout_s=timeout_s, what="bridge items")
+    return got
+
+
+def test_client_skips_a_malformed_update_and_acknowledges_it(api, recwarn):
+    from polycopy.actors.watcher_io import ThreadBridge
+    from polycopy.ops.telegram_client import BotClient
+
+    with api.cond:
+        api.updates.append({"update_id": 5, "message": "not a message"})
+        api.updates.append({"update_id": 6, "message": {"chat": {"id": True}, "text": "/kill"}})
+    api.say(OWNER, "/status@polycopy_test_bot", username="alice")
+    client = BotClient(TOKEN, api.url, poll_s=1)
+    bridge = ThreadBridge("telegram-test")
+    bridge.start_async(client.run)
+    try:
+        got = drain_until(bridge, lambda items: any(k == "command" for k, _ in items))
+        assert ("ready", "polycopy_test_bot") in got
+        (cmd,) = [c for k, c in got if k == "command"]
+        assert (cmd.chat_id, cmd.name, cmd.username) == (OWNER, "status", "alice")
+        assert client.reply(OWNER, "answer")
+        assert api.wait_answer(OWNER) == ["answer"]
+        wait_for(lambda: not api.updates, what="every update acknowledged, the malformed ones too")
+    finally:
+        bridge.close()
+    assert not [w for w in recwarn if "telegram" in str(w.filename)]  # PTB's warnings stay quiet
+
+
+def test_client_with_a_refused_token_logs_a_hint_and_never_the_token(api):
+    from polycopy.actors.watcher_io import ThreadBridge
+    from polycopy.ops.telegram_client import BotClient
+
+    lines = []
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="WARNING", format="{message}")
+    client = BotClient("987654321:AAE-another-token-the-api-does-not-know", api.url, poll_s=1)
+    bridge = ThreadBridge("telegram-test")
+    bridge.start_async(client.run)
+    try:
+        wait_for(lambda: any("check POLYCOPY_TELEGRAM_TOKEN" in x for x in lines), what="the refusal logged")
+    finally:
+        bridge.close()
+        logger.remove(sink)
+    assert "AAE-another-token" not in " ".join(lines) and api.sent == []

@@ -137,6 +137,17 @@ def test_promtool_fails_a_rule_that_does_not_fire_as_tested(tmp_path):
 # ---------------------------------------------------------------- the board
 
 
+@needs_promtool
+def test_promtool_parses_every_board_query(tmp_path):
+    """Each query of the board as a recording rule: promtool's parser checks its PromQL."""
+    exprs = [e.replace("$__rate_interval", "1m") for e in board_exprs()]
+    rules = {"groups": [{"name": "board", "rules": [{"record": f"board:query_{i}", "expr": e}
+                                                    for i, e in enumerate(exprs)]}]}
+    (tmp_path / "board.yml").write_text(yaml.safe_dump(rules))
+    run = promtool("check", "rules", str(tmp_path / "board.yml"))
+    assert run.returncode == 0 and f"SUCCESS: {len(exprs)} rules found" in run.stdout, run.stdout + run.stderr
+
+
 def test_board_panels_are_well_formed():
     board = json.loads(BOARD.read_text())
     panels = board_panels()
