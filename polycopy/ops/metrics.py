@@ -55,6 +55,9 @@ class Metrics:
         self.copies = Counter("polycopy_copies", "copy intents by outcome (filled, partial, rejected, unknown, "
                               "not_sent, dry_run; skipped = refused by risk) and reason", ["outcome", "reason"],
                               registry=r)
+        # Unlabelled, so it is there at 0 from the start and increase() sees the first copy.
+        self.copies_placed = Counter("polycopy_copies_placed", "orders filled or partly filled, and dry-run orders",
+                                     registry=r)
         self.venue_rejects = Counter("polycopy_venue_rejects", "orders the venue refused, by reason", ["reason"],
                                      registry=r)
         self.source_fills = Counter("polycopy_source_fills", "distinct fills of the source wallet seen", registry=r)
@@ -64,8 +67,6 @@ class Metrics:
         self.entries_paused = Gauge("polycopy_entries_paused", "1 while no new positions are opened (close-only), "
                                     "NaN until known", registry=r)
         self.trading_mode = Gauge("polycopy_trading_mode", "1 for the execution mode in force", ["mode"], registry=r)
-        for outcome, reason in (("filled", "-"), ("partial", "-"), ("dry_run", "dry_run")):
-            self.copies.labels(outcome, reason)  # at 0 from the start: increase() then sees the first copy
         self.balance.set(math.nan)
         self.entries_paused.set(math.nan)
         self._first_seen: dict[str, int] = {}
@@ -104,7 +105,10 @@ class Metrics:
             self.rejects.labels(reason).inc()
         if status == "rejected":
             self.venue_rejects.labels(reason).inc()
-        self.copies.labels("dry_run" if status == "not_sent" and reason == "dry_run" else status, reason).inc()
+        dry_run = status == "not_sent" and reason == "dry_run"
+        self.copies.labels("dry_run" if dry_run else status, reason).inc()
+        if dry_run or status in ("filled", "partial"):
+            self.copies_placed.inc()
 
     def feed_stats(self, feed: str, first_seen: int) -> None:
         """Intake's running count of fills each feed delivered first, turned into a counter."""

@@ -71,15 +71,18 @@ def sample(m: Metrics, name: str, **labels) -> float | None:
 
 def test_copies_count_each_intent_by_outcome_and_reason():
     m = Metrics()
-    assert sample(m, "polycopy_copies_total", outcome="filled", reason="-") == 0  # there from the start
+    assert sample(m, "polycopy_copies_placed_total") == 0  # there from the start
     m.decision("approved", "")
     m.decision("rejected", "market_cap")
-    m.outcome("filled", "")
+    m.outcome("filled", "matched")
+    m.outcome("partial", "")
     m.outcome("not_sent", "dry_run")
     m.outcome("rejected", "balance")
     m.outcome("not_sent", "executor_error")
     assert sample(m, "polycopy_copies_total", outcome="skipped", reason="market_cap") == 1
-    assert sample(m, "polycopy_copies_total", outcome="filled", reason="-") == 1
+    assert sample(m, "polycopy_copies_total", outcome="filled", reason="matched") == 1
+    assert sample(m, "polycopy_copies_total", outcome="partial", reason="-") == 1
+    assert sample(m, "polycopy_copies_placed_total") == 3  # filled, partial, dry run
     assert sample(m, "polycopy_copies_total", outcome="dry_run", reason="dry_run") == 1
     assert sample(m, "polycopy_copies_total", outcome="not_sent", reason="executor_error") == 1
     assert sample(m, "polycopy_venue_rejects_total", reason="balance") == 1
