@@ -30,7 +30,7 @@ sysdeps:
 		|| { $(APT) update && $(APT) install -y --no-install-recommends $$missing >/dev/null; } \
 		|| echo "sysdeps: could not install$$missing: the tests that need them are skipped"
 
-test: install sysdeps
+test: sysdeps install
 	$(BIN)/python -m pytest
 
 demo: install

@@ -67,6 +67,7 @@ class BotClient:
             logging.getLogger(name).setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", category=PTBUserWarning)
         self._loop, self._outbox = asyncio.get_running_loop(), asyncio.Queue(maxsize=OUTBOX_MAX)
+        self.username = ""  # a restarted thread has a new Bot to initialise
         bot = Bot(self._token, base_url=self.api_url,
                   request=HTTPXRequest(connect_timeout=5.0, read_timeout=10.0),
                   get_updates_request=HTTPXRequest(connect_timeout=5.0, read_timeout=self.poll_s + 10.0))
