@@ -29,9 +29,11 @@ from polycopy.ops.telegram_client import API_URL, POLL_S, BotClient
 ANSWER_S = 5.0
 EXPIRE = "telegram-expire"
 RESTART_IO = "telegram-restart"
+# /pause and /resume are answered from the status asked right after them (the supervisor handles
+# both in order), which says the operator's reason and any venue close-only mode too.
 STATUS_ANSWERS = {"status": format_status, "pnl": format_pnl, "positions": format_positions,
-                  "pause": lambda s: "Pause sent to the supervisor.\n" + entries_line(s),
-                  "resume": lambda s: "Resume sent to the supervisor.\n" + entries_line(s)}
+                  "pause": lambda s: entries_line(s) + "\nClosing trades go on; /resume opens again.",
+                  "resume": entries_line}
 
 
 def telegram_wanted(_cfg=None) -> bool:

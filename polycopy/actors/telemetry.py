@@ -74,6 +74,7 @@ class Telemetry(ChildActor):
             self.log.error("metrics endpoint not started on 127.0.0.1:{}: {}", tcfg.metrics_port, e.strerror or e)
         self.metrics.kill_switch.set(1 if self.kill_tripped else 0)
         self.metrics.mode(self.config.mode.value)
+        self.metrics.entries_paused.set(1 if self.entries_paused else 0)
         self.policy = AlertPolicy(tcfg.alerts.cooldown_s)
         self._start_sender()
         if tcfg.write_csv and self.config.mode.value in ("dry_run", "paper"):
@@ -211,6 +212,11 @@ class Telemetry(ChildActor):
             self.kill_sent = False
             self.orders.clear()
             self.timings.work.clear()
+
+    def receiveMsg_EntriesChanged(self, msg, sender):
+        super().receiveMsg_EntriesChanged(msg, sender)
+        if self.metrics is not None:
+            self.metrics.entries_paused.set(1 if msg.reason else 0)
 
     # ------------------------------------------------------------ feeds and alerts
 

@@ -115,7 +115,7 @@ class Metrics:
         prev = self._first_seen.get(feed, 0)
         self._first_seen[feed] = first_seen
         self.feed_first.labels(feed).set(first_seen)
-        self.source_fills.inc(first_seen - prev if first_seen >= prev else first_seen)  # a restarted intake counts from 0
+        self.source_fills.inc(first_seen - prev if first_seen >= prev else first_seen)  # a new intake counts from 0
 
     def mode(self, mode: str) -> None:
         for m in Mode:

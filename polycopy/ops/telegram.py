@@ -109,10 +109,16 @@ def kill_line(tripped: bool, reason: str) -> str:
 
 
 def entries_line(status: dict) -> str:
+    """Whether positions may be opened: the operator's pause (its reason) or the venue's close-only mode."""
     entries = _d(status, "entries")
     if not isinstance(entries, dict):
         return "New positions: not reported by this version"
-    return f"New positions: PAUSED – {_d(entries, 'reason', default='')}" if entries.get("paused") else "New positions: open"
+    if not entries.get("paused"):
+        return "New positions: open"
+    venue = _d(entries, "venue_close_only", default="")
+    why = f"the venue allows closing trades only ({venue})" if venue else _d(entries, "operator_pause", default="") \
+        or _d(entries, "reason", default="")
+    return f"New positions: PAUSED – {why}"
 
 
 def format_status(status: dict) -> str:
@@ -123,11 +129,13 @@ def format_status(status: dict) -> str:
     restarts = sum(_d(c, "restarts", default=0) for c in kids.values() if isinstance(_d(c, "restarts"), int))
     tel = _d(status, "telemetry", default={})
     counters = _d(tel, "counters", default={})
-    lines = [f"polycopy · {_d(status, 'mode', default='?')} · up {_duration(_d(status, 'uptime_s'))} · pid {_d(status, 'pid', default='?')}",
-             kill_line(bool(_d(status, "kill_switch", "tripped")), str(_d(status, "kill_switch", "reason", default=""))),
+    mode, pid, up = _d(status, "mode", default="?"), _d(status, "pid", default="?"), _duration(_d(status, "uptime_s"))
+    failures = _d(status, "recent_failures", default=0)
+    kill = kill_line(bool(_d(status, "kill_switch", "tripped")), str(_d(status, "kill_switch", "reason", default="")))
+    lines = [f"polycopy · {mode} · up {up} · pid {pid}", kill,
              entries_line(status),
-             f"Actors: {len(kids) - len(down)}/{len(kids)} alive, {restarts} restarts, "
-             f"{_d(status, 'recent_failures', default=0)} recent failures" + (f"; down: {', '.join(down)}" if down else "")]
+             f"Actors: {len(kids) - len(down)}/{len(kids)} alive, {restarts} restarts, {failures} recent failures"
+             + (f"; down: {', '.join(down)}" if down else "")]
     if isinstance(counters, dict) and counters:
         orders = ", ".join(f"{counters[k]} {k[7:]}" for k in sorted(counters) if k.startswith("orders_"))
         risk = ", ".join(f"{counters[k]} {k[5:]}" for k in sorted(counters) if k.startswith("risk_"))
@@ -170,7 +178,7 @@ def format_positions(status: dict) -> str:
     rows = _positions(status)
     if not rows:
         mode = _d(status, "mode", default="?")
-        note = "" if mode in ("paper", "dry_run") else " (this version reports positions in paper and dry-run modes only)"
+        note = "" if mode in ("paper", "dry_run") else " (positions are reported in paper and dry-run modes only)"
         return f"No open positions{note}."
     lines = [f"{len(rows)} open position(s):"]
     lines += [f"{_market(r)}: {r.get('shares', '?')} shares, cost {_usd(r.get('cost_usd')):.2f} USD" for r in rows[:30]]

@@ -12,8 +12,8 @@ from thespian.actors import ActorAddress, WatchMessage
 from polycopy.actors import telegram as tg
 from polycopy.actors.supervisor import Supervisor
 from polycopy.actors.watcher_io import ThreadBridge
-from polycopy.messages import (KillSwitchChanged, PauseEntries, ResetKillSwitch, ResumeEntries, StatusReply,
-                               StatusRequest, TripKillSwitch)
+from polycopy.messages import (EntriesChanged, KillSwitchChanged, PauseEntries, ResetKillSwitch, ResumeEntries,
+                               StatusReply, StatusRequest, TripKillSwitch)
 from polycopy.ops.telegram import Command
 from polycopy.store import control, open_db
 from tests.actors.harness import Harness
@@ -105,7 +105,7 @@ def test_the_same_driven_supervisor_really_trips(tmp_path, h):
     asker = ActorAddress("telegram")
     sup.deliver(trip, asker)
     reason = f"phone test (telegram @alice in chat {OWNER})"
-    assert control.load_kill_switch(open_db(h.actor.config.store.path)) == (True, reason)
+    assert control.load_switch(open_db(h.actor.config.store.path), control.KILL_SWITCH) == (True, reason)
     assert sup.sent_to(asker, KillSwitchChanged) == [KillSwitchChanged(tripped=True, reason=reason)]
     h.deliver(sup.sent_to(asker, KillSwitchChanged)[0], h.parent)
     assert replies(h) == [f"Kill switch: TRIPPED – {reason}"]
@@ -122,10 +122,12 @@ def test_reset_pause_and_resume_send_their_messages(h):
                                                               source=f"telegram @alice in chat {OWNER}")]
     assert h.sent_to(h.parent, ResumeEntries) == [ResumeEntries(source=f"telegram @alice in chat {OWNER}")]
     assert len(h.sent_to(h.parent, StatusRequest)) == 2
-    h.deliver(StatusReply(status={"entries": {"paused": False}}), h.parent)
+    paused = {"paused": True, "reason": "entries_paused", "operator_pause": "quiet hours", "venue_close_only": ""}
+    h.deliver(EntriesChanged(reason="entries_paused"), h.parent)  # told to every child: not an answer
+    h.deliver(StatusReply(status={"entries": paused}), h.parent)
     assert replies(h) == ["Kill switch: armed",
-                          "Pause sent to the supervisor.\nNew positions: open",
-                          "Resume sent to the supervisor.\nNew positions: open"]
+                          "New positions: PAUSED – quiet hours\nClosing trades go on; /resume opens again.",
+                          "New positions: PAUSED – quiet hours"]
 
 
 def test_status_pnl_and_positions_answer_from_one_status_reply(h):

@@ -91,8 +91,8 @@ class FakeBotApi:
             with self.cond:
                 self.sent.append((int(params["chat_id"]), params["text"]))
                 self.cond.notify_all()
-            return {"message_id": 1, "date": int(time.time()), "chat": {"id": int(params["chat_id"]), "type": "private"},
-                    "text": params["text"]}
+            chat = {"id": int(params["chat_id"]), "type": "private"}
+            return {"message_id": 1, "date": int(time.time()), "chat": chat, "text": params["text"]}
         return None
 
     def _handler(self):

@@ -1,8 +1,8 @@
 """Telegram control on the real multiprocess base: the supervisor starts the Telegram actor because
 the token is set, and the actor talks to a fake Bot API on loopback through python-telegram-bot.
 An allow-listed `/kill test` trips the persisted kill switch; a stranger's `/kill` is refused,
-unanswered and logged; `/status` answers with the facts `run.py --status` prints. The token
-appears in no log line."""
+unanswered and logged; `/status` answers with the facts `run.py --status` prints; `/pause` and
+`/resume` pause and open entries. The token appears in no log line."""
 from __future__ import annotations
 
 import json
@@ -80,8 +80,9 @@ def test_phone_commands_reach_the_supervisor(tmp_path, monkeypatch, api, capfd):
         kids = facts["children"]
         assert answer.startswith(f"polycopy · {facts['mode']} · up ") and f"pid {facts['pid']}" in answer
         assert "Kill switch: armed" in answer and facts["kill_switch"]["tripped"] is False
-        assert f"Actors: {sum(c['alive'] for c in kids.values())}/{len(kids)} alive, " \
-               f"{sum(c['restarts'] for c in kids.values())} restarts, {facts['recent_failures']} recent failures" in answer
+        alive, restarts = sum(c["alive"] for c in kids.values()), sum(c["restarts"] for c in kids.values())
+        assert f"Actors: {alive}/{len(kids)} alive, {restarts} restarts, {facts['recent_failures']} recent failures" \
+            in answer
         assert api.answers(STRANGER) == []  # refused without an answer, and nothing tripped
 
         api.say(OWNER, "/kill test", username="alice")
@@ -89,7 +90,15 @@ def test_phone_commands_reach_the_supervisor(tmp_path, monkeypatch, api, capfd):
         assert answers[1] == f"Kill switch: TRIPPED – test (telegram @alice in chat {OWNER})"
         tripped = runner.status(cfg)["kill_switch"]
         assert tripped == {"tripped": True, "reason": f"test (telegram @alice in chat {OWNER})"}
-        assert control.load_kill_switch(open_db(cfg.store.path, cfg.store.synchronous)) == (True, tripped["reason"])
+        db = open_db(cfg.store.path, cfg.store.synchronous)
+        assert control.load_switch(db, control.KILL_SWITCH) == (True, tripped["reason"])
+
+        api.say(OWNER, "/pause quiet hours", username="alice")
+        assert api.wait_answer(OWNER, count=3)[2].startswith("New positions: PAUSED – quiet hours\n")
+        assert runner.status(cfg)["entries"]["operator_pause"] == "quiet hours"
+        assert control.load_switch(db, control.ENTRIES_PAUSED) == (True, "quiet hours")
+        api.say(OWNER, "/resume", username="alice")
+        assert api.wait_answer(OWNER, count=4)[3] == "New positions: open"
         assert api.answers(STRANGER) == []
     finally:
         asys.shutdown()
@@ -101,7 +110,8 @@ def test_phone_commands_reach_the_supervisor(tmp_path, monkeypatch, api, capfd):
     refused = [x for x in log if "refused /kill" in x["msg"]]
     assert len(refused) == 1 and f"@mallory in chat {STRANGER}" in refused[0]["msg"]
     obeyed = [x["msg"] for x in log if x.get("actor") == "telegram" and x["msg"].startswith("telegram: /")]
-    assert obeyed == [f"telegram: /status from @alice in chat {OWNER}", f"telegram: /kill test from @alice in chat {OWNER}"]
+    commands = ("status", "kill test", "pause quiet hours", "resume")
+    assert obeyed == [f"telegram: /{c} from @alice in chat {OWNER}" for c in commands]
     out, err = capfd.readouterr()
     assert TOKEN not in out + err + cfg.telemetry.log_path.read_text()
     assert TOKEN.split(":")[1] not in out + err + cfg.telemetry.log_path.read_text()

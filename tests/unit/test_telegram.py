@@ -81,7 +81,8 @@ STATUS = {
                                                                                        "circuit_open": True}},
                   "alerts_firing": ["feed_silent:backstop"],
                   "positions": [{"token_id": "7132" * 19, "shares": "10", "cost_usd": "5.2"},
-                                {"token_id": "1", "market": "BTC Up · 8:30–8:45 PM ET", "shares": "4", "cost_usd": "2"}]},
+                                {"token_id": "1", "market": "BTC Up · 8:30–8:45 PM ET", "shares": "4",
+                                 "cost_usd": "2"}]},
 }
 
 
@@ -96,8 +97,12 @@ def test_status_answer_has_the_facts_of_run_py_status():
                  "Feeds: backstop DOWN 75.0 s (circuit open) · rtds up 0.4 s",
                  "Alerts firing: feed_silent:backstop"):
         assert fact in text
-    assert "New positions: PAUSED – by phone" in format_status({**STATUS, "entries": {"paused": True,
-                                                                                      "reason": "by phone"}})
+    paused = {"paused": True, "reason": "entries_paused", "operator_pause": "by phone", "venue_close_only": ""}
+    assert "New positions: PAUSED – by phone" in format_status({**STATUS, "entries": paused})
+    venue = {**paused, "reason": "region_close_only", "venue_close_only": "region_close_only"}
+    assert "New positions: PAUSED – the venue allows closing trades only (region_close_only)" in format_status(
+        {**STATUS, "entries": venue})
+    assert "New positions: open" in format_status({**STATUS, "entries": {"paused": False, "reason": ""}})
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -113,7 +118,7 @@ def test_positions_and_pnl_say_what_is_known():
     text = format_positions(STATUS)
     assert "2 open position(s)" in text and "token …71327132: 10 shares, cost 5.20 USD" in text
     assert "BTC Up · 8:30–8:45 PM ET: 4 shares, cost 2.00 USD" in text
-    assert "paper and dry-run modes only" in format_positions({"mode": "live", "telemetry": {}})
+    assert "in paper and dry-run modes only" in format_positions({"mode": "live", "telemetry": {}})
     assert format_pnl(STATUS) == ("PnL is not available: this version's status does not report it yet.\n"
                                   "Open positions: 2, cost 7.20 USD.")
     assert format_pnl({**STATUS, "pnl": {"realised_usd": "1.50"}}) == "PnL:\nrealised_usd: 1.50"
