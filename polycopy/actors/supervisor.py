@@ -52,9 +52,11 @@ CHILDREN = {
     "backstop": "polycopy.actors.backstop_watcher:BackstopWatcher",
     "mempool": "polycopy.actors.mempool_watcher:MempoolWatcher",
     "reconciler": "polycopy.actors.reconciler:Reconciler",
+    "telegram": "polycopy.actors.telegram:TelegramControl",
 }
 # Children that exist only when the config asks for them.
-OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url), "reconciler": lambda cfg: cfg.reconcile.enabled}
+OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url), "reconciler": lambda cfg: cfg.reconcile.enabled,
+            "telegram": lambda cfg: load_class("polycopy.actors.telegram:telegram_wanted")(cfg)}
 COALESCER = "polycopy.actors.coalescer:Coalescer"
 TICK = "tick"
 RESTART = "restart"
