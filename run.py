@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from loguru import logger
 
 from polycopy import runner
-from polycopy.config import load_config, load_secrets, with_secret_urls
+from polycopy.config import dotenv_path, load_config, process_secrets, use_dotenv, with_secret_urls
+from polycopy.config.loader import control_config
 from polycopy.errors import ConfigError, PolycopyError, SystemNotRunningError, SystemRunningError
-from polycopy.ops.logs import setup_logging
+from polycopy.ops.logs import make_scrubber, setup_logging
+from polycopy.store.private import private_umask
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,9 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    private_umask()  # state, logs and the transport key: readable by this user only
     args = parse_args(argv)
     overrides = {}
     args.sim = args.sim or args.replay is not None
+    control = args.status or args.shutdown or bool(args.kill) or args.reset_kill
     if args.mode or args.sim:
         overrides["execution"] = {"mode": args.mode or "paper"}
     if args.record:
@@ -46,20 +51,31 @@ def main(argv=None) -> int:
     if args.replay is not None and not args.replay.is_file():
         print(f"replay file not found: {args.replay}", file=sys.stderr)
         return 2
+    scrub = str
     try:
-        secrets = load_secrets(dotenv=Path(".env"))
+        use_dotenv(dotenv_path(args.config))  # this process and every process it forks
+        secrets = process_secrets()
+        scrub = make_scrubber(secrets.values())
         cfg = with_secret_urls(load_config(args.config, overrides), secrets)
     except ConfigError as e:
-        print(f"config error: {e}", file=sys.stderr)
-        return 2
+        print(f"config error: {scrub(str(e))}", file=sys.stderr)
+        if not control:
+            return 2
+        try:  # the operator can still stop the bot or trip the kill switch while the file is broken
+            cfg, secrets = control_config(args.config), process_secrets()
+        except ConfigError as e2:
+            print(f"config error: {scrub(str(e2))}", file=sys.stderr)
+            return 2
     setup_logging(
         level=cfg.telemetry.log_level,
         log_path=None if (args.status or args.shutdown) else cfg.telemetry.log_path,
-        json_stdout=cfg.telemetry.log_json_stdout and not (args.status or args.shutdown or args.kill or args.reset_kill),
+        json_stdout=cfg.telemetry.log_json_stdout and not control,
         secret_values=secrets.values(),
         rotate_mb=cfg.telemetry.log_rotate_mb,
         keep_files=cfg.telemetry.log_keep_files,
     )
+    if not control:
+        _warn_about_dotenv(args.config)
     try:
         if args.status:
             print(json.dumps(runner.status(cfg), indent=2, sort_keys=True))
@@ -82,14 +98,21 @@ def main(argv=None) -> int:
         return 1
 
 
+def _warn_about_dotenv(config: Path) -> None:
+    used, here = dotenv_path(config), Path(".env").absolute()
+    if here.is_file() and here != used:
+        logger.warning("{} is not read: secrets come from the environment and {} (beside the config file)", here, used)
+    if used.is_file() and used.stat().st_mode & 0o077:
+        logger.warning("{} can be read by other users: chmod 600 it", used)
+
+
 def _run(args, cfg, secrets, overrides) -> int:
     sim = None
+    control_dir = cfg.store.path.parent  # where --status finds the transport key: not moved by --sim
     if args.sim:
         if secrets.private_key is None:  # polysim accepts the public Hardhat #0 test key
-            import os
-
             os.environ["POLYCOPY_PRIVATE_KEY"] = runner.SIM_TEST_KEY
-            secrets = load_secrets(dotenv=Path(".env"))
+            secrets = process_secrets()
         sim = runner.Polysim(args.scenario, args.replay)
         cfg = runner.sim_config(cfg, sim)
         logger.info("polysim on loopback: {}", sim.endpoints)
@@ -97,12 +120,8 @@ def _run(args, cfg, secrets, overrides) -> int:
             logger.info("replaying {}; state in {}; then: python -m polycopy.ops.report --db {}", args.replay,
                         cfg.store.path.parent, cfg.store.path)
 
-    def reload_config():
-        try:
-            new = with_secret_urls(load_config(args.config, overrides), secrets)
-        except ConfigError as e:
-            logger.error("new policy rejected, keeping the old one: {}", e)
-            return None
+    def reload_config():  # raises ConfigError: the runner keeps the old policy and alerts
+        new = with_secret_urls(load_config(args.config, overrides), secrets)
         return runner.sim_config(new, sim) if sim else new
 
     try:
@@ -110,7 +129,7 @@ def _run(args, cfg, secrets, overrides) -> int:
             from polycopy.ops.health import healthcheck
 
             return healthcheck(cfg, secrets)
-        return runner.run(cfg, secrets, reload_config, args.config)
+        return runner.run(cfg, secrets, reload_config, args.config, control_dir)
     finally:
         if sim is not None:
             sim.stop()

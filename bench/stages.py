@@ -8,6 +8,11 @@ risk (decision + exposure entry, committed), price (journal the intent, price an
 `post` needs a venue: it is the live run's `post` segment in latency.json. Baseline in the same
 run: `sign_sdk`, the same signature through the SDK and eth_account's typed-data encoder (what
 `sign` did before; it must give the same bytes, tests/unit/test_clob_fast_sign.py).
+
+The connections are the system's: intake and risk commit on one with `store.synchronous`
+(NORMAL), price and journal on the executor's, which is `DURABLE` (FULL: the WAL is fsynced at
+each commit, store/db.py). `stages_ms` is that shipped setup; `journal_synchronous` runs the same
+stages again in the same process with the executor's connection NORMAL, to price the fsync.
 """
 from __future__ import annotations
 
@@ -21,13 +26,13 @@ from pathlib import Path
 
 from bench.machine import quantiles, write_result
 from polycopy.config import load_config
-from polycopy.messages import ApprovedIntent, CopyIntent, MarketFacts
+from polycopy.messages import ApprovedIntent, CopyIntent, Market
 from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Emit, intent_id_for
 from polycopy.policy.risk import ExposureBook, Limits, decide, entry_for
 from polycopy.policy.sizing import SizingParams
 from polycopy.store import exposure, journal
 from polycopy.store import fills as fill_store
-from polycopy.store.db import open_db
+from polycopy.store.db import DURABLE, open_db
 from polycopy.venue import clob
 from polycopy.venue.placer import Placer
 from polycopy.wire.clob import Book, Level
@@ -53,7 +58,7 @@ def frame_text(i: int) -> str:
                            "profileImage": ""}})
 
 
-def measure(n: int = 1000) -> dict:
+def measure(n: int = 1000, journal_synchronous: str = DURABLE) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-stages-"))
     over = {"copy": {"copy_mode": "fill_by_fill"}, "execution": {"max_slippage_bps": 5000},
             "sizing": {"max_notional_per_market_usd": 1_000_000, "max_total_notional_per_15m_window_usd": 1_000_000},
@@ -63,9 +68,11 @@ def measure(n: int = 1000) -> dict:
     db = open_db(cfg.store.path, cfg.store.synchronous)
     fill_store.ensure(db)
     exposure.ensure(db)
+    jdb = open_db(cfg.store.path, journal_synchronous)  # the executor's own connection
+    journal.ensure(jdb)
     signer = clob.ClobSigner(KEY, chain_id=137)
-    placer = Placer(db, poster=None, signer=signer, exec_config=cfg.execution)
-    facts = MarketFacts(condition_id=CONDITION, token_ids=(TOKEN, "1"), outcomes=("Up", "Down"),
+    placer = Placer(jdb, poster=None, signer=signer, exec_config=cfg.execution)
+    facts = Market(condition_id=CONDITION, token_ids=(TOKEN, "1"), outcomes=("Up", "Down"),
                         end_ts=int(time.time()) + 86400, tick_size=Decimal("0.01"), min_order_size=Decimal("5"),
                         neg_risk=False, version="v1")
     book = Book(asks=tuple(Level(Decimal(p), Decimal("1000000")) for p in ("0.53", "0.54", "0.55")),
@@ -98,16 +105,17 @@ def measure(n: int = 1000) -> dict:
         ebook.add(entry)
         t4 = time.perf_counter_ns()
         approved = ApprovedIntent(intent=intent, size=d.size, max_notional_usd=d.notional_usd, decision=d.decision)
-        journal.save_intent(db, intent_id=intent.intent_id, token_id=TOKEN, condition_id=CONDITION, side="BUY",
+        journal.save_intent(jdb, intent_id=intent.intent_id, token_id=TOKEN, condition_id=CONDITION, side="BUY",
                             size=approved.size, source_price=intent.source_price, max_notional=d.notional_usd)
         plan = placer.plan(approved, facts, book)
         t5 = time.perf_counter_ns()
         signed = signer.sign(plan, version=facts.version, neg_risk=facts.neg_risk)
         t6 = time.perf_counter_ns()
-        journal.journal_order(db, order_id=signed.order_id, intent_id=intent.intent_id, token_id=TOKEN,
+        journal.journal_order(jdb, order_id=signed.order_id, intent_id=intent.intent_id, token_id=TOKEN,
                               condition_id=CONDITION, side=plan.side, price=plan.price, size=plan.size,
                               notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
-                              mode="live", valid_until_ts=time.time() + 10, posts=1)
+                              mode="live", valid_until_ts=time.time() + 10, park_until_ts=time.time() + 30,
+                              tick_size=plan.tick_size, signed_ts=time.time(), posts=1)
         t7 = time.perf_counter_ns()
         signer._sign_reference(plan, version=facts.version, neg_risk=facts.neg_risk)
         t8 = time.perf_counter_ns()
@@ -123,9 +131,16 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=1000)
     args = p.parse_args(argv)
     stages = measure(args.n)
+    normal = measure(args.n, "NORMAL")
     for name, q in stages.items():
         print(f"{name:16} {q}")
-    write_result("stages", {"stages_ms": stages, "n": args.n})
+    compare = {sync: {s: r[s] for s in ("price", "journal")} for sync, r in (("NORMAL", normal), (DURABLE, stages))}
+    for sync, r in compare.items():
+        print(f"executor's connection {sync:6}: price p50 {r['price']['p50']} ms, journal p50 {r['journal']['p50']} ms, "
+              f"journal p99 {r['journal']['p99']} ms")
+    write_result("stages", {"stages_ms": stages, "journal_synchronous": compare, "n": args.n,
+                            "definitions": {"journal_synchronous": "price and journal with the executor's connection "
+                                            "NORMAL vs FULL (shipped), same process, same run"}})
     return 0
 
 

@@ -59,3 +59,15 @@ class PlanRejected(PolycopyError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class UnauthenticatedFrame(PolycopyError):
+    """An actor-transport frame without a valid MAC: drop it unread and count it (actors/transport_auth.py)."""
+
+
+class DuplicateKey(PolycopyError):
+    """A YAML mapping names `key` twice (at `mark`): the config loader reports it as a ConfigError."""
+
+    def __init__(self, key: str, mark):
+        super().__init__(key)
+        self.key, self.mark = key, mark

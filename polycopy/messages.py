@@ -37,6 +37,7 @@ class Init(Message):
     peers: dict = field(default_factory=dict)  # role -> ActorAddress
     key: str = ""  # e.g. token id for a coalescer
     kill_switch_tripped: bool = False
+    entries_paused: str = ""  # why no position may be opened now ("" = entries open)
 
 
 @_msg
@@ -105,6 +106,38 @@ class KillSwitchChanged(Message):
 
 
 @_msg
+class PauseEntries(Message):
+    """Operator -> supervisor: open no new positions (closing trades and redemptions still go).
+    Persisted like the kill switch, until ResumeEntries."""
+
+    reason: str = "paused by the operator"
+    source: str = ""
+
+
+@_msg
+class ResumeEntries(Message):
+    """Operator -> supervisor: lift the operator's pause (not a venue's close-only mode)."""
+
+    source: str = ""
+
+
+@_msg
+class CloseOnly(Message):
+    """Executor -> supervisor: the venue refused an order for a standing reason that forbids opening
+    positions from here (a region 403). Holds for this run; a restart probes the venue again."""
+
+    reason: str  # e.g. "region_close_only"
+    detail: str = ""
+
+
+@_msg
+class EntriesChanged(Message):
+    """Supervisor -> every child and the requester: why entries are paused now ("" = open)."""
+
+    reason: str = ""
+
+
+@_msg
 class ReloadConfig(Message):
     """Runner -> supervisor -> children: a validated new policy (SIGHUP or file change)."""
 
@@ -142,6 +175,40 @@ class ChildFailed(Message):
     reason: str
 
 
+# ---------------------------------------------------------------- markets
+
+
+@_msg
+class Market(Message):
+    """One market's facts, resolved once by the catalog (Gamma, plus the CLOB's tick size), and
+    carried inside the messages that need them: routed fills, intents, approved intents. No actor
+    derives a market's end, tick or minimum itself."""
+
+    condition_id: str
+    token_ids: tuple
+    outcomes: tuple
+    end_ts: int  # unix seconds (policy/markets.py `market_end`); 0 = the venue does not say
+    tick_size: Decimal
+    min_order_size: Decimal  # shares
+    neg_risk: bool
+    version: str = "v1"  # "v1" -> exchange domain "2"; "v2" -> ExchangeV3, domain "3"
+    slug: str = ""
+    title: str = ""  # the venue's question, for people
+    fee_rate_bps: int = 0
+    accepting_orders: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.condition_id
+
+    def outcome_of(self, token_id: str) -> str:
+        """The outcome name of one of this market's tokens ("" if not one of them)."""
+        ids = [str(t) for t in self.token_ids]
+        return str(self.outcomes[ids.index(token_id)]) if token_id in ids and len(self.outcomes) == len(ids) else ""
+
+
+
+
 # ---------------------------------------------------------------- detection
 
 
@@ -173,6 +240,7 @@ class FillBatch(Message):
 
     fills: tuple  # tuple[SourceFill, ...]
     sent_ns: int = 0  # monotonic ns when the sender sent it (stage timings)
+    market: Market | None = None  # intake -> coalescer: the fills' market (one token per batch)
 
     def __repr__(self) -> str:
         return f"FillBatch(n={len(self.fills)})"
@@ -211,8 +279,11 @@ class CopyIntent(Message):
     source_ts_ms: int = 0  # source timestamp of the first covered fill
     reason: str = ""  # "leading" | "trailing" | "fill" | "reconcile"
     opening: bool = True  # adds to our position (closing trades pass the near-expiry cutoff)
-    market_end_ts: int = 0  # unix s, 0 = unknown (risk then relies on MarketFacts)
-    slug: str = ""
+    market: Market | None = None  # None: unknown, and risk refuses it (nothing can be signed without it)
+
+    @property
+    def slug(self) -> str:
+        return self.market.slug if self.market is not None else ""
 
 
 @_msg
@@ -256,26 +327,6 @@ class OrderOutcome(Message):
     token_id: str = ""
     condition_id: str = ""
     side: str = ""
-
-
-@_msg
-class MarketFacts(Message):
-    """Catalog -> risk, executor, intake: what the hot path must know before a fill arrives."""
-
-    condition_id: str
-    token_ids: tuple
-    outcomes: tuple
-    end_ts: int  # unix seconds
-    tick_size: Decimal
-    min_order_size: Decimal
-    neg_risk: bool
-    version: str = "v1"  # "v1" -> exchange domain "2"; "v2" -> ExchangeV3, domain "3"
-    slug: str = ""
-    accepting_orders: bool = True
-
-    @property
-    def key(self) -> str:
-        return self.condition_id
 
 
 # ---------------------------------------------------------------- telemetry
@@ -324,6 +375,8 @@ class FeedStats(Message):
     first_seen: int  # fills this feed delivered before any other
     duplicates: int  # fills already known when this feed delivered them
     stale: int = 0  # new fills too old to copy at start (recorded only)
+    unconfirmed: int = 0  # repeats only this feed reported (not copied until the backstop lists them)
+    invalid: int = 0  # fills intake refused to store (an implausible value: policy/fills.py)
     lag_source_ms_p50: float = 0.0  # receive wall time - source timestamp
     lag_source_ms_max: float = 0.0
     lag_envelope_ms_p50: float = 0.0  # receive wall time - envelope timestamp (RTDS only)

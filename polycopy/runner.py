@@ -17,10 +17,11 @@ import psutil
 from loguru import logger
 
 from polycopy.actors import system
-from polycopy.config import Config, Mode, Secrets, required_secrets_missing
+from polycopy.config import Config, Mode, Secrets, check_reload, required_secrets_missing
 from polycopy.ops.health import preflight
-from polycopy.errors import SystemNotRunningError
+from polycopy.errors import ConfigError, SystemNotRunningError
 from polycopy.messages import (
+    Alert,
     Init,
     KillSwitchChanged,
     ReloadConfig,
@@ -32,6 +33,8 @@ from polycopy.messages import (
     TripKillSwitch,
 )
 from polycopy.store import control, open_db
+from polycopy.store.db import DURABLE
+from polycopy.store.private import tighten
 
 ASK_TIMEOUT_S = 5
 SHUTDOWN_ASK_S = 10
@@ -98,11 +101,15 @@ def sim_config(cfg: Config, sim: Polysim) -> Config:
 # ---------------------------------------------------------------- foreground run
 
 
-def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | None = None) -> int:
+def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | None = None,
+        control_dir: Path | None = None) -> int:
     """Start the system, supervise it until a signal or a --shutdown, stop it. Returns the exit code.
 
-    The policy is reloaded on SIGHUP and when `config_path` changes on disk (validated first by
-    `reload_config`, which returns None to keep the old policy).
+    The policy is reloaded on SIGHUP and when `config_path` changes on disk and then holds still
+    for a poll (an editor's save in progress is never read half-written). `reload_config` returns
+    the new Config or raises ConfigError; a refused policy keeps the old one and raises an alert.
+    `control_dir` is where --status/--shutdown/--kill find the transport key (the config's state
+    folder; `--sim` keeps its state in a subfolder of it).
     """
     from polycopy.actors.supervisor import Supervisor
 
@@ -116,7 +123,8 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
     if failures and cfg.mode is Mode.live:
         return 2  # fail fast: money moves only when every check passes
     port = cfg.actors.admin_port
-    asys = system.start_system(port, cfg.store.path.parent)
+    tighten(cfg.store.path.parent, cfg.store.path.name, cfg.telemetry.log_path)  # files an older version left 0644
+    asys = system.start_system(port, control_dir or cfg.store.path.parent)
     sup = asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
     asys.tell(sup, Init(config=cfg))
     logger.info("polycopy running in {} mode; admin port {} (loopback only)", cfg.mode.value, port)
@@ -129,17 +137,17 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
     notify("READY=1")
     db = open_db(cfg.store.path, cfg.store.synchronous)
     misses = 0
-    mtime = _mtime(config_path)
+    mtime = seen = _mtime(config_path)
     while stop["reason"] is None:
         time.sleep(POLL_S)
-        if _mtime(config_path) != mtime:
-            mtime = _mtime(config_path)
+        now = _mtime(config_path)
+        if now != mtime and now == seen:  # changed, then unchanged for a whole poll
+            mtime = now
             stop["reload"] = True
+        seen = now
         if stop["reload"] and reload_config is not None:
             stop["reload"] = False
-            new = reload_config()
-            if new is not None:
-                asys.tell(sup, ReloadConfig(config=new))
+            cfg = _reload(asys, sup, cfg, reload_config)
         if not system.admin_answers(port):
             reason = control.shutdown_requested(db)
             if reason is not None:
@@ -163,9 +171,25 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
     return 0 if stop["reason"] in ("sigterm", "sigint") else 1
 
 
-def _mtime(path: Path | None) -> float | None:
+def _reload(asys, sup, cfg: Config, reload_config) -> Config:
+    """The new policy if it passes every check, else the old one and an alert."""
     try:
-        return path.stat().st_mtime if path else None
+        new = reload_config()
+        check_reload(cfg, new)
+    except ConfigError as e:
+        logger.error("new policy refused, keeping the running one:\n{}", e)
+        asys.tell(sup, Alert(condition="config_refused", text=f"new policy refused, keeping the running one: {e}"[:1000]))
+        return cfg
+    asys.tell(sup, ReloadConfig(config=new))
+    asys.tell(sup, Alert(condition="config_refused", text="a valid policy was loaded", resolved=True))
+    return new
+
+
+def _mtime(path: Path | None) -> tuple | None:
+    """What tells a changed file: an editor's rename-save may keep the mtime but not the inode."""
+    try:
+        st = path.stat() if path else None
+        return (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
     except OSError:
         return None
 
@@ -193,7 +217,7 @@ def _systemd_notifier():
 def _attach(cfg: Config):
     from polycopy.actors.supervisor import Supervisor
 
-    asys = system.attach_system(cfg.actors.admin_port)
+    asys = system.attach_system(cfg.actors.admin_port, cfg.store.path.parent)
     return asys, asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
 
 
@@ -208,7 +232,7 @@ def status(cfg: Config) -> dict:
 def set_kill_switch(cfg: Config, tripped: bool, reason: str) -> str:
     """Trip or reset. With no system running, the persisted state is changed directly."""
     if not system.admin_answers(cfg.actors.admin_port):
-        control.save_kill_switch(open_db(cfg.store.path, cfg.store.synchronous), tripped, reason)
+        control.save_switch(open_db(cfg.store.path, DURABLE), control.KILL_SWITCH, tripped, reason)
         return f"kill switch {'tripped' if tripped else 'reset'} in {cfg.store.path} (no system running)"
     asys, sup = _attach(cfg)
     msg = TripKillSwitch(reason=reason, source="operator") if tripped else ResetKillSwitch(reason=reason)

@@ -16,7 +16,8 @@ from datetime import timedelta
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage
 
-from polycopy.messages import ChildFailed, Init, KillSwitchChanged, Peers, Ping, Pong, ReloadConfig, Reports
+from polycopy.messages import (ChildFailed, EntriesChanged, Init, KillSwitchChanged, Peers, Ping, Pong, ReloadConfig,
+                               Reports)
 
 ORPHAN_CHECK = "orphan-check"
 ORPHAN_CHECK_S = 1.0
@@ -40,6 +41,7 @@ class ChildActor(ActorTypeDispatcher):
         self.peers: dict = {}
         self.key = ""
         self.kill_tripped = False
+        self.entries_paused = ""  # why opening trades are refused now ("" = they are not)
         self.parent = None
         self._ppid: int | None = None
         self.log = logger.bind(actor=self.role)
@@ -51,15 +53,19 @@ class ChildActor(ActorTypeDispatcher):
         try:
             super().receiveMessage(msg, sender)
         except Exception as e:  # noqa: BLE001 - see module docstring
-            self.log.exception("handler for {} failed: {}", type(msg).__name__, e)
-            if self.parent is not None and not isinstance(msg, ActorExitRequest):
-                if isinstance(msg, Init):
-                    # Half-initialised is useless: exit, and the supervisor restarts us with backoff.
-                    self.send(self.myAddress, ActorExitRequest())
-                else:
-                    self.send(self.parent, ChildFailed(role=self.role, reason=f"{type(msg).__name__}: {e}"[:300]))
+            self.handler_failed(msg, e)
         fds = self.watch_fds()
         return ThespianWatch(fds) if fds else None
+
+    def handler_failed(self, msg, e: Exception) -> None:
+        """Log and report a handler's exception (tests' harness re-raises it instead)."""
+        self.log.exception("handler for {} failed: {}", type(msg).__name__, e)
+        if self.parent is not None and not isinstance(msg, ActorExitRequest):
+            if isinstance(msg, Init):
+                # Half-initialised is useless: exit, and the supervisor restarts us with backoff.
+                self.send(self.myAddress, ActorExitRequest())
+            else:
+                self.send(self.parent, ChildFailed(role=self.role, reason=f"{type(msg).__name__}: {e}"[:300]))
 
     def receiveUnrecognizedMessage(self, msg, sender):
         self.log.warning("unexpected message {} from {}", type(msg).__name__, sender)
@@ -71,6 +77,7 @@ class ChildActor(ActorTypeDispatcher):
         self.peers = dict(msg.peers)
         self.key = msg.key
         self.kill_tripped = msg.kill_switch_tripped
+        self.entries_paused = msg.entries_paused
         self.parent = sender
         self._ppid = os.getppid()
         self.log = logger.bind(actor=self.role, key=self.key)
@@ -87,6 +94,9 @@ class ChildActor(ActorTypeDispatcher):
     def receiveMsg_KillSwitchChanged(self, msg: KillSwitchChanged, sender):
         self.kill_tripped = msg.tripped
         self.on_kill_switch(msg)
+
+    def receiveMsg_EntriesChanged(self, msg: EntriesChanged, sender):
+        self.entries_paused = msg.reason
 
     def receiveMsg_ReloadConfig(self, msg: ReloadConfig, sender):
         self.config = msg.config

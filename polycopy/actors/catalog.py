@@ -11,8 +11,11 @@
   is pushed at once (the executor prices the next order with it). Polling one cheap GET per
   live market was preferred to a second market websocket: nothing to reconnect or resubscribe.
 
-Facts go to risk, executor, intake, reconciler and the token's coalescer. Every HTTP call runs
-on the catalog's I/O thread (io_jobs.py) with short timeouts; the actor never waits on it.
+Markets go to intake (which routes each token's fills with its `Market`, so the coalescer, risk
+and the executor get it inside the messages), to the executor (which subscribes to their books)
+and to the reconciler. A market's end is computed here, once (`policy.markets.market_end`). Every
+HTTP call runs on the catalog's I/O thread (io_jobs.py) with short timeouts; the actor never
+waits on it.
 """
 from __future__ import annotations
 
@@ -24,12 +27,12 @@ from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
 from polycopy.clients.gamma import MarketsApi
 from polycopy.errors import TemporaryError
-from polycopy.messages import EnsureCoalescer, MarketFacts, NeedMarketFacts
-from polycopy.policy.markets import WINDOW_S, end_ts_from_slug, updown_slug
+from polycopy.messages import EnsureCoalescer, Market, NeedMarketFacts
+from polycopy.policy.markets import WINDOW_S, end_ts_from_slug, market_end, updown_slug
 from polycopy.store import positions as store
 from polycopy.store.db import open_db
 
-CONSUMERS = ("risk", "executor", "intake", "reconciler")
+CONSUMERS = ("executor", "intake", "reconciler")
 RETRY, PRELOAD, TICKS = "catalog-retry", "catalog-preload", "catalog-ticks"
 HTTP_TIMEOUT_S = 2.0
 MAX_ATTEMPTS = 6  # a token Gamma does not know after this many tries is given up (logged)
@@ -45,7 +48,7 @@ class Catalog(ChildActor):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.facts: dict[str, MarketFacts] = {}  # token id -> facts
+        self.facts: dict[str, Market] = {}  # token id -> facts
         self.slugs: set[str] = set()  # slugs whose facts we have
         self.assets: set[str] = set()  # "btc", ... learned from 15-minute slugs
         self.inflight: set[tuple] = set()  # ("token", id) | ("slug", s) | ("tick", condition id)
@@ -160,7 +163,10 @@ class Catalog(ChildActor):
 
     # ------------------------------------------------------------ pushing facts
 
-    def publish(self, facts: MarketFacts, roles=CONSUMERS, preloaded: bool = False) -> None:
+    def publish(self, facts: Market, roles=CONSUMERS, preloaded: bool = False) -> None:
+        end = market_end(facts.slug, facts.end_ts)
+        if end != facts.end_ts:
+            facts = replace(facts, end_ts=end)
         for t in facts.token_ids:
             self.facts[t] = facts
         self.slugs.add(facts.slug)
@@ -171,17 +177,13 @@ class Catalog(ChildActor):
                 self.send(self.peers[role], facts)
                 self.pushed_to[role] = self.peers[role]
         for t in facts.token_ids:
-            addr = self.peers.get(f"coalescer:{t}")
-            if addr is not None:
-                self.send(addr, facts)
-                self.pushed_to[f"coalescer:{t}"] = addr
             for asker in self.askers.pop(t, ()):
                 self.send(asker, facts)
         cutoff = self.config.execution.near_expiry_cutoff_seconds
         if preloaded and facts.end_ts > self.clock() + cutoff and facts.accepting_orders:
             self._ensure_coalescers(facts)
 
-    def _ensure_coalescers(self, facts: MarketFacts) -> None:
+    def _ensure_coalescers(self, facts: Market) -> None:
         if self.parent is None:
             return
         for t in facts.token_ids:
@@ -190,17 +192,13 @@ class Catalog(ChildActor):
                 self.send(self.parent, EnsureCoalescer(key=t, condition_id=facts.condition_id, end_ts=facts.end_ts))
 
     def on_peers(self) -> None:
-        # A restarted consumer (new address) has lost what we pushed; a new coalescer has had nothing yet.
+        # A restarted consumer (new address) has lost what we pushed.
         by_market = {f.condition_id: f for f in self.facts.values()}
-        for role, addr in self.peers.items():
-            if self.pushed_to.get(role) == addr:
-                continue
-            if role in CONSUMERS and role in self.pushed_to:
+        for role in CONSUMERS:
+            addr = self.peers.get(role)
+            if addr is not None and role in self.pushed_to and self.pushed_to[role] != addr:
                 for facts in by_market.values():
                     self.send(addr, facts)
-                self.pushed_to[role] = addr
-            elif role.startswith("coalescer:") and role[len("coalescer:"):] in self.facts:
-                self.send(addr, self.facts[role[len("coalescer:"):]])
                 self.pushed_to[role] = addr
 
     # ------------------------------------------------------------ timers
@@ -238,7 +236,6 @@ class Catalog(ChildActor):
             slug = self.facts.pop(t).slug
             for seen in (self.slugs, self.preloading, self.learned):
                 seen.discard(slug)
-            self.pushed_to.pop(f"coalescer:{t}", None)
             self.ensured.discard(t)
 
     def _learn(self, slug: str) -> None:

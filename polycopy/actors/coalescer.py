@@ -2,7 +2,9 @@
 
 The burst rules live in policy/coalesce.py; this actor feeds them fills and the clock, turns
 their answers into messages and keeps one timer per due time (timers cannot be cancelled: a
-timer whose work was already done finds nothing to do).
+timer whose work was already done finds nothing to do). The market's facts come with the fills
+(intake routes a token's fills only once the catalog resolved its market); the newest batch's
+`Market` sizes what follows and travels on in each intent.
 
 `opening`: a BUY adds to our position on this token, a SELL reduces it. We never sell what we do
 not hold (the venue refuses it), so side alone answers the question without tracking positions.
@@ -13,9 +15,8 @@ import time
 from datetime import timedelta
 
 from polycopy.actors.base import ChildActor
-from polycopy.messages import CopyIntent, FillBatch, Init, MarketFacts, RiskDecision, StageTiming
+from polycopy.messages import CopyIntent, FillBatch, Init, RiskDecision, StageTiming
 from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Drop, Emit, intent_id_for
-from polycopy.policy.markets import end_ts_from_slug
 from polycopy.policy.sizing import SizingParams
 
 TIMER = "coalesce"
@@ -32,15 +33,12 @@ class Coalescer(ChildActor):
         self.early: list = []  # fills that arrived before Init
         self.seen: set[str] = set()  # fill keys handled by this coalescer (one token: a few thousand at most)
         self.arrival: tuple = ()  # stage stamps of the FillBatch being handled (for StageTiming)
-        self.min_size = None  # the market's orderMinSize once MarketFacts arrive
-        self.end_ts = 0
+        self.market = None  # the token's Market, from the newest batch
         self.token_id = ""
         self.condition_id = ""
-        self.slug = ""
 
     def on_init(self, msg: Init) -> None:
-        sizing = SizingParams.from_config(self.config, self.min_size)
-        self.burst = BurstCoalescer(CoalesceParams.from_config(self.config), sizing)
+        self.burst = BurstCoalescer(CoalesceParams.from_config(self.config), SizingParams.from_config(self.config))
         if self.early:
             fills, self.early = self.early, []
             self._add(fills)
@@ -48,12 +46,7 @@ class Coalescer(ChildActor):
     def on_reload(self) -> None:
         if self.burst is not None:
             self.burst.params = CoalesceParams.from_config(self.config)
-            self.burst.sizing = SizingParams.from_config(self.config, self.min_size)
-
-    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender):
-        if self.key in msg.token_ids:
-            self.min_size, self.end_ts = msg.min_order_size or None, int(msg.end_ts or 0)
-            self.on_reload()
+            self.burst.sizing = SizingParams.from_config(self.config, self.market)
 
     def receiveMsg_FillBatch(self, msg: FillBatch, sender):
         self.arrival = (("intake_sent", msg.sent_ns), ("coalesce_in", time.monotonic_ns())) if msg.sent_ns else ()
@@ -61,6 +54,9 @@ class Coalescer(ChildActor):
         if len(fills) != len(msg.fills):
             self.log.error("{} fills for another token or seen before ignored", len(msg.fills) - len(fills))
         self.seen.update(f.key for f in fills)  # intake dedupes; this only guards against a resend
+        if msg.market is not None and msg.market != self.market:
+            self.market = msg.market
+            self.on_reload()
         if self.burst is None:
             self.early.extend(fills)
             return
@@ -84,7 +80,6 @@ class Coalescer(ChildActor):
         if fills:
             self.token_id = self.token_id or self.key or fills[0].token_id
             self.condition_id = self.condition_id or fills[0].condition_id
-            self.slug = self.slug or fills[0].slug
         self._act(self.burst.add(fills, self.clock()))
 
     def _act(self, actions, schedule: bool = True) -> None:
@@ -102,7 +97,7 @@ class Coalescer(ChildActor):
             intent_id=intent_id_for(pc.fill_keys), token_id=self.token_id, condition_id=self.condition_id, side=pc.side,
             size=a.size, source_price=pc.source_price, source_size=pc.source_size, fill_keys=pc.fill_keys,
             first_recv_mono_ns=pc.first_recv_ns, source_ts_ms=pc.source_ts_ms, reason=a.reason,
-            opening=pc.side == "BUY", market_end_ts=self.end_ts or end_ts_from_slug(self.slug) or 0, slug=self.slug,
+            opening=pc.side == "BUY", market=self.market,
         )
         t_sent = time.monotonic_ns()
         self.tell("risk", intent)

@@ -22,15 +22,15 @@ from polycopy.clients.book_cache import PING_EVERY_S, STALE_S, BookCache, run_ma
 from polycopy.clients.clob_rest import ClobRest
 from polycopy.clients.user_stream import run_user_stream
 from polycopy.clients.ws import SocketPolicy, socket_policy
-from polycopy.config.loader import load_secrets, required_secrets_missing
+from polycopy.config import process_secrets, required_secrets_missing
 from polycopy.config.models import Mode
 from polycopy.ops.credentials import hint
 from polycopy.errors import ConfigError, TemporaryError
-from polycopy.messages import (Alert, ApprovedIntent, MarketFacts, OrderOutcome, PositionsReply, PositionsSnapshot,
+from polycopy.messages import (Alert, ApprovedIntent, CloseOnly, Market, OrderOutcome, PositionsReply, PositionsSnapshot,
                                StageTiming)
 from polycopy.paper import PaperPortfolio
 from polycopy.store import journal
-from polycopy.store.db import open_db
+from polycopy.store.db import DURABLE, open_db
 from polycopy.store.user_trades import apply_trade, unconfirmed
 from polycopy.venue import clob
 from polycopy.venue.heartbeat import Heartbeats
@@ -38,6 +38,8 @@ from polycopy.venue.placer import Placer
 from polycopy.venue.posters import DryRunPoster, LivePoster, PaperPoster
 
 RETRY, HEARTBEAT, SETTLE = "exec-retry", "exec-heartbeat", "exec-settle"
+# Venue refusals that forbid opening positions from here: the whole system goes close-only.
+CLOSE_ONLY = {"region_restricted": "region_close_only", "closed_only": "account_close_only"}
 SETTLE_CHECK_S = 5.0
 
 
@@ -50,7 +52,6 @@ class Executor(ChildActor):
         self.posts: PostPool | None = None
         self.corr: dict[str, str] = {}  # intent id -> correlation key, while its first post is in flight
         self.books = BookCache()
-        self.facts: dict[str, MarketFacts] = {}
         self.ready = False  # recovery done
         self.retry_pending = False
         self.retry_delay_ms = 0
@@ -64,14 +65,14 @@ class Executor(ChildActor):
         return ClobRest(self.config.venue.clob_url, timeout_s=ex.post_timeout_ms / 1000)
 
     def make_secrets(self):
-        return load_secrets()
+        return process_secrets()
 
     def make_post_pool(self, poster) -> PostPool:
         return PostPool(poster)
 
     def on_init(self, msg) -> None:
         cfg, mode = self.config, self.config.execution.mode
-        self.db = open_db(cfg.store.path, cfg.store.synchronous)
+        self.db = open_db(cfg.store.path, DURABLE)  # journaled before every POST, fsynced (store/db.py)
         journal.ensure(self.db)
         self.rest = self.make_rest()
         secrets = self.make_secrets()
@@ -163,24 +164,18 @@ class Executor(ChildActor):
 
     # ------------------------------------------------------------ messages
 
-    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender) -> None:
-        for token in msg.token_ids:
-            self.facts[str(token)] = msg
-        self.books.want(msg.token_ids)
+    def receiveMsg_Market(self, msg: Market, sender) -> None:
+        self.books.want(msg.token_ids)  # the catalog's markets: subscribe to their books before the first intent
 
     def receiveMsg_ApprovedIntent(self, msg: ApprovedIntent, sender) -> None:
         t_in = time.monotonic_ns()
         it = msg.intent
-        blocked = self._blocked()
+        blocked = self._blocked() or ("market_unknown" if it.market is None else "")
         if blocked:
             self._report(_not_sent(msg, blocked))
             return
         stages = [("exec_in", t_in)]
         try:
-            facts = self.facts.get(it.token_id)
-            if facts is None:
-                facts = self._slow_facts(it.token_id)
-                stages.append(("exec_facts_slow", time.monotonic_ns()))
             book = self.books.get(it.token_id)
             if book is None:
                 book = self.rest.get_book(it.token_id)
@@ -191,7 +186,7 @@ class Executor(ChildActor):
             return
         stages.append(("exec_book", time.monotonic_ns()))
         try:
-            out = self.placer.place(msg, facts, book)
+            out = self.placer.place(msg, it.market, book)
         except Exception as e:  # noqa: BLE001 - never let Thespian re-run a handler that may have posted
             self.log.exception("intent {} failed in the executor: {}", it.intent_id, e)
             out = None
@@ -252,6 +247,7 @@ class Executor(ChildActor):
             outs = self.placer.retry_due()
             for out in outs:
                 self._report(out)
+            self._resume_parked()
             base = self.config.execution.retry_check_ms
             stuck = not outs and self.placer.unresolved  # lookups failing: back off, do not hammer a sick venue
             self.retry_delay_ms = min(max(self.retry_delay_ms, base) * 2, 20 * base) if stuck else base
@@ -274,6 +270,23 @@ class Executor(ChildActor):
                                                     f"after {self.config.execution.unconfirmed_fill_alert_s}s")
             self.wakeupAfter(timedelta(seconds=SETTLE_CHECK_S), payload=SETTLE)
 
+    def _resume_parked(self) -> None:
+        """Intents parked during a venue back-off: the ended ones are reported, the due ones go now."""
+        ready, ended = self.placer.parked_due()
+        for out in ended:
+            self._report(out)
+        for parked in ready:
+            token = parked.approved.intent.token_id
+            try:
+                book = self.books.get(token) or self.rest.get_book(token)
+                out = self.placer.resume(parked, book)
+            except TemporaryError as e:  # no book now: it stays parked until its time runs out
+                self.log.warning("parked intent {}: {}; still parked", parked.approved.intent_id, e)
+                self.placer.parking.intents[parked.approved.intent_id] = parked
+                continue
+            if out is not None:
+                self._report(out)
+
     def _heartbeat(self) -> None:
         was_ok = self.heartbeats.ok
         ok = self.heartbeats.beat()
@@ -294,16 +307,6 @@ class Executor(ChildActor):
             return "heartbeat_failed"
         return ""
 
-    def _slow_facts(self, token_id: str) -> MarketFacts:
-        info = self.rest.market_info(token_id)
-        facts = MarketFacts(condition_id=info.condition_id, token_ids=info.token_ids, outcomes=info.outcomes, end_ts=0,
-                            tick_size=info.tick_size, min_order_size=info.min_order_size, neg_risk=info.neg_risk,
-                            version=clob.version_of(token_id))
-        self.log.warning("no MarketFacts for {}; fetched them on the slow path", token_id)
-        for token in facts.token_ids or (token_id,):
-            self.facts[token] = facts
-        return facts
-
     def _schedule_retry(self) -> None:
         if not self.retry_pending:
             self.retry_pending = True
@@ -314,6 +317,9 @@ class Executor(ChildActor):
         self.log.info("intent {} -> {} {} ({})", out.intent_id, out.status, out.filled_size, out.reason)
         if out.status == "rejected" and hint(out.reason):
             self._alert("venue_account", f"orders rejected ({out.reason}): {hint(out.reason)}")
+        if out.status == "rejected" and out.reason in CLOSE_ONLY and self.parent is not None:
+            self.send(self.parent, CloseOnly(reason=CLOSE_ONLY[out.reason],
+                                             detail=f"the venue refused {out.side} order {out.order_id[:14]}"))
         self.tell("risk", out)
         self.report(out)
 

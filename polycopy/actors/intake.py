@@ -1,15 +1,11 @@
-"""Intake: deduplicates source fills across feeds and restarts, persists, then routes per token.
+"""Intake: deduplicates source fills across feeds and restarts, persists them, then routes them.
 
 A fill is new exactly once: its key (tx|token|side|price|size|occurrence, see
-venue/source_fill.py) is checked against memory, then inserted into SQLite (`INSERT OR
-IGNORE`, the primary key decides) before anything is sent. New fills go per token as one
-FillBatch to `coalescer:<token>`; when that coalescer does not exist yet the fills wait in a
-buffer (status "buffered" on disk) while the supervisor is asked for it (EnsureCoalescer,
-repeated every few seconds) and the catalog for the market facts. When neither the slug nor the
-facts tell the market's end, the buffer also waits for the facts, up to
-`copy.market_facts_wait_ms`: Risk rejects an opening order in a market whose end it does not
-know, and a first fill must not be lost only because the catalog's lookup was slower than the
-coalescer's start.
+wire/source_fill.py) is checked against memory, then inserted into SQLite (`INSERT OR IGNORE`,
+the primary key decides) before anything is sent. A repeated occurrence that only RTDS reported
+is stored `unconfirmed` and copied once the backstop lists it (policy/dedupe.py: a frame
+delivered twice is one fill). New fills go per token to their coalescer with the token's
+market (intake_router.py).
 
 At start the keys of the last RETAIN_H hours are loaded: no fill seen before a restart is
 routed again. Fills that happened before the start and are older than
@@ -27,15 +23,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections import defaultdict, deque
-from dataclasses import replace
+from collections import defaultdict
 from datetime import timedelta
-from statistics import median
 
 from polycopy.actors.base import ChildActor
 from polycopy.actors.intake_pending import PendingRouter
-from polycopy.messages import Alert, EnsureCoalescer, FeedStats, FillBatch, MarketFacts, NeedMarketFacts, StageTiming
-from polycopy.policy.markets import end_ts_from_slug
+from polycopy.actors.intake_router import ENSURE_EVERY_S, Router
+from polycopy.actors.intake_stats import FeedCounters
+from polycopy.clients.feed import RateLimitedLog
+from polycopy.messages import Alert, FillBatch, Market, StageTiming
+from polycopy.policy.dedupe import corroborates, needs_corroboration
+from polycopy.policy.fills import implausible
 from polycopy.store import fills as store
 from polycopy.store.db import open_db
 
@@ -49,24 +47,6 @@ PENDING_EVERY_S = 1.0
 TO_COPY = ("routed", "buffered", "provisional")
 RETRY_S = 1.0
 STATS_EVERY_S = 10.0
-ENSURE_EVERY_S = 2.0
-
-
-class FeedCounters:
-    def __init__(self):
-        self.first_seen = self.duplicates = self.stale = 0
-        self.lag_source: deque = deque(maxlen=500)
-        self.lag_envelope: deque = deque(maxlen=500)
-
-    def message(self, feed: str) -> FeedStats:
-        def p50(d):
-            return round(median(d), 1) if d else 0.0
-
-        return FeedStats(
-            feed=feed, first_seen=self.first_seen, duplicates=self.duplicates, stale=self.stale,
-            lag_source_ms_p50=p50(self.lag_source), lag_source_ms_max=round(max(self.lag_source, default=0.0), 1),
-            lag_envelope_ms_p50=p50(self.lag_envelope), lag_envelope_ms_max=round(max(self.lag_envelope, default=0.0), 1),
-        )
 
 
 class Intake(ChildActor):
@@ -76,12 +56,8 @@ class Intake(ChildActor):
         super().__init__(*args, **kwargs)
         self.db = None
         self.seen: dict[str, int] = {}  # key -> source_ts_ms
-        self.buffers: dict[str, list] = {}  # token -> fills waiting for the coalescer
-        self.asked: dict[str, float] = {}  # token -> monotonic time EnsureCoalescer was sent
-        self.facts: dict[str, MarketFacts] = {}  # token -> facts
-        self.end_unknown: set[str] = set()  # tokens whose coalescer was asked for without a market end
-        self.facts_asked: set[str] = set()
-        self.hold_until: dict[str, float] = {}  # token -> monotonic time its buffer stops waiting for facts
+        self.unconfirmed: dict = {}  # key -> SourceFill: a repeat only RTDS reported (policy/dedupe.py)
+        self.router: Router | None = None
         self.counters: dict[str, FeedCounters] = defaultdict(FeedCounters)
         self.started_ms = 0
         self._ensure_armed = False
@@ -89,6 +65,7 @@ class Intake(ChildActor):
         self.mempool: PendingRouter | None = None
         self._pending_armed = False
         self._counts_logged: dict = {}
+        self.logs = RateLimitedLog(60.0)  # one line per kind of implausible fill a minute
 
     # ------------------------------------------------------------ start
 
@@ -96,15 +73,20 @@ class Intake(ChildActor):
         self.started_ms = _now_ms()
         self.db = open_db(self.config.store.path, self.config.store.synchronous)
         store.ensure(self.db)
-        self.seen = store.load_keys(self.db, self.started_ms - RETAIN_H * 3_600_000)
-        waiting = store.load_buffered(self.db, self.started_ms - self.config.copy.max_fill_age_at_start_s * 1000)
+        self.router = Router(self, self.config.copy.market_facts_wait_ms / 1000)
+        since = self.started_ms - RETAIN_H * 3_600_000
+        self.seen = store.load_keys(self.db, since)
+        self.unconfirmed = {f.key: f for f in store.load_with_status(self.db, "unconfirmed", since)}
+        waiting = store.load_with_status(self.db, "buffered",
+                                         self.started_ms - self.config.copy.max_fill_age_at_start_s * 1000)
         self.mempool = PendingRouter(self.config.copy.mempool_confirm_timeout_s)
         self._reload_pending()
         stale = [f.key for f in waiting if f.provisional and not self.mempool.is_open(f.key)]
         store.set_status(self.db, stale, "stale")  # past the confirm timeout: the settled rows are copied instead
         waiting = [f for f in waiting if f.key not in set(stale)]
-        self.log.info("intake: {} known fills loaded, {} buffered to route, {} provisional open", len(self.seen),
-                      len(waiting), len(self.mempool.pending.open))
+        self.log.info("intake: {} known fills loaded ({} unconfirmed repeats), {} buffered to route, "
+                      "{} provisional open", len(self.seen), len(self.unconfirmed), len(waiting),
+                      len(self.mempool.pending.open))
         self._route(waiting)
         self.wakeupAfter(timedelta(seconds=STATS_EVERY_S), payload=STATS)
 
@@ -115,16 +97,22 @@ class Intake(ChildActor):
         self._accept(list(msg.fills), tuple(s for s in arrival if s[1]))
 
     def _accept(self, fills: list, arrival: tuple = ()) -> None:
-        fresh, batch_keys = [], set()
+        fills = self._plausible(fills)
+        new_here: dict = {}  # key -> the delivery that stands for it in this batch
+        confirmed: dict = {}  # key -> the authoritative delivery of a stored unconfirmed repeat
         for f in fills:
-            if f.key in self.seen or f.key in batch_keys:
+            if f.key in self.unconfirmed and corroborates(f) and f.key not in confirmed:
+                confirmed[f.key] = f
+            elif f.key in new_here and corroborates(f) and not corroborates(new_here[f.key]):
+                new_here[f.key] = f  # RTDS and the backstop in one drain: the backstop's delivery counts
+            elif f.key in self.seen or f.key in new_here or f.key in confirmed:
                 self.counters[f.feed].duplicates += 1
                 if f.provisional:
                     self.mempool.retry_seen(f)  # another tx hash of the same settlement
             else:
-                batch_keys.add(f.key)
-                fresh.append(f)
-        if not fresh:
+                new_here[f.key] = f
+        fresh, confirmed = list(new_here.values()), list(confirmed.values())
+        if not fresh and not confirmed:
             return
         saved = self.mempool.snapshot()
         status, links = {}, {}
@@ -134,12 +122,15 @@ class Intake(ChildActor):
                 self._classify(f, status, links)
         try:
             new = store.save_new_fills(self.db, fresh, status, links)  # persisted before routed
+            for f in confirmed:
+                status[f.key] = self._status(f)
+            store.set_statuses(self.db, {f.key: status[f.key] for f in confirmed})
         except sqlite3.Error as e:
             self.mempool.restore(saved)
-            self.log.error("intake: cannot store {} fills ({}); retrying in {}s", len(fresh), e, RETRY_S)
+            self.log.error("intake: cannot store {} fills ({}); retrying in {}s", len(fresh) + len(confirmed), e, RETRY_S)
             if not self.retry:
                 self.wakeupAfter(timedelta(seconds=RETRY_S), payload=RETRY)
-            self.retry.extend(fresh)
+            self.retry.extend(fresh + [f for f in fills if f.key in {c.key for c in confirmed}])
             return
         new_keys = {f.key for f in new}
         for f in fresh:
@@ -148,9 +139,14 @@ class Intake(ChildActor):
         for f in new:
             self.seen[f.key] = f.source_ts_ms
             self._count_new(f, status[f.key])
+            if status[f.key] == "unconfirmed":
+                self.unconfirmed[f.key] = f
+        for f in confirmed:
+            del self.unconfirmed[f.key]
+            self.log.info("intake: repeat {} confirmed by the backstop; copying it", f.key[:60])
         done = [k for k in set(links.values()) if self.mempool.closed(k)]
         store.set_status(self.db, done, "confirmed")
-        to_copy = [f for f in new if status[f.key] in TO_COPY]
+        to_copy = [f for f in new + confirmed if status[f.key] in TO_COPY]
         self._route(to_copy)
         if any(f.provisional for f in new):
             self._arm_pending()
@@ -162,15 +158,30 @@ class Intake(ChildActor):
             self.report(StageTiming(key=f.key, stages=(("recv", f.recv_mono_ns), *arrival, ("intake", intake_ns)),
                                     source_ts_ms=f.source_ts_ms))
 
+    def _plausible(self, fills: list) -> list:
+        now, out = _now_ms(), []
+        for f in fills:
+            why = implausible(f, now)
+            if why is None:
+                out.append(f)
+                continue
+            self.counters[f.feed].invalid += 1
+            self.logs.warn(self.log, why, "intake: a {} fill with an implausible {} was dropped ({})", f.feed, why,
+                           str(f.key)[:80])
+        return out
+
     def _status(self, f) -> str:
         now = _now_ms()
         if f.source_ts_ms < self.started_ms and now - f.source_ts_ms > self.config.copy.max_fill_age_at_start_s * 1000:
             return "stale"
-        routable = f"coalescer:{f.token_id}" in self.peers and f.token_id not in self.buffers
-        return "routed" if routable else "buffered"
+        if needs_corroboration(f) and f.key not in self.unconfirmed:
+            return "unconfirmed"
+        return "routed" if self.router.routable(f.token_id) else "buffered"
 
     def _classify(self, f, status: dict, links: dict) -> None:
         """The mempool path's say on a fill new by key (status "routed" or "buffered" so far)."""
+        if status[f.key] == "unconfirmed":
+            return
         if f.provisional:
             verdict = self.mempool.on_provisional(f, self.config.copy.copy_pending_fills)
             if verdict != "provisional" or status[f.key] != "buffered":
@@ -187,6 +198,9 @@ class Intake(ChildActor):
         if status in ("linked", "confirmed"):  # the same trade came first from another feed
             c.duplicates += 1
             return
+        if status == "unconfirmed":
+            c.unconfirmed += 1
+            return
         c.first_seen += 1
         c.stale += status == "stale"
         recv_wall_ms = time.time() * 1000 - (time.monotonic_ns() - f.recv_mono_ns) / 1e6
@@ -195,78 +209,33 @@ class Intake(ChildActor):
             c.lag_envelope.append(recv_wall_ms - f.envelope_ts_ms)
 
     def _route(self, fills: list) -> None:
-        by_token: dict[str, list] = {}
-        for f in fills:
-            by_token.setdefault(f.token_id, []).append(f)
-        for token, group in by_token.items():
-            addr = self.peers.get(f"coalescer:{token}")
-            if addr is not None and token not in self.buffers:
-                self.send(addr, FillBatch(fills=tuple(group), sent_ns=time.monotonic_ns()))
-            else:
-                if token not in self.buffers and not self._end_known(token, group[0]):
-                    self._hold(token)
-                self.buffers.setdefault(token, []).extend(group)
-                self._ask_for(token, group[0])
-
-    # ------------------------------------------------------------ coalescers and facts
-
-    def _ask_for(self, token: str, fill) -> None:
-        if time.monotonic() - self.asked.get(token, -1e9) >= ENSURE_EVERY_S and self.parent is not None:
-            facts = self.facts.get(token)
-            end_ts = facts.end_ts if facts else (end_ts_from_slug(fill.slug) or 0)
-            self.send(self.parent, EnsureCoalescer(key=token, condition_id=fill.condition_id, end_ts=end_ts))
-            self.asked[token] = time.monotonic()
-            if not end_ts:
-                self.end_unknown.add(token)
-        if token not in self.facts and token not in self.facts_asked and "catalog" in self.peers:
-            self.facts_asked.add(token)
-            self.send(self.peers["catalog"], NeedMarketFacts(key=token, condition_id=fill.condition_id, slug=fill.slug))
-        if not self._ensure_armed:
+        if not fills:
+            return
+        self.router.route(fills)
+        if self.router.buffers and not self._ensure_armed:
             self._ensure_armed = True
             self.wakeupAfter(timedelta(seconds=ENSURE_EVERY_S), payload=ENSURE)
+        self._arm_facts_wait()
 
-    def _end_known(self, token: str, fill) -> bool:
-        return token in self.facts or bool(end_ts_from_slug(fill.slug))
+    def _arm_facts_wait(self) -> None:
+        left = self.router.next_hold_s()
+        if left is not None:
+            self.wakeupAfter(timedelta(seconds=left), payload=FACTS_WAIT)
 
-    def _hold(self, token: str) -> None:
-        wait_s = self.config.copy.market_facts_wait_ms / 1000
-        if wait_s > 0:
-            self.hold_until[token] = time.monotonic() + wait_s
-            self.wakeupAfter(timedelta(seconds=wait_s), payload=FACTS_WAIT)
+    # ------------------------------------------------------------ coalescers and markets
 
     def on_peers(self) -> None:
-        self._flush_ready()
+        self.router.flush_ready()
 
-    def _flush_ready(self) -> None:
-        """Route each buffer whose coalescer exists, unless it still waits for its market's end."""
-        now = time.monotonic()
-        for token in [t for t in self.buffers if f"coalescer:{t}" in self.peers]:
-            if not self._end_known(token, self.buffers[token][0]):
-                if now < self.hold_until.get(token, 0):
-                    continue
-                if token in self.hold_until:
-                    self.log.warning("no market end for token {} after {} ms: its fills go on, and risk decides",
-                                     token[:16], self.config.copy.market_facts_wait_ms)
-            self.hold_until.pop(token, None)
-            group = self.buffers.pop(token)
-            store.set_status(self.db, [f.key for f in group if not f.provisional], "routed")  # written before sent
-            store.set_status(self.db, [f.key for f in group if f.provisional], "provisional", only_from="buffered")
-            self.send(self.peers[f"coalescer:{token}"], FillBatch(fills=tuple(group)))
-            self.asked.pop(token, None)
+    def receiveMsg_Market(self, msg: Market, sender) -> None:
+        self.router.learn(msg)
+        self.router.flush_ready()
 
     def on_reload(self) -> None:
         if self.mempool is not None:
             self.mempool.pending.timeout_s = self.config.copy.mempool_confirm_timeout_s
-
-    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender) -> None:
-        for token in map(str, msg.token_ids):
-            self.facts[token] = msg
-            # A coalescer asked for before its market's end was known (a mempool fill has no slug)
-            # learns it now, so the supervisor can retire it after the market ends.
-            if msg.end_ts and token in self.end_unknown and self.parent is not None:
-                self.end_unknown.discard(token)
-                self.send(self.parent, EnsureCoalescer(key=token, condition_id=msg.condition_id, end_ts=msg.end_ts))
-        self._flush_ready()
+        if self.router is not None:
+            self.router.wait_s = self.config.copy.market_facts_wait_ms / 1000
 
     # ------------------------------------------------------------ timers
 
@@ -279,14 +248,14 @@ class Intake(ChildActor):
             self._accept(fills)
         elif payload == ENSURE:
             self._ensure_armed = False
-            for token, group in list(self.buffers.items()):
-                self._ask_for(token, group[0])
+            for token, group in list(self.router.buffers.items()):
+                self.router.ask(token, group[0])
+            if self.router.buffers:
+                self._ensure_armed = True
+                self.wakeupAfter(timedelta(seconds=ENSURE_EVERY_S), payload=ENSURE)
         elif payload == FACTS_WAIT:
-            self._flush_ready()
-            now = time.monotonic()
-            due = [t for t in self.hold_until.values() if t > now]
-            if due:  # a timer may fire a little early
-                self.wakeupAfter(timedelta(seconds=min(due) - now), payload=FACTS_WAIT)
+            self.router.flush_ready()
+            self._arm_facts_wait()  # a timer may fire a little early
         elif payload == PENDING:
             self._pending_armed = False
             self._expire_pending()
@@ -301,23 +270,12 @@ class Intake(ChildActor):
             self.wakeupAfter(timedelta(seconds=PENDING_EVERY_S), payload=PENDING)
 
     def _expire_pending(self) -> None:
-        expired = self.mempool.expire()
-        if not expired:
-            return
-        store.set_status(self.db, [f.key for f, _, _ in expired], "failed")
-        policy = self.config.copy.pending_revert_policy
-        unwind = []
-        for f, confirmed, copied in expired:
-            if not copied:
-                self.log.info("intake: held mempool fill {} was never settled", f.key[:40])
-                continue
-            text = (f"the source's settlement {f.tx_hash[:14]} of {f.side} {f.size} token {f.token_id[:12]} was not "
-                    f"confirmed in {self.config.copy.mempool_confirm_timeout_s:g}s (confirmed {confirmed}); "
-                    f"our copy is {'unwound' if policy == 'unwind' else 'held'}")
+        copy = self.config.copy
+        keys, alerts, unwind = self.mempool.failures(copy.pending_revert_policy, copy.mempool_confirm_timeout_s)
+        store.set_status(self.db, keys, "failed")
+        for text in alerts:
             self.log.warning("intake: {}", text)
             self.report(Alert(condition="pending_failed", text=text))
-            if policy == "unwind" and f.size - confirmed > 0:
-                unwind.append(_unwind_fill(f, f.size - confirmed))
         if unwind:
             new = store.save_new_fills(self.db, unwind, {f.key: self._status(f) for f in unwind})
             self._route(new)
@@ -332,6 +290,7 @@ class Intake(ChildActor):
         cutoff = _now_ms() - RETAIN_H * 3_600_000
         if len(self.seen) > 50_000:
             self.seen = {k: ts for k, ts in self.seen.items() if ts >= cutoff}
+            self.unconfirmed = {k: f for k, f in self.unconfirmed.items() if f.source_ts_ms >= cutoff}
 
     def _reload_pending(self) -> None:
         timeout_ms = self.config.copy.mempool_confirm_timeout_s * 1000
@@ -348,9 +307,3 @@ class Intake(ChildActor):
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _unwind_fill(f, size):
-    """The opposite of a copied provisional fill whose settlement failed (the unconfirmed part)."""
-    return replace(f, key=f"unwind|{f.key}", side="SELL" if f.side == "BUY" else "BUY", size=size, provisional=False,
-                   source_ts_ms=_now_ms(), recv_mono_ns=time.monotonic_ns(), envelope_ts_ms=0)

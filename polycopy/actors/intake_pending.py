@@ -83,6 +83,21 @@ class PendingRouter:
             self.copied.discard(fill.key)
         return out
 
+    def failures(self, policy: str, timeout_s: float) -> tuple[list[str], list[str], list[SourceFill]]:
+        """Expire what is past the timeout: (their keys, an alert text per copied one, the unwind fills
+        `pending_revert_policy: unwind` asks for: the opposite of the unconfirmed part)."""
+        keys, alerts, unwind = [], [], []
+        for f, confirmed, copied in self.expire():
+            keys.append(f.key)
+            if not copied:
+                continue
+            alerts.append(f"the source's settlement {f.tx_hash[:14]} of {f.side} {f.size} token {f.token_id[:12]} was "
+                          f"not confirmed in {timeout_s:g}s (confirmed {confirmed}); our copy is "
+                          f"{'unwound' if policy == 'unwind' else 'held'}")
+            if policy == "unwind" and f.size - confirmed > 0:
+                unwind.append(unwind_fill(f, f.size - confirmed))
+        return keys, alerts, unwind
+
     def reload(self, fill: SourceFill, copied: bool, age_s: float, confirmed: Decimal) -> None:
         """A provisional fill still open before a restart."""
         self.pending.on_provisional(fill)
@@ -117,3 +132,9 @@ class PendingRouter:
         cutoff = self.clock() - self.pending.timeout_s
         while self.recent and self.recent[0][0] < cutoff:
             self.recent.popleft()
+
+
+def unwind_fill(f: SourceFill, size: Decimal) -> SourceFill:
+    """The opposite of a copied provisional fill whose settlement failed (the unconfirmed part)."""
+    return replace(f, key=f"unwind|{f.key}", side="SELL" if f.side == "BUY" else "BUY", size=size, provisional=False,
+                   source_ts_ms=time.time_ns() // 1_000_000, recv_mono_ns=time.monotonic_ns(), envelope_ts_ms=0)

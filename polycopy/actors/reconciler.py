@@ -6,8 +6,11 @@ A round gathers, on the I/O thread (io_jobs.py): the source's /positions and /ac
 and mid prices for tokens the source no longer lists. policy/reconcile.py decides per token;
 risk still enforces every cap. Never touched: resolved or closed markets, markets inside the
 near-expiry cutoff, tokens either side traded in the last `settle_s` (the copy path is on
-them), tokens with a correction in flight. Every correction and skip is logged and counted
-with its cause. In dry_run nothing fills, so drifts are only logged.
+them), tokens with a correction in flight, and the side of a token whose copy the venue or risk
+refused for a standing reason (store/refusals.py: region, balance, market state or rules) — a
+refused copy is not a missed fill. Every correction and skip is logged and counted with its
+cause ("skip:refused:<reason>" names the refusals left alone). In dry_run nothing fills, so
+drifts are only logged.
 """
 from __future__ import annotations
 
@@ -22,15 +25,17 @@ from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
 from polycopy.clients.positions import PositionsClient
 from polycopy.config.models import Mode
-from polycopy.messages import CopyIntent, MarketFacts, NeedMarketFacts, PositionsReply, PositionsSnapshot
+from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
 from polycopy.policy.reconcile_memory import Memory, last_trades
 from polycopy.store import positions as store
+from polycopy.store.refusals import standing_refusals
 from polycopy.store.db import open_db
 
 ROUND, FACTS_WAIT = "reconcile-round", "reconcile-facts-wait"
 FACTS_WAIT_S = 3.0  # a round waits this long for the facts of markets new to us
 FIRST_ROUND_S = 2.0
+REFUSALS_KEPT_S = 86_400  # a standing refusal explains a token's drift for this long
 ZERO = Decimal(0)
 
 
@@ -57,7 +62,7 @@ class Reconciler(ChildActor):
         self.db = None
         self.round: Round | None = None
         self.n = 0
-        self.facts: dict[str, MarketFacts] = {}
+        self.markets: dict[str, Market] = {}
         self.memory = Memory()
         self.asked_slugs: set[str] = set()
         self.asked_facts: set[str] = set()
@@ -101,9 +106,9 @@ class Reconciler(ChildActor):
     def _live_wallet(self) -> str:
         from eth_account import Account
 
-        from polycopy.config.loader import load_secrets
+        from polycopy.config import process_secrets
 
-        s = load_secrets()
+        s = process_secrets()
         if s.funder:
             return s.funder.lower()
         return Account.from_key(s.private_key.get_secret_value()).address.lower() if s.private_key else ""
@@ -204,7 +209,7 @@ class Reconciler(ChildActor):
             source = {p.token_id: p for p in r.source}
             p = Params.from_config(self.config)
             r.waiting = {t for t in set(source) | {t for t, s in r.ours.items() if s > 0}
-                         if t not in self.facts and t not in self.asked_facts
+                         if t not in self.markets and t not in self.asked_facts
                          and self.memory.may_act(t, source.get(t), r.ours.get(t, ZERO), p)}
             slugs = {p.token_id: (p.condition_id, p.slug) for p in r.source}
             for t in sorted(r.waiting):
@@ -232,12 +237,13 @@ class Reconciler(ChildActor):
         trades = last_trades(r.activity)
         observe_only = self.config.execution.mode is Mode.dry_run
         tokens = sorted(set(source) | {t for t, s in r.ours.items() if s > 0})
+        refused = standing_refusals(self.db, now - REFUSALS_KEPT_S)
         done = Counter()
         for token in tokens:
             pos = source.get(token)
             price = pos.cur_price if pos is not None else r.prices.get(token, ZERO)
-            view = mem.view(token, pos, r.ours.get(token, ZERO), price, self.facts.get(token), trades.get(token, 0),
-                            now, p)
+            view = mem.view(token, pos, r.ours.get(token, ZERO), price, self.markets.get(token), trades.get(token, 0),
+                            now, p, {side: why for (t, side), why in refused.items() if t == token})
             out = plan(view, now, p)
             if out is None:
                 continue
@@ -258,7 +264,7 @@ class Reconciler(ChildActor):
         self.log.info("reconcile round {}: {} tokens, {}", r.n, len(tokens), dict(done) or "all in line")
 
     def _note_activity(self, acts) -> None:
-        tokens_of = {f.condition_id: f.token_ids for f in self.facts.values()}
+        tokens_of = {f.condition_id: f.token_ids for f in self.markets.values()}
         changes, unknown = self.memory.note_activity(acts, tokens_of)
         for c in changes:
             self.counts[f"activity:{c.cause}"] += 1
@@ -275,7 +281,7 @@ class Reconciler(ChildActor):
             intent_id=iid, token_id=c.token_id, condition_id=c.condition_id, side=c.side, size=c.size,
             source_price=c.price, source_size=abs(c.target - c.ours), fill_keys=(),
             first_recv_mono_ns=time.monotonic_ns(), source_ts_ms=int(now * 1000), reason="reconcile",
-            opening=c.opening, market_end_ts=c.end_ts, slug=c.slug,
+            opening=c.opening, market=self.markets.get(c.token_id),
         )
         if not self.tell("risk", intent):
             return False
@@ -285,9 +291,9 @@ class Reconciler(ChildActor):
 
     # ------------------------------------------------------------ facts
 
-    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender):
+    def receiveMsg_Market(self, msg: Market, sender):
         for t in msg.token_ids:
-            self.facts[str(t)] = msg
+            self.markets[str(t)] = msg
         r = self.round
         if r is not None and r.waiting:
             r.waiting.difference_update(str(t) for t in msg.token_ids)

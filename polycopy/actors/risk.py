@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from polycopy.actors.base import ChildActor
-from polycopy.messages import ApprovedIntent, CopyIntent, Init, MarketFacts, OrderOutcome, RiskDecision, StageTiming
+from polycopy.messages import ApprovedIntent, CopyIntent, Init, OrderOutcome, RiskDecision, StageTiming
 from polycopy.policy.risk import SETTLED, Decision, Limits, decide, entry_for, utc_day
 from polycopy.store import exposure
 from polycopy.store.db import open_db
@@ -25,7 +25,6 @@ class Risk(ChildActor):
         self.db = None
         self.book = None
         self.limits: Limits | None = None
-        self.facts: dict[str, MarketFacts] = {}  # token id -> facts
 
     def on_init(self, msg: Init) -> None:
         self.db = open_db(self.config.store.path, self.config.store.synchronous)
@@ -38,16 +37,12 @@ class Risk(ChildActor):
         self.limits = Limits.from_config(self.config)
         self.log.info("risk limits reloaded")
 
-    def receiveMsg_MarketFacts(self, msg: MarketFacts, sender):
-        for token in msg.token_ids:
-            self.facts[token] = msg
-
     def receiveMsg_CopyIntent(self, msg: CopyIntent, sender):
         t_in = time.monotonic_ns()
         if "executor" not in self.peers:
             d = Decision("rejected", "executor_unavailable")
         else:
-            d = decide(msg, self.clock(), self.limits, self.book, self.facts.get(msg.token_id), self.kill_tripped)
+            d = decide(msg, self.clock(), self.limits, self.book, self.kill_tripped, self.entries_paused)
         if d.approved:
             entry = entry_for(msg, d)
             exposure.save_entry(self.db, entry)  # committed before the order can exist

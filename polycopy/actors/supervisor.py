@@ -19,14 +19,18 @@ from polycopy.actors.base import ChildActor
 from polycopy.messages import (
     Alert,
     ChildFailed,
+    CloseOnly,
     EnsureCoalescer,
+    EntriesChanged,
     Init,
     KillSwitchChanged,
+    PauseEntries,
     Peers,
     Ping,
     Pong,
     ReloadConfig,
     ResetKillSwitch,
+    ResumeEntries,
     RetireCoalescer,
     Shutdown,
     ShutdownDone,
@@ -35,6 +39,7 @@ from polycopy.messages import (
     TripKillSwitch,
 )
 from polycopy.store import control, create_schema, open_db
+from polycopy.store.db import DURABLE
 
 # role -> "module:Class", created in this order (peers first, watchers last).
 CHILDREN = {
@@ -47,9 +52,11 @@ CHILDREN = {
     "backstop": "polycopy.actors.backstop_watcher:BackstopWatcher",
     "mempool": "polycopy.actors.mempool_watcher:MempoolWatcher",
     "reconciler": "polycopy.actors.reconciler:Reconciler",
+    "telegram": "polycopy.actors.telegram:TelegramControl",
 }
 # Children that exist only when the config asks for them.
-OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url), "reconciler": lambda cfg: cfg.reconcile.enabled}
+OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url), "reconciler": lambda cfg: cfg.reconcile.enabled,
+            "telegram": lambda cfg: load_class("polycopy.actors.telegram:telegram_wanted")(cfg)}
 COALESCER = "polycopy.actors.coalescer:Coalescer"
 TICK = "tick"
 RESTART = "restart"
@@ -89,6 +96,8 @@ class Supervisor(ChildActor):
         self.children: dict[str, Child] = {}  # name -> Child
         self.failures: deque[float] = deque()
         self.kill_reason = ""
+        self.operator_pause = ""  # the operator's pause of entries (persisted), "" when none
+        self.venue_close_only = ""  # the venue allows closing trades only (this run), "" when not
         self.stopping = None  # (requester, reason) while shutting down
         self.db = None
         self.nonce = 0
@@ -101,8 +110,11 @@ class Supervisor(ChildActor):
     def on_init(self, msg: Init) -> None:
         self.parent = None  # the runner is not an actor to report failures to
         create_schema(self.config.store.path, self.config.store.synchronous)  # before any child opens the file
-        self.db = open_db(self.config.store.path, self.config.store.synchronous)
-        self.kill_tripped, self.kill_reason = control.load_kill_switch(self.db)
+        self.db = open_db(self.config.store.path, DURABLE)  # the kill switch survives a power loss
+        self.kill_tripped, self.kill_reason = control.load_switch(self.db, control.KILL_SWITCH)
+        paused, reason = control.load_switch(self.db, control.ENTRIES_PAUSED)
+        self.operator_pause = (reason or "paused") if paused else ""
+        self.entries_paused = self._entries_reason()
         control.clear_shutdown_request(self.db)
         self.handleDeadLetters()
         for role, path in self.children_spec.items():
@@ -118,7 +130,8 @@ class Supervisor(ChildActor):
         self.children[child.name] = child
         self.send(
             child.addr,
-            Init(config=self.config, peers=self._peer_map(), key=child.key, kill_switch_tripped=self.kill_tripped),
+            Init(config=self.config, peers=self._peer_map(), key=child.key, kill_switch_tripped=self.kill_tripped,
+                 entries_paused=self.entries_paused),
         )
 
     def _peer_map(self) -> dict:
@@ -257,16 +270,53 @@ class Supervisor(ChildActor):
         self.send(sender, KillSwitchChanged(tripped=False, reason=msg.reason))
 
     def _set_kill(self, tripped: bool, reason: str) -> None:
-        control.save_kill_switch(self.db, tripped, reason)  # persisted before anyone is told
+        control.save_switch(self.db, control.KILL_SWITCH, tripped, reason)  # persisted before anyone is told
         self.kill_tripped, self.kill_reason = tripped, reason
         (self.log.error if tripped else self.log.warning)("kill switch {}: {}", "TRIPPED" if tripped else "reset", reason)
         self._alert("kill_switch", f"kill switch tripped: {reason}", resolved=not tripped)
         self._tell_children(KillSwitchChanged(tripped=tripped, reason=reason))
 
+    # ------------------------------------------------------------ entries (open no new positions)
+
+    def _entries_reason(self) -> str:
+        """The reason code risk refuses opening trades with now: the venue's close-only mode first, then
+        the operator's pause ("" when entries are open)."""
+        return self.venue_close_only or ("entries_paused" if self.operator_pause else "")
+
+    def receiveMsg_PauseEntries(self, msg: PauseEntries, sender):
+        control.save_switch(self.db, control.ENTRIES_PAUSED, True, msg.reason)
+        self.operator_pause = msg.reason or "paused"
+        self._entries_changed(f"entries paused by {msg.source or 'the operator'}: {msg.reason}", sender)
+
+    def receiveMsg_ResumeEntries(self, msg: ResumeEntries, sender):
+        control.save_switch(self.db, control.ENTRIES_PAUSED, False, "")
+        self.operator_pause = ""
+        self._entries_changed(f"entries resumed by {msg.source or 'the operator'}", sender)
+
+    def receiveMsg_CloseOnly(self, msg: CloseOnly, sender):
+        if self.venue_close_only == msg.reason:
+            return
+        self.venue_close_only = msg.reason
+        self._alert("close_only", f"the venue allows closing trades only from this host ({msg.reason}): no new "
+                                  f"positions until a restart probes it again. {msg.detail}"[:500])
+        self._entries_changed(f"close-only mode: {msg.reason}")
+
+    def _entries_changed(self, what: str, requester=None) -> None:
+        self.log.warning("{}", what)
+        self.entries_paused = self._entries_reason()
+        changed = EntriesChanged(reason=self.entries_paused)
+        self._tell_children(changed)
+        if requester is not None:
+            self.send(requester, changed)
+
     def _tell_children(self, msg) -> None:
         for c in self.children.values():
             if c.addr is not None:
                 self.send(c.addr, msg)
+
+    def receiveMsg_Alert(self, msg: Alert, sender):
+        """From the runner (a refused policy reload): telemetry delivers it like our own."""
+        self._alert(msg.condition, msg.text, msg.resolved)
 
     def _alert(self, condition: str, text: str, resolved: bool = False) -> None:
         t = self.children.get("telemetry")
@@ -287,6 +337,8 @@ class Supervisor(ChildActor):
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_ts, 1),
             "kill_switch": {"tripped": self.kill_tripped, "reason": self.kill_reason},
+            "entries": {"paused": bool(self.entries_paused), "reason": self.entries_paused,
+                        "operator_pause": self.operator_pause, "venue_close_only": self.venue_close_only},
             "children": {
                 c.name: {"pid": c.pid, "restarts": c.restarts, "alive": c.addr is not None}
                 for c in sorted(self.children.values(), key=lambda c: c.name)

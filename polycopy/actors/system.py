@@ -4,7 +4,9 @@ Thespian 4.0.1 binds every actor socket to all interfaces and unpickles whatever
 (THESPIAN.md §6.7): on a VPS that is remote code execution. `_bind_loopback_only` makes every
 socket of the system bind to the address it advertises, which THESPIAN_BASE_IPADDR pins to
 127.0.0.1. Actor processes are forked from the process that imported this module, so the
-patch reaches all of them.
+patch reaches all of them. Loopback still lets any local user in: every frame is also
+authenticated (transport_auth.py) with a per-run key that `start_system` writes to the state
+folder and `attach_system` reads from there, each before `ActorSystem()`.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from pathlib import Path
 from thespian.actors import ActorSystem
 from thespian.system.transport import IPBase
 
+from polycopy.actors import transport_auth
 from polycopy.errors import SystemNotRunningError, SystemRunningError
+from polycopy.store.private import private_dir, private_umask
 
 BASE = "multiprocTCPBase"
 SUPERVISOR_NAME = "supervisor"
@@ -59,22 +63,32 @@ def log_defs(level: str = "WARNING") -> dict:
     }
 
 
+def key_path(state_dir: Path, port: int) -> Path:
+    """The transport key of the system on `port` (one file per port: `--sim` and a real run may
+    share a state folder, never a port)."""
+    return state_dir / f"actors-{port}.key"
+
+
 def start_system(port: int, state_dir: Path) -> ActorSystem:
-    """Start a fresh system. Refuses when something already answers on the admin port."""
+    """Start a fresh system with a fresh transport key. Refuses when something already answers on
+    the admin port."""
     if admin_answers(port):
         raise SystemRunningError(
             f"another polycopy (or another program) already answers on admin port {port}; "
             f"stop it first with `python run.py --config ... --shutdown`"
         )
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_umask()  # every process of the system is forked from here
+    private_dir(state_dir)
     os.environ.setdefault("THESPLOG_FILE", str(state_dir / "thespian.log"))
+    transport_auth.install(transport_auth.new_key_file(key_path(state_dir, port)))
     return ActorSystem(BASE, {"Admin Port": port}, logDefs=log_defs())
 
 
-def attach_system(port: int) -> ActorSystem:
-    """Attach to the running system. Never starts one by accident."""
+def attach_system(port: int, state_dir: Path) -> ActorSystem:
+    """Attach to the running system with its key. Never starts one by accident."""
     if not admin_answers(port):
         raise SystemNotRunningError(f"no polycopy is running (nothing answers on admin port {port})")
+    transport_auth.install(transport_auth.read_key_file(key_path(state_dir, port)))
     return ActorSystem(BASE, {"Admin Port": port}, logDefs=log_defs())
 
 

@@ -73,6 +73,8 @@ class Telemetry(ChildActor):
         except OSError as e:
             self.log.error("metrics endpoint not started on 127.0.0.1:{}: {}", tcfg.metrics_port, e.strerror or e)
         self.metrics.kill_switch.set(1 if self.kill_tripped else 0)
+        self.metrics.mode(self.config.mode.value)
+        self.metrics.entries_paused.set(1 if self.entries_paused else 0)
         self.policy = AlertPolicy(tcfg.alerts.cooldown_s)
         self._start_sender()
         if tcfg.write_csv and self.config.mode.value in ("dry_run", "paper"):
@@ -81,9 +83,9 @@ class Telemetry(ChildActor):
         self.wakeupAfter(timedelta(seconds=TICK_S), payload=TICK)
 
     def _start_sender(self) -> None:
-        from polycopy.config import load_secrets
+        from polycopy.config import process_secrets
 
-        secrets = load_secrets(dotenv=Path(".env"))
+        secrets = process_secrets()
         urls = split_urls(secrets.alert_urls.get_secret_value() if secrets.alert_urls else "")
         if urls:
             self.sender = AlertSender(urls, scrub=make_scrubber(secrets.values()))
@@ -131,7 +133,7 @@ class Telemetry(ChildActor):
 
     def receiveMsg_RiskDecision(self, msg: RiskDecision, sender):
         self.counters[f"risk_{msg.decision}"] += 1
-        self.metrics.risk.labels(msg.decision, msg.reason or "-").inc()
+        self.metrics.decision(msg.decision, msg.reason)
 
     def receiveMsg_OrderOutcome(self, msg: OrderOutcome, sender):
         seen = (msg.intent_id, msg.status, msg.filled_size)
@@ -142,9 +144,7 @@ class Telemetry(ChildActor):
             self.outcomes_seen.popitem(last=False)
         now = time.monotonic()
         self.counters[f"orders_{msg.status}"] += 1
-        self.metrics.orders.labels(msg.status).inc()
-        if msg.status in ("rejected", "not_sent"):
-            self.metrics.rejects.labels(msg.reason or "-").inc()
+        self.metrics.outcome(msg.status, msg.reason)
         if msg.status in SENT_STATUSES:
             self.orders.append((now, order_failed(msg.status, msg.reason)))
         if msg.status == "rejected":
@@ -213,6 +213,11 @@ class Telemetry(ChildActor):
             self.orders.clear()
             self.timings.work.clear()
 
+    def receiveMsg_EntriesChanged(self, msg, sender):
+        super().receiveMsg_EntriesChanged(msg, sender)
+        if self.metrics is not None:
+            self.metrics.entries_paused.set(1 if msg.reason else 0)
+
     # ------------------------------------------------------------ feeds and alerts
 
     def receiveMsg_FeedHealth(self, msg: FeedHealth, sender):
@@ -227,7 +232,7 @@ class Telemetry(ChildActor):
         self._check_feeds(now)
 
     def receiveMsg_FeedStats(self, msg: FeedStats, sender):
-        self.metrics.feed_first.labels(msg.feed).set(msg.first_seen)
+        self.metrics.feed_stats(msg.feed, msg.first_seen)
         self.feed_stats[msg.feed] = {"first_seen": msg.first_seen, "duplicates": msg.duplicates, "stale": msg.stale,
                                      "lag_source_ms_p50": msg.lag_source_ms_p50}
 

@@ -14,7 +14,7 @@ import urllib3
 from polycopy.clients.http import pool
 from polycopy.errors import Malformed, OperationalError, TemporaryError
 from polycopy.venue import clob
-from polycopy.wire.clob import Book, ClobMarket, VenueOrder, parse_book, parse_clob_market, parse_order
+from polycopy.wire.clob import Book, VenueOrder, parse_book, parse_order
 from polycopy.wire.jsontext import loads
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
@@ -96,20 +96,6 @@ class ClobRest:
         if status != 200:
             raise TemporaryError(f"GET /book: HTTP {status}")
         return parse_book(data)
-
-    def market_info(self, token_id: str) -> ClobMarket:
-        """Slow path: /markets-by-token then /clob-markets (tick, minimum size, neg-risk, tokens)."""
-        status, _, data = self.request("GET", f"/markets-by-token/{token_id}")
-        cid = data.get("condition_id") if isinstance(data, dict) else None
-        if status != 200 or not isinstance(cid, str) or not cid:
-            raise TemporaryError(f"GET /markets-by-token: HTTP {status}")
-        status, _, info = self.request("GET", f"/clob-markets/{cid}")
-        if status != 200 or not isinstance(info, dict):
-            raise TemporaryError(f"GET /clob-markets: HTTP {status}")
-        try:
-            return parse_clob_market(cid, info)
-        except Malformed as e:
-            raise TemporaryError(f"GET /clob-markets: malformed answer ({e})") from None
 
     # ------------------------------------------------------------ credentials (L1)
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from polycopy.clients.http import HttpClient
 from polycopy.errors import Malformed, RejectedError, TemporaryError
-from polycopy.messages import MarketFacts
+from polycopy.messages import Market
 from polycopy.wire.clob import parse_tick_size
 from polycopy.wire.gamma import GammaMarket, parse_keyset, parse_single
 from polycopy.wire.jsontext import loads
@@ -29,10 +29,11 @@ KEYSET = "/markets/keyset"
 BY_ID = ("clob_token_ids", "position_ids", "condition_ids")
 
 
-def facts_of(m: GammaMarket) -> MarketFacts:
-    return MarketFacts(condition_id=m.condition_id, token_ids=m.token_ids, outcomes=m.outcomes, end_ts=m.end_ts,
-                       tick_size=m.tick_size, min_order_size=m.min_order_size, neg_risk=m.neg_risk,
-                       version=m.version, slug=m.slug, accepting_orders=m.accepting_orders)
+def market_of(m: GammaMarket) -> Market:
+    """What Gamma says; the catalog completes the end (policy.markets.market_end) and the tick."""
+    return Market(condition_id=m.condition_id, token_ids=m.token_ids, outcomes=m.outcomes, end_ts=m.end_ts,
+                  tick_size=m.tick_size, min_order_size=m.min_order_size, neg_risk=m.neg_risk, version=m.version,
+                  slug=m.slug, title=m.title, accepting_orders=m.accepting_orders)
 
 
 class MarketsApi:
@@ -53,24 +54,24 @@ class MarketsApi:
             raise TemporaryError(f"gamma keyset: malformed market ({page.bad[0]})")
         return list(page.markets)
 
-    def market_by_token(self, token_id: str) -> MarketFacts | None:
+    def market_by_token(self, token_id: str) -> Market | None:
         """A v1 token id is in `clobTokenIds`, a v2 position id in `positionIds`: try both."""
         for name in ("clob_token_ids", "position_ids"):
             for m in self.lookup(name, token_id):
                 if token_id in m.token_ids:
-                    return facts_of(m)
+                    return market_of(m)
         return None
 
-    def market_by_condition(self, condition_id: str) -> MarketFacts | None:
+    def market_by_condition(self, condition_id: str) -> Market | None:
         found = [m for m in self.lookup("condition_ids", condition_id) if m.condition_id == condition_id.lower()]
-        return facts_of(found[0]) if found else None
+        return market_of(found[0]) if found else None
 
-    def market_by_slug(self, slug: str) -> MarketFacts | None:
+    def market_by_slug(self, slug: str) -> Market | None:
         answer = self.gamma.read(f"/markets/slug/{quote(slug, safe='')}", ok=(200, 404))
         if answer.status == 404:
             return None
         try:
-            return facts_of(parse_single(answer.body))
+            return market_of(parse_single(answer.body))
         except Malformed as e:
             raise TemporaryError(f"gamma market {slug[:60]}: malformed ({e})") from None
 

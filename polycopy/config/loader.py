@@ -1,52 +1,150 @@
-"""Load the policy YAML and the secrets from the environment, with one clear message per problem."""
+"""Load the policy YAML, with one clear message per problem; the same checks at start and on reload.
+
+A file that says less than it seems to is refused: an empty or comment-only file (every cap at its
+default), a key written twice (PyYAML keeps the last silently), a file without the caps or the
+source wallet (a truncated save read by the hot reload). YAML errors give the line and column,
+never the text of the line: it may hold a secret pasted in the wrong file.
+"""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
-from polycopy.config.models import Config, Mode
-from polycopy.errors import ConfigError
+from polycopy.config import rules
+from polycopy.config.models import Config
+from polycopy.config.secrets import (ENV_PREFIX, Secrets, load_secrets, required_secrets_missing,  # noqa: F401
+                                     with_secret_urls)
+from polycopy.errors import ConfigError, DuplicateKey as _DuplicateKey
 
 SECRET_WORDS = ("private_key", "privatekey", "secret", "passphrase", "api_key", "apikey", "password", "mnemonic")
-ENV_PREFIX = "POLYCOPY_"
+MAX_FILE_BYTES = 1_000_000
+# Never from a default: the wallet copied and the caps on money.
+REQUIRED = ("copy.source_wallet", "sizing.min_order_notional_usd", "sizing.max_notional_per_order_usd",
+            "sizing.max_notional_per_market_usd", "sizing.max_total_notional_per_15m_window_usd",
+            "risk.max_daily_volume_usd", "risk.max_portfolio_notional_usd")
+SECRET_LIKE = re.compile(r"(0x)?[0-9a-fA-F]{32,}|\S{48,}")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise _DuplicateKey(key_node.value, key_node.start_mark)
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
     """Read and validate the YAML file. Raises ConfigError naming the key and the problem."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = path.read_bytes()[:MAX_FILE_BYTES + 1].decode("utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES} bytes; not a policy file")
+    raw = parse_yaml(text, str(path))
+    if raw is None or raw == {}:
+        raise ConfigError(f"{path}: empty (or only comments): refusing to run every cap on its built-in default")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    missing = [key for key in REQUIRED if not _has(raw, key)]
+    if missing:
+        raise ConfigError("\n".join(f"{path}: {key}: missing: the source wallet and every cap must be written in the "
+                                    f"file, never taken from a default" for key in missing))
     return parse_config(raw, source=str(path), overrides=overrides)
 
 
+def control_config(path: str | Path) -> Config:
+    """For --status/--shutdown/--kill when the policy file does not validate: its `actors` and
+    `store` sections alone (the admin port, the state folder), so the operator can still stop the
+    bot or trip its kill switch while the file is being fixed. Never used to run."""
+    try:
+        raw = parse_yaml(Path(path).read_text(encoding="utf-8", errors="replace"), str(path))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return parse_config({k: raw[k] for k in ("actors", "store") if k in raw}, source=str(path))
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as e:
+        raise ConfigError(f"{source}: {_where(e.mark)}: key {_key_name(e.key)} is written twice") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        # The problem may quote a fragment of the line: only punctuation and token names stay.
+        problem = re.sub(r"'[^']*'|\"[^\"]*\"", _grammar_only, e.problem or "syntax error")
+        raise ConfigError(f"{source}: not valid YAML at {_where(mark)}: {problem}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"{source}: not valid YAML (a character YAML does not allow?)") from None
+
+
+def _grammar_only(quoted: re.Match) -> str:
+    inner = quoted.group(0)[1:-1]
+    return quoted.group(0) if re.fullmatch(r"[^\w\s]{1,3}|<[a-z ]+>", inner) else "'...'"
+
+
+def _where(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "an unknown position"
+
+
+def _key_name(key: str) -> str:
+    """A key is named in errors unless it looks like a pasted secret (a long hex or token)."""
+    return "(a value that looks like a secret)" if SECRET_LIKE.search(key) else key
+
+
+def _has(raw: dict, key: str) -> bool:
+    node = raw
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def parse_config(raw: dict, source: str = "config", overrides: dict[str, Any] | None = None) -> Config:
+    """Validate a mapping (defaults fill what it leaves out; `load_config` first refuses a file that
+    leaves out a cap): the schema, then the rules between fields."""
     for key in _secret_keys(raw):
         raise ConfigError(
             f"{source}: {key}: secrets are never read from the config file; "
-            f"set them in the environment ({ENV_PREFIX}PRIVATE_KEY, ...) or a .env file, and remove this key"
+            f"set them in the environment ({ENV_PREFIX}PRIVATE_KEY, ...) or the .env file beside it, and remove this key"
         )
     merged = _merge(raw, overrides or {})
     try:
-        return Config.model_validate(merged)
+        cfg = Config.model_validate(merged)
     except ValidationError as e:
         raise ConfigError(_describe(e, source)) from None
+    broken = rules.problems(cfg)
+    if broken:
+        raise ConfigError("\n".join(f"{source}: {line}" for line in broken))
+    return cfg
+
+
+def check_reload(old: Config, new: Config, source: str = "config") -> None:
+    """A reload may change the policy, not what is fixed at start."""
+    broken = rules.reload_problems(old, new)
+    if broken:
+        raise ConfigError("\n".join(f"{source}: {line}" for line in broken))
 
 
 def _secret_keys(node: Any, prefix: str = ""):
     if isinstance(node, dict):
         for k, v in node.items():
-            name = f"{prefix}{k}"
+            name = f"{prefix}{_key_name(str(k))}"
             if any(w in str(k).lower().replace("-", "_") for w in SECRET_WORDS):
                 yield name
             yield from _secret_keys(v, name + ".")
@@ -62,74 +160,8 @@ def _merge(base: dict, over: dict) -> dict:
 def _describe(e: ValidationError, source: str) -> str:
     lines = []
     for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = "unknown key (typo?)" if err["type"] == "extra_forbidden" else err["msg"]
+        loc = ".".join(_key_name(str(p)) for p in err["loc"]) or "(top level)"
+        msg = {"extra_forbidden": "unknown key (typo?)",
+               "value_error": str(err.get("ctx", {}).get("error", err["msg"]))}.get(err["type"], err["msg"])
         lines.append(f"{source}: {loc}: {msg}")
     return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class Secrets:
-    """Credentials from the environment only. repr never shows a value."""
-
-    private_key: SecretStr | None
-    funder: str | None  # the wallet that holds the funds (maker)
-    signature_type: int
-    api_key: SecretStr | None
-    api_secret: SecretStr | None
-    api_passphrase: SecretStr | None
-    alert_urls: SecretStr | None = None  # apprise URLs, space or comma separated
-    polygon_ws_url: SecretStr | None = None  # a node URL with a key in it; wins over venue.polygon_ws_url
-
-    def values(self) -> list[str]:
-        """Every secret value, for the log redaction filter."""
-        vals = [s.get_secret_value() for s in (self.private_key, self.api_key, self.api_secret, self.api_passphrase,
-                                                self.alert_urls, self.polygon_ws_url) if s]
-        return [v for v in vals if len(v) >= 6]
-
-
-def load_secrets(env: dict[str, str] | None = None, dotenv: Path | None = None) -> Secrets:
-    """Read secrets from the environment (and an optional .env file, which never overrides it)."""
-    if dotenv is not None and dotenv.exists():
-        from dotenv import dotenv_values
-
-        env = {**{k: v for k, v in dotenv_values(dotenv).items() if v is not None}, **(env if env is not None else os.environ)}
-    env = env if env is not None else dict(os.environ)
-
-    def secret(name: str) -> SecretStr | None:
-        v = env.get(ENV_PREFIX + name, "").strip()
-        return SecretStr(v) if v else None
-
-    sig = env.get(ENV_PREFIX + "SIGNATURE_TYPE", "0").strip() or "0"
-    if sig not in ("0", "1", "2", "3"):
-        raise ConfigError(f"environment: {ENV_PREFIX}SIGNATURE_TYPE: must be 0, 1, 2 or 3 (got a different value)")
-    return Secrets(
-        private_key=secret("PRIVATE_KEY"),
-        funder=(env.get(ENV_PREFIX + "FUNDER", "").strip() or None),
-        signature_type=int(sig),
-        api_key=secret("API_KEY"),
-        api_secret=secret("API_SECRET"),
-        api_passphrase=secret("API_PASSPHRASE"),
-        alert_urls=secret("ALERT_URLS"),
-        polygon_ws_url=secret("POLYGON_WS_URL"),
-    )
-
-
-def with_secret_urls(cfg: Config, secrets: Secrets) -> Config:
-    """The config the actors get: endpoints that carry a key come from the environment."""
-    if secrets.polygon_ws_url is None:
-        return cfg
-    venue = cfg.venue.model_copy(update={"polygon_ws_url": secrets.polygon_ws_url.get_secret_value()})
-    return cfg.model_copy(update={"venue": venue})
-
-
-def required_secrets_missing(mode: Mode, secrets: Secrets) -> list[str]:
-    """Names of the environment variables the mode needs but lacks."""
-    if mode is not Mode.live:
-        return []
-    missing = []
-    if secrets.private_key is None:
-        missing.append(ENV_PREFIX + "PRIVATE_KEY")
-    if secrets.signature_type != 0 and not secrets.funder:
-        missing.append(ENV_PREFIX + "FUNDER")
-    return missing

@@ -1,4 +1,9 @@
-"""The policy file, as frozen pydantic models. Units are in the names; a typo is an error."""
+"""The policy file, as frozen pydantic models. Units are in the names; a typo is an error.
+
+Every number has both bounds: a duration or count far outside any sane run (`ping_interval_ms:
+1e20`) is refused here instead of breaking an actor later. Money tops out at a billion dollars
+so no arithmetic on it can overflow. Rules between fields live in `rules.py`.
+"""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -8,12 +13,17 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PositiveUsd = Annotated[Decimal, Field(gt=0)]
-NonNegUsd = Annotated[Decimal, Field(ge=0)]
+from polycopy.config import checks
+
+MAX_USD = Decimal("1e9")
+PositiveUsd = Annotated[Decimal, Field(gt=0, le=MAX_USD)]
+NonNegUsd = Annotated[Decimal, Field(ge=0, le=MAX_USD)]
+Shares = Annotated[Decimal, Field(ge=0, le=MAX_USD)]
+DAY_S = 86_400
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Mode(str, Enum):
@@ -31,27 +41,25 @@ class CopyConfig(Section):
     copy_pending_fills: bool = False  # mempool fills before settlement (opt-in)
     mempool_confirm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0  # a provisional fill unconfirmed this long is stale
     pending_revert_policy: Literal["hold", "unwind"] = "hold"  # our copy of a provisional fill that failed
-    max_fill_age_at_start_s: Annotated[int, Field(ge=0)] = 60  # older fills found at start are recorded, not copied
+    max_fill_age_at_start_s: Annotated[int, Field(ge=0, le=DAY_S)] = 60  # older fills found at start are recorded, not copied
     market_facts_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = 2000  # a new market's first fills wait this long for its end
 
     @field_validator("source_wallet")
     @classmethod
     def _address(cls, v: str) -> str:
-        if not (v.startswith("0x") and len(v) == 42 and all(c in "0123456789abcdefABCDEF" for c in v[2:])):
-            raise ValueError("must be a 0x-prefixed 20-byte hex address")
-        return v.lower()
+        return checks.address(v)
 
 
 class SizingConfig(Section):
     mode: Literal["fixed", "proportional", "capped_proportional"] = "capped_proportional"
-    size_multiplier: Annotated[Decimal, Field(gt=0)] = Decimal("1.0")
+    size_multiplier: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("1.0")
     fixed_notional_usd: PositiveUsd = Decimal("5")
     min_order_notional_usd: NonNegUsd = Decimal("1")
     max_notional_per_order_usd: PositiveUsd = Decimal("25")
     max_notional_per_market_usd: PositiveUsd = Decimal("150")
     max_total_notional_per_15m_window_usd: PositiveUsd = Decimal("400")
-    size_tolerance_shares: Annotated[Decimal, Field(ge=0)] = Decimal("1")
-    assumed_min_order_size_shares: Annotated[Decimal, Field(ge=0)] = Decimal("5")  # until MarketFacts say otherwise
+    size_tolerance_shares: Shares = Decimal("1")
+    assumed_min_order_size_shares: Shares = Decimal("5")  # until the market says otherwise
 
 
 class ExecutionConfig(Section):
@@ -59,15 +67,16 @@ class ExecutionConfig(Section):
     order_type: Literal["marketable_limit"] = "marketable_limit"
     time_in_force: Literal["FAK", "FOK"] = "FAK"
     max_slippage_bps: Annotated[int, Field(ge=0, le=5000)] = 120
-    near_expiry_cutoff_seconds: Annotated[int, Field(ge=0)] = 25
-    post_timeout_ms: Annotated[int, Field(gt=0)] = 2500
+    near_expiry_cutoff_seconds: Annotated[int, Field(ge=0, le=3600)] = 25
+    post_timeout_ms: Annotated[int, Field(gt=0, le=60_000)] = 2500
     heartbeats: bool = True  # order heartbeats in live mode
-    unconfirmed_fill_alert_s: Annotated[int, Field(gt=0)] = 120
+    unconfirmed_fill_alert_s: Annotated[int, Field(gt=0, le=DAY_S)] = 120
     repost_window_s: Annotated[float, Field(gt=0, le=120)] = 10.0  # an unplaced order may be re-sent (same bytes) this long after signing
     max_posts_per_order: Annotated[int, Field(ge=1, le=10)] = 3
+    max_park_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # a copy waiting out a venue back-off (429/425/503) is dropped after this
     heartbeat_interval_s: Annotated[float, Field(gt=0, le=30)] = 5.0
     heartbeat_timeout_ms: Annotated[int, Field(gt=0, le=5000)] = 1000  # short: the call runs on the executor's thread
-    retry_check_ms: Annotated[int, Field(ge=50)] = 500  # how often parked (425/429/503) and unknown orders are revisited
+    retry_check_ms: Annotated[int, Field(ge=50, le=60_000)] = 500  # how often parked (425/429/503) and unknown orders are revisited
     book_from_ws: bool = True  # price from books kept by the market websocket; REST /book when not available
 
 
@@ -77,23 +86,23 @@ class RiskConfig(Section):
     clip_to_room: bool = True  # clip an intent to the room left instead of rejecting it
     blacklist_markets: tuple[str, ...] = ()  # condition ids or slugs
     blacklist_outcomes: tuple[str, ...] = ()  # token ids or outcome names
-    kill_after_child_failures: Annotated[int, Field(gt=0)] = 5
-    kill_failure_window_s: Annotated[int, Field(gt=0)] = 60
+    kill_after_child_failures: Annotated[int, Field(gt=0, le=1000)] = 5
+    kill_failure_window_s: Annotated[int, Field(gt=0, le=DAY_S)] = 60
     kill_error_rate: Annotated[float, Field(gt=0, le=1)] = 0.5  # order failures / orders
-    kill_p95_internal_ms: Annotated[float, Field(gt=0)] = 2000.0  # work, not the burst hold
-    kill_window_s: Annotated[int, Field(gt=0)] = 300
-    kill_min_orders: Annotated[int, Field(gt=0)] = 30
+    kill_p95_internal_ms: Annotated[float, Field(gt=0, le=3_600_000)] = 2000.0  # work, not the burst hold
+    kill_window_s: Annotated[int, Field(gt=0, le=DAY_S)] = 300
+    kill_min_orders: Annotated[int, Field(gt=0, le=1_000_000)] = 30
 
 
 class DetectionConfig(Section):
-    rtds_ping_interval_s: Annotated[float, Field(gt=0)] = 5.0
-    rtds_silence_limit_s: Annotated[float, Field(gt=0)] = 30.0
-    reconnect_min_ms: Annotated[int, Field(gt=0)] = 250
-    reconnect_max_ms: Annotated[int, Field(gt=0)] = 30_000
-    circuit_breaker_failures: Annotated[int, Field(gt=0)] = 8
-    circuit_breaker_cooldown_s: Annotated[float, Field(gt=0)] = 120.0
-    http_poll_interval_ms: Annotated[int, Field(ge=50)] = 1000
-    http_timeout_ms: Annotated[int, Field(gt=0)] = 3000
+    rtds_ping_interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    rtds_silence_limit_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    reconnect_min_ms: Annotated[int, Field(gt=0, le=60_000)] = 250
+    reconnect_max_ms: Annotated[int, Field(gt=0, le=600_000)] = 30_000
+    circuit_breaker_failures: Annotated[int, Field(gt=0, le=1000)] = 8
+    circuit_breaker_cooldown_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    http_poll_interval_ms: Annotated[int, Field(ge=50, le=60_000)] = 1000
+    http_timeout_ms: Annotated[int, Field(gt=0, le=60_000)] = 3000
     backstop_page_limit: Annotated[int, Field(gt=0, le=500)] = 100
     backstop_lookback_s: Annotated[int, Field(gt=0, le=3600)] = 120  # re-list this far below the newest fill seen
     record_path: Optional[Path] = None  # run.py --record FILE: append the raw source feed here (JSONL)
@@ -107,14 +116,15 @@ class VenueConfig(Section):
     clob_ws_market_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
     clob_ws_user_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
     polygon_ws_url: Optional[str] = None  # mempool fast path; off when unset
-    chain_id: int = 137
-    geoblock_url: str = "https://polymarket.com/api/geoblock"  # checked by --healthcheck
+    chain_id: Annotated[int, Field(gt=0, le=2**32)] = 137
+    geoblock_url: str = "https://polymarket.com/api/geoblock"  # checked by --healthcheck and at a live start
+    geoblock_tier_overrides: dict[str, Annotated[int, Field(ge=1, le=3)]] = {}  # "NL": 3, "CA-ON": 2 (config/geoblock.yaml)
 
 
 class ReconcileConfig(Section):
     enabled: bool = True
     reconcile_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
-    tolerance_shares: Annotated[Decimal, Field(ge=0)] = Decimal("1")  # drift at or under this is left alone
+    tolerance_shares: Shares = Decimal("1")  # drift at or under this is left alone
     max_correction_notional_usd: PositiveUsd = Decimal("25")  # one corrective intent at most; risk's caps still apply
     settle_s: Annotated[float, Field(ge=0, le=600)] = 20.0  # leave a token alone this long after either side traded it
     adopt_existing_positions: bool = False  # copy positions the source already held at start
@@ -123,15 +133,15 @@ class ReconcileConfig(Section):
 
 class StoreConfig(Section):
     path: Path = Path("state/polycopy.sqlite")
-    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"  # WAL: NORMAL survives a process crash
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"  # all but the executor and supervisor, which are FULL (store/db.py)
 
 
 class AlertsConfig(Section):
     # The alert destinations (apprise URLs carry tokens) come from POLYCOPY_ALERT_URLS in the environment.
-    cooldown_s: Annotated[int, Field(gt=0)] = 300
-    feed_silent_s: Annotated[int, Field(gt=0)] = 60
-    reject_burst: Annotated[int, Field(gt=0)] = 5  # this many venue rejects ...
-    reject_window_s: Annotated[int, Field(gt=0)] = 60  # ... inside this window raise an alert
+    cooldown_s: Annotated[int, Field(gt=0, le=DAY_S)] = 300
+    feed_silent_s: Annotated[int, Field(gt=0, le=DAY_S)] = 60
+    reject_burst: Annotated[int, Field(gt=0, le=10_000)] = 5  # this many venue rejects ...
+    reject_window_s: Annotated[int, Field(gt=0, le=DAY_S)] = 60  # ... inside this window raise an alert
 
 
 class TelemetryConfig(Section):
@@ -139,20 +149,20 @@ class TelemetryConfig(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json_stdout: bool = True
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 = off
-    log_rotate_mb: Annotated[int, Field(gt=0)] = 50
-    log_keep_files: Annotated[int, Field(ge=1)] = 10
+    log_rotate_mb: Annotated[int, Field(gt=0, le=100_000)] = 50
+    log_keep_files: Annotated[int, Field(ge=1, le=1000)] = 10
     write_csv: bool = True  # target_trades.csv / target_positions.csv in dry_run and paper modes
-    max_clock_skew_s: Annotated[float, Field(gt=0)] = 2.0  # --healthcheck against the CLOB's /time
+    max_clock_skew_s: Annotated[float, Field(gt=0, le=600)] = 2.0  # --healthcheck against the CLOB's /time
     alerts: AlertsConfig = AlertsConfig()
 
 
 class ActorsConfig(Section):
     system_base: Literal["multiprocTCPBase"] = "multiprocTCPBase"
     admin_port: Annotated[int, Field(ge=1024, le=65535)] = 19410
-    ping_interval_ms: Annotated[int, Field(ge=50)] = 500
-    pong_timeout_ms: Annotated[int, Field(ge=100)] = 15000  # a busy actor answers late
-    restart_backoff_min_ms: Annotated[int, Field(ge=0)] = 100
-    restart_backoff_max_ms: Annotated[int, Field(gt=0)] = 10_000
+    ping_interval_ms: Annotated[int, Field(ge=50, le=60_000)] = 500
+    pong_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 15000  # a busy actor answers late
+    restart_backoff_min_ms: Annotated[int, Field(ge=0, le=60_000)] = 100
+    restart_backoff_max_ms: Annotated[int, Field(gt=0, le=600_000)] = 10_000
 
 
 class Config(Section):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from polycopy.config.loader import load_config, load_secrets
+from polycopy.config import dotenv_path, load_config, load_secrets, process_secrets, use_dotenv
 from polycopy.errors import ConfigError, OperationalError, TemporaryError
 
 # venue rejection reason (responses.ERROR_TABLE) -> what the operator most likely has to change
@@ -39,7 +39,7 @@ def derive(clob_url: str, chain_id: int, env: dict | None = None, nonce: int = 0
     from polycopy.clients.clob_rest import ClobRest
     from polycopy.venue.clob import ClobSigner
 
-    secrets = load_secrets(env)
+    secrets = process_secrets() if env is None else load_secrets(env)
     if secrets.private_key is None:
         raise ConfigError("POLYCOPY_PRIVATE_KEY is not set")
     signer = ClobSigner(secrets.private_key.get_secret_value(), signature_type=secrets.signature_type,
@@ -62,6 +62,7 @@ def main(argv=None) -> int:
     p.add_argument("--nonce", type=int, default=0)
     args = p.parse_args(argv)
     try:
+        use_dotenv(dotenv_path(args.config))  # the key may be in the .env beside the config
         venue = load_config(args.config).venue
         lines = derive(args.clob_url or venue.clob_url, venue.chain_id, nonce=args.nonce)
     except (ConfigError, OperationalError, TemporaryError) as e:
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
                   file=sys.stderr)
         return 2
     if not args.env_format:
-        print("# add these to the environment or a .env file (never to config.yaml)")
+        print("# add these to the environment or the .env file beside config.yaml (never to config.yaml)")
     print("\n".join(lines))
     return 0
 

@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from polycopy.config import load_config
+from polycopy.config.loader import control_config
 from polycopy.errors import ConfigError
 from polycopy.ops.metrics import snapshot_path
 
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     p.add_argument("--sim", action="store_true", help="watch a `run.py --sim` run (its state is in a sim/ folder)")
     args = p.parse_args(argv)
     try:
-        path = snapshot_path(load_config(args.config))
+        path = snapshot_path(control_config(args.config))  # only the state folder is needed
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2

@@ -2,7 +2,11 @@
 
 The HTTP endpoint runs in prometheus-client's daemon thread inside the telemetry process (which
 never creates actors, so a thread is allowed there). Latencies are in seconds, as Prometheus
-expects; the snapshot for `--status` keeps milliseconds.
+expects; the snapshot for `--status` keeps milliseconds. `deploy/prometheus/rules.yml` and
+`deploy/grafana/polycopy.json` use these names (tests/unit/test_deploy.py checks them).
+
+A gauge whose value is not known yet (balance, close-only) holds NaN: Prometheus stores it, and
+every PromQL comparison with NaN is false, so no alert fires on a value nobody has measured.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from collections import OrderedDict, deque
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+
+from polycopy.config.models import Mode
 
 LOOPBACK = "127.0.0.1"
 FAST = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)  # internal work
@@ -45,6 +51,25 @@ class Metrics:
         self.feed_first = Gauge("polycopy_feed_first_seen", "fills this feed delivered first", ["feed"], registry=r)
         self.kill_switch = Gauge("polycopy_kill_switch_tripped", "1 while the kill switch is tripped", registry=r)
         self.alerts = Counter("polycopy_alerts", "alerts raised by condition", ["condition"], registry=r)
+        # Is it copying? Every copy intent once by how it ended; the source's own fills beside it.
+        self.copies = Counter("polycopy_copies", "copy intents by outcome (filled, partial, rejected, unknown, "
+                              "not_sent, dry_run; skipped = refused by risk) and reason", ["outcome", "reason"],
+                              registry=r)
+        # Unlabelled, so it is there at 0 from the start and increase() sees the first copy.
+        self.copies_placed = Counter("polycopy_copies_placed", "orders filled or partly filled, and dry-run orders",
+                                     registry=r)
+        self.venue_rejects = Counter("polycopy_venue_rejects", "orders the venue refused, by reason", ["reason"],
+                                     registry=r)
+        self.source_fills = Counter("polycopy_source_fills", "distinct fills of the source wallet seen", registry=r)
+        # Money and trading state.
+        self.balance = Gauge("polycopy_balance_usd", "pUSD balance of the funder wallet (NaN until known)", registry=r)
+        self.pnl = Gauge("polycopy_pnl_usd", "profit and loss, realised and marked, USD", ["book"], registry=r)
+        self.entries_paused = Gauge("polycopy_entries_paused", "1 while no new positions are opened (close-only), "
+                                    "NaN until known", registry=r)
+        self.trading_mode = Gauge("polycopy_trading_mode", "1 for the execution mode in force", ["mode"], registry=r)
+        self.balance.set(math.nan)
+        self.entries_paused.set(math.nan)
+        self._first_seen: dict[str, int] = {}
         self._server = None
 
     # ------------------------------------------------------------ endpoint
@@ -66,6 +91,35 @@ class Metrics:
         return generate_latest(self.registry).decode()
 
     # ------------------------------------------------------------ updates
+
+    def decision(self, decision: str, reason: str) -> None:
+        self.risk.labels(decision, reason or "-").inc()
+        if decision == "rejected":
+            self.copies.labels("skipped", reason or "-").inc()
+
+    def outcome(self, status: str, reason: str) -> None:
+        """One order outcome (a redelivery already filtered out by the caller)."""
+        reason = reason or "-"
+        self.orders.labels(status).inc()
+        if status in ("rejected", "not_sent"):
+            self.rejects.labels(reason).inc()
+        if status == "rejected":
+            self.venue_rejects.labels(reason).inc()
+        dry_run = status == "not_sent" and reason == "dry_run"
+        self.copies.labels("dry_run" if dry_run else status, reason).inc()
+        if dry_run or status in ("filled", "partial"):
+            self.copies_placed.inc()
+
+    def feed_stats(self, feed: str, first_seen: int) -> None:
+        """Intake's running count of fills each feed delivered first, turned into a counter."""
+        prev = self._first_seen.get(feed, 0)
+        self._first_seen[feed] = first_seen
+        self.feed_first.labels(feed).set(first_seen)
+        self.source_fills.inc(first_seen - prev if first_seen >= prev else first_seen)  # a new intake counts from 0
+
+    def mode(self, mode: str) -> None:
+        for m in Mode:
+            self.trading_mode.labels(m.value).set(1 if m.value == mode else 0)
 
     def feed(self, name: str, *, connected: bool, silence_s: float, reconnects: int, circuit_open: bool) -> None:
         self.feed_connected.labels(name).set(1 if connected else 0)

@@ -7,6 +7,12 @@ WINDOW_S = 900
 _UPDOWN_15M = re.compile(r"^(?P<asset>[a-z0-9]+)-updown-15m-(?P<start>\d{9,11})$")
 
 
+def market_end(slug: str, venue_end_ts: int = 0) -> int:
+    """A market's end (unix s): what the venue says, else what a 15-minute slug tells; 0 unknown.
+    The catalog calls this once per market; everyone else reads `Market.end_ts`."""
+    return int(venue_end_ts or end_ts_from_slug(slug) or 0)
+
+
 def end_ts_from_slug(slug: str) -> int | None:
     """`btc-updown-15m-1787102100` ends at start + 900 s; None for any other slug."""
     m = _UPDOWN_15M.match(slug or "")

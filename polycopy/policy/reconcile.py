@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from polycopy.policy.sizing import SizingParams, round_shares, untradable_reason, worst_price
+from polycopy.policy.sizing import SizingParams, round_shares, untradable_reason
 
 ZERO = Decimal(0)
 
@@ -96,12 +96,14 @@ class TokenView:
     accepting_orders: bool = True
     resolved: bool = False  # redeemable / redeemed
     min_order_size: Decimal | None = None
+    tick_size: Decimal | None = None
     last_source_trade_ts: int = 0  # unix s
     ours_changed: bool = False  # our position moved since the last round
     pending: bool = False  # a correction of ours is still in flight
     tracked: bool = True  # False: a position the source held before we started (not adopted)
     cause: str = ""  # activity cause since the last round ("merge", ...)
     slug: str = ""
+    refused: dict | None = None  # side -> the standing reason a copy of that side was refused with (store/refusals.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +158,12 @@ def plan(view: TokenView, now_s: float, p: Params) -> Correction | Skip | None:
     if not (ZERO < v.price < 1):
         return Skip(v.token_id, "no_price", drift)
     side = "BUY" if drift > 0 else "SELL"
-    cap = p.max_correction_usd / worst_price(v.price, p.sizing.max_slippage_bps)
-    size = round_shares(min(abs(drift), cap, v.ours if side == "SELL" else abs(drift)))
+    if v.refused and side in v.refused:  # a copy the venue or risk refused for good: not a missed fill
+        return Skip(v.token_id, f"refused:{v.refused[side]}", drift)
     sizing = p.sizing if v.min_order_size is None else replace(p.sizing, min_order_size_shares=v.min_order_size)
+    sizing = sizing if v.tick_size is None else replace(sizing, tick_size=v.tick_size)
+    cap = p.max_correction_usd / sizing.notional_per_share(v.price)
+    size = round_shares(min(abs(drift), cap, v.ours if side == "SELL" else abs(drift)))
     if why := untradable_reason(size, v.price, sizing):
         return Skip(v.token_id, why, drift)
     cause = v.cause or ("missed_fill" if side == "BUY" else "source_reduced")

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from polycopy.policy.markets import end_ts_from_slug
 from polycopy.policy.reconcile import Correction, Params, TokenView, activity_changes, target_shares
 
 ZERO = Decimal(0)
@@ -80,7 +79,7 @@ class Memory:
         return ours > 0 or p.adopt_existing or token in self.tracked or changed
 
     def view(self, token: str, pos, ours: Decimal, price: Decimal, facts, last_trade_ts: int, now: float,
-             p: Params) -> TokenView:
+             p: Params, refused: dict | None = None) -> TokenView:
         src = pos.size if pos is not None else ZERO
         cid = facts.condition_id if facts else (pos.condition_id if pos else "")
         slug = facts.slug if facts else (pos.slug if pos else "")
@@ -89,14 +88,15 @@ class Memory:
         cause, cause_ts = self.causes.get(token, ("", 0))
         return TokenView(
             token_id=token, condition_id=cid, source=src, ours=ours, price=price,
-            end_ts=(facts.end_ts if facts else 0) or end_ts_from_slug(slug) or 0,
+            end_ts=facts.end_ts if facts else 0,  # no market, no correction (risk needs it too)
             accepting_orders=facts.accepting_orders if facts else True,
             resolved=bool(pos is not None and pos.redeemable) or cause == "redeem",
             min_order_size=facts.min_order_size if facts else None,
+            tick_size=facts.tick_size if facts else None,
             last_source_trade_ts=last_trade_ts,
             ours_changed=self.last_ours is not None and self.last_ours.get(token, ZERO) != ours,
             pending=self.pending_until.get(token, 0) > now, tracked=token in self.tracked,
-            cause=cause if cause_ts >= now - p.cause_window_s else "", slug=slug,
+            cause=cause if cause_ts >= now - p.cause_window_s else "", slug=slug, refused=refused or None,
         )
 
     def corrected(self, c: Correction, now: float, p: Params) -> None:

@@ -1,7 +1,7 @@
 """Risk rules and the exposure book. Pure: the Risk actor owns one book, persists its entries and
 sends what `decide` says.
 
-Exposure is counted in notional at the worst price the executor may pay (sizing.worst_price).
+Exposure is counted in notional at the worst price the executor may pay (policy/limits.py).
 An approved intent *reserves* that notional; the executor's OrderOutcome *settles* it to what
 was really filled (0 for a rejection); an unknown outcome keeps the reservation. Caps compare
 reserved + settled against the limit, so no interleaving of intents and outcomes can pass one.
@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from polycopy.policy.markets import end_ts_from_slug, window_start
-from polycopy.policy.sizing import SizingParams, round_shares, untradable_reason, worst_price
+from polycopy.policy.markets import window_start
+from polycopy.policy.sizing import SizingParams, round_shares, untradable_reason
 
 DAY_S = 86_400
 ZERO = Decimal(0)
@@ -131,48 +131,45 @@ def _reject(reason: str) -> Decision:
     return Decision("rejected", reason)
 
 
-def market_end(intent, facts) -> int:
-    """End of the intent's market: the catalog's facts, else the intent, else the slug; 0 unknown."""
-    if facts is not None and facts.end_ts:
-        return int(facts.end_ts)
-    return int(intent.market_end_ts or end_ts_from_slug(intent.slug or (facts.slug if facts else "")) or 0)
-
-
-def _blacklisted(intent, facts, lim: Limits) -> str | None:
-    slug = intent.slug or (facts.slug if facts else "")
-    if intent.condition_id in lim.blacklist_markets or (slug and slug in lim.blacklist_markets):
+def _blacklisted(intent, market, lim: Limits) -> str | None:
+    if intent.condition_id in lim.blacklist_markets or (market.slug and market.slug in lim.blacklist_markets):
         return "blacklisted_market"
-    outcome = ""
-    if facts is not None and intent.token_id in facts.token_ids:
-        outcome = facts.outcomes[list(facts.token_ids).index(intent.token_id)]
+    outcome = market.outcome_of(intent.token_id)
     if intent.token_id in lim.blacklist_outcomes or (outcome and outcome in lim.blacklist_outcomes):
         return "blacklisted_outcome"
     return None
 
 
-def decide(intent, now_s: float, lim: Limits, book: ExposureBook, facts=None, kill: bool = False) -> Decision:
-    """Approve, clip or reject one CopyIntent. Every outcome carries its reason."""
+def decide(intent, now_s: float, lim: Limits, book: ExposureBook, kill: bool = False,
+           entries_paused: str = "") -> Decision:
+    """Approve, clip or reject one CopyIntent. Every outcome carries its reason.
+
+    `entries_paused`: while set (the operator paused entries, or the venue allows this host to close
+    positions only), opening intents are refused with this reason; closing ones still go."""
     if kill:
         return _reject("kill_switch")
     if intent.intent_id in book.entries:
         return _reject("duplicate_intent")
     if intent.side not in ("BUY", "SELL") or not (ZERO < intent.source_price < 1) or intent.size <= 0:
         return _reject("invalid_intent")
-    if why := _blacklisted(intent, facts, lim):
+    market = intent.market
+    if market is None:
+        return _reject("market_unknown")  # nothing can be priced or signed without its tick and exchange
+    if why := _blacklisted(intent, market, lim):
         return _reject(why)
-    if facts is not None and not facts.accepting_orders:
+    if not market.accepting_orders:
         return _reject("not_accepting_orders")
-    end = market_end(intent, facts)
+    end = int(market.end_ts)
     if intent.opening:
+        if entries_paused:
+            return _reject(entries_paused)
         if not end:
             return _reject("market_end_unknown")
         if end - now_s < lim.near_expiry_s:
             return _reject("market_ended" if end <= now_s else "near_expiry")
-    sizing = lim.sizing
-    if facts is not None and facts.min_order_size:
-        sizing = replace(sizing, min_order_size_shares=Decimal(facts.min_order_size))
+    sizing = replace(lim.sizing, min_order_size_shares=market.min_order_size, tick_size=market.tick_size)
     day, win = utc_day(now_s), window_start(end) if end else 0
-    price = worst_price(intent.source_price, sizing.max_slippage_bps)
+    price = sizing.notional_per_share(intent.source_price)
     rooms = {"cap_order": lim.max_order_usd, "cap_daily": lim.max_daily_usd - book.daily.get(day, ZERO)}
     if intent.opening:
         rooms["cap_market"] = lim.max_market_usd - book.market.get(intent.condition_id, ZERO)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from polycopy.policy.limits import MIN_MARKETABLE_USD, notional_per_share, untradable
+
 SHARE_STEP = Decimal("0.01")
-MARKETABLE_MIN_USD = Decimal("1")  # the venue refuses marketable orders under $1 (PROTOCOL §6.3)
-ONE = Decimal(1)
-BPS = Decimal(10_000)
+DEFAULT_TICK = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +23,11 @@ class SizingParams:
     max_notional_per_order_usd: Decimal
     max_slippage_bps: int
     min_order_size_shares: Decimal  # the market's orderMinSize, or the configured assumption
+    tick_size: Decimal = DEFAULT_TICK  # the market's tick
 
     @classmethod
-    def from_config(cls, config, min_order_size: Decimal | None = None) -> "SizingParams":
+    def from_config(cls, config, market=None) -> "SizingParams":
+        """With the market's facts (a `Market`) when known; the configured assumptions otherwise."""
         s = config.sizing
         return cls(
             mode=s.mode,
@@ -34,8 +36,13 @@ class SizingParams:
             min_order_notional_usd=s.min_order_notional_usd,
             max_notional_per_order_usd=s.max_notional_per_order_usd,
             max_slippage_bps=config.execution.max_slippage_bps,
-            min_order_size_shares=s.assumed_min_order_size_shares if min_order_size is None else min_order_size,
+            min_order_size_shares=market.min_order_size if market is not None else s.assumed_min_order_size_shares,
+            tick_size=market.tick_size if market is not None else DEFAULT_TICK,
         )
+
+    def notional_per_share(self, price: Decimal) -> Decimal:
+        """The most one share bought at `price` may cost (policy/limits.py)."""
+        return notional_per_share(price, self.tick_size, self.max_slippage_bps)
 
 
 def round_shares(x: Decimal) -> Decimal:
@@ -43,15 +50,6 @@ def round_shares(x: Decimal) -> Decimal:
     if x <= 0:
         return Decimal("0.00")
     return x.quantize(SHARE_STEP, rounding=ROUND_DOWN)
-
-
-def worst_price(price: Decimal, max_slippage_bps: int) -> Decimal:
-    """The most the executor may pay per share: price × (1 + bps/10⁴), capped at 1.
-
-    Used as the notional bound for both sides: a BUY never pays more; a SELL's proceeds are
-    bounded by it unless the book improves on the source price by more than the slippage.
-    """
-    return min(ONE, price * (ONE + Decimal(max_slippage_bps) / BPS))
 
 
 def size_order(source_size: Decimal, price: Decimal, p: SizingParams) -> Decimal:
@@ -62,26 +60,20 @@ def size_order(source_size: Decimal, price: Decimal, p: SizingParams) -> Decimal
         return round_shares(p.fixed_notional_usd / price)
     shares = p.size_multiplier * source_size
     if p.mode == "capped_proportional":
-        shares = min(shares, p.max_notional_per_order_usd / worst_price(price, p.max_slippage_bps))
+        shares = min(shares, p.max_notional_per_order_usd / p.notional_per_share(price))
     elif p.mode != "proportional":
         raise ValueError(f"unknown sizing mode {p.mode!r}")
     return round_shares(shares)
 
 
 def min_notional_usd(p: SizingParams) -> Decimal:
-    return max(MARKETABLE_MIN_USD, p.min_order_notional_usd)
+    return max(MIN_MARKETABLE_USD, p.min_order_notional_usd)
 
 
 def untradable_reason(size: Decimal, price: Decimal, p: SizingParams) -> str | None:
-    """Why an order of `size` shares at `price` cannot be sent alone, or None if it can.
+    """Why an order of `size` shares at `price` cannot be sent alone under this policy, or None.
 
     The notional is judged at the source price (the executor's BUY limit is higher, so a BUY
     that passes here passes there too).
     """
-    if size <= 0:
-        return "zero_size"
-    if size < p.min_order_size_shares:
-        return "below_min_size"
-    if size * price < min_notional_usd(p):
-        return "below_min_notional"
-    return None
+    return untradable(size, size * price, min_size=p.min_order_size_shares, min_notional_usd=min_notional_usd(p))

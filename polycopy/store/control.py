@@ -1,4 +1,5 @@
-"""Control state owned by the supervisor: the kill switch."""
+"""Control state owned by the supervisor: switches that survive a restart (the kill switch, the
+operator's pause of entries) and the marker of a requested shutdown."""
 from __future__ import annotations
 
 import time
@@ -12,22 +13,25 @@ def ensure(db: sqlite_utils.Database) -> None:
     db[TABLE].create({"name": str, "value": str, "reason": str, "updated_ts": float}, pk="name", if_not_exists=True)
 
 
-def load_kill_switch(db: sqlite_utils.Database) -> tuple[bool, str]:
+KILL_SWITCH = "kill_switch"
+ENTRIES_PAUSED = "entries_paused"
+
+
+def load_switch(db: sqlite_utils.Database, name: str) -> tuple[bool, str]:
+    """(on, reason) of a persisted switch; off when never set."""
     ensure(db)
     try:
-        row = db[TABLE].get("kill_switch")
+        row = db[TABLE].get(name)
     except sqlite_utils.db.NotFoundError:
         return False, ""
-    return row["value"] == "tripped", row["reason"] or ""
+    return row["value"] in ("tripped", "on"), row["reason"] or ""
 
 
-def save_kill_switch(db: sqlite_utils.Database, tripped: bool, reason: str) -> None:
+def save_switch(db: sqlite_utils.Database, name: str, on: bool, reason: str) -> None:
     ensure(db)
     with db.conn:
-        db[TABLE].upsert(
-            {"name": "kill_switch", "value": "tripped" if tripped else "armed", "reason": reason, "updated_ts": time.time()},
-            pk="name",
-        )
+        db[TABLE].upsert({"name": name, "value": "on" if on else "off", "reason": reason, "updated_ts": time.time()},
+                         pk="name")
 
 
 def request_shutdown(db: sqlite_utils.Database, reason: str) -> None:

@@ -1,19 +1,33 @@
-"""Opening the database. Every actor process opens its own connection to the same file."""
+"""Opening the database. Every actor process opens its own connection to the same file.
+
+Durability (issue 14). WAL with synchronous=NORMAL survives a crash of the process, not a power
+loss: the last commits may be gone after a reboot, and a fill seen again would be signed again.
+What must survive before a POST is the fill (intake), the reservation (risk) and the signed order
+(the executor's journal). All connections append to the one WAL file, and a FULL commit fsyncs
+that file, which makes every frame written before it durable, whichever process wrote it. The
+fill and the reservation are committed before the messages that lead to the journal commit are
+sent, so the executor's connection is the one that must be FULL (`DURABLE`): one fsync per commit
+there covers the whole chain, and the other connections stay NORMAL (`store.synchronous`), off
+the fsync. The supervisor's kill switch commits with FULL too. Cost: bench/results/stages.json.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import sqlite_utils
 
+DURABLE = "FULL"  # connections whose commits a POST (or the kill switch) depends on
+
 
 def open_db(path: str | Path, synchronous: str = "NORMAL") -> sqlite_utils.Database:
-    """WAL mode: readers never block the writer; a commit survives a crash of the process.
+    """WAL mode: readers never block the writer; a commit survives a crash of the process, and
+    with `synchronous="FULL"` (DURABLE) a power loss too.
 
     `path` ":memory:" gives a private in-memory database (tests).
     """
     if str(path) == ":memory:":
         return sqlite_utils.Database(memory=True)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the runner tightens an existing one
     db = sqlite_utils.Database(str(path))
     db.execute("PRAGMA busy_timeout=10000")  # first: several processes open the file at start
     db.execute("PRAGMA journal_mode=WAL")

@@ -1,7 +1,9 @@
 """Fills seen, owned by Intake. One row per dedupe key; the primary key makes a fill new exactly once.
 
 status: "routed" (sent to its coalescer), "buffered" (waiting for the coalescer; routed again
-after a restart if still young), "stale" (recorded, not copied: too old at start).
+after a restart if still young), "stale" (recorded, not copied: too old at start),
+"unconfirmed" (a repeated occurrence only RTDS reported: copied once the backstop lists it,
+policy/dedupe.py).
 Mempool (provisional) fills, keyed `pending|...`: "provisional" (copied, waiting for the other
 feeds), "held" (not copied: `copy.copy_pending_fills` is off), then "confirmed" or "failed".
 A settled row that confirms a provisional fill names it in `confirms`; "linked" when the
@@ -61,6 +63,12 @@ def set_status(db: sqlite_utils.Database, keys: list[str], status: str, only_fro
         db.conn.executemany(f"UPDATE {TABLE} SET status = ? WHERE {where}", rows)
 
 
+def set_statuses(db: sqlite_utils.Database, statuses: dict[str, str]) -> None:
+    """Set each key's status, in one transaction."""
+    with db.conn:
+        db.conn.executemany(f"UPDATE {TABLE} SET status = ? WHERE key = ?", [(s, k) for k, s in statuses.items()])
+
+
 def load_open_pending(db: sqlite_utils.Database, since_ms: int) -> list[tuple[SourceFill, str, int, Decimal]]:
     """Provisional fills still waiting for confirmation, seen at or after `since_ms`:
     (fill, status, seen_ts_ms, size confirmed so far), oldest first."""
@@ -88,11 +96,12 @@ def is_stored(db: sqlite_utils.Database, key: str) -> bool:
     return db.execute(f"SELECT 1 FROM {TABLE} WHERE key = ?", [key]).fetchone() is not None
 
 
-def load_buffered(db: sqlite_utils.Database, since_ms: int) -> list[SourceFill]:
-    """Fills stored but never routed (the process stopped while waiting for a coalescer)."""
+def load_with_status(db: sqlite_utils.Database, status: str, since_ms: int) -> list[SourceFill]:
+    """Fills with this status from `since_ms` on, oldest first: "buffered" (stored but never routed:
+    the process stopped while they waited), "unconfirmed" (repeats waiting for the backstop)."""
     ensure(db)
     rows = db.execute(
-        f"SELECT * FROM {TABLE} WHERE status = 'buffered' AND source_ts_ms >= ? ORDER BY seen_ts_ms, rowid", [since_ms]
+        f"SELECT * FROM {TABLE} WHERE status = ? AND source_ts_ms >= ? ORDER BY seen_ts_ms, rowid", [status, since_ms]
     )
     names = [c[0] for c in rows.description]
     return [_fill(dict(zip(names, r))) for r in rows.fetchall()]

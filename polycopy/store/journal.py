@@ -6,7 +6,12 @@ look the order up or re-post the same bytes, never sign a second one.
 
 Order states: signed -> (posted) -> accepted | rejected | expired, with the non-final
 `signed` (may or may not have left), `unknown` (sent, no clear answer) and `retry_wait`
-(425/429/503: not placed). Fills and settlement are columns updated from the venue.
+(425/429/503: not placed; parked until the venue's window ends, at most until `park_until_ts`).
+The order's plan is kept with it (price, size, notional, tick, and its amounts in the signed
+JSON). Fills and settlement are columns updated from the venue.
+
+Intent states: received -> ordered | parked (arrived inside a venue back-off window: waiting in
+the executor's memory, not signed yet) -> an outcome (filled, partial, rejected, not_sent, ...).
 """
 from __future__ import annotations
 
@@ -31,7 +36,11 @@ def ensure(db: sqlite_utils.Database) -> None:
                        "mode": str, "state": str, "reason": str, "venue_status": str, "filled_size": str,
                        "filled_notional": str, "settlement": str, "trade_ids": str, "posts": int,
                        "signed_ts": float, "valid_until_ts": float, "retry_at_ts": float, "matched_ts": float,
-                       "updated_ts": float}, pk="order_id", if_not_exists=True)
+                       "updated_ts": float, "tick_size": str, "park_until_ts": float}, pk="order_id",
+                      if_not_exists=True)
+    for column, kind in (("tick_size", str), ("park_until_ts", float)):  # a journal from before these columns
+        if column not in db[ORDERS].columns_dict:
+            db[ORDERS].add_column(column, kind)
     db[ORDERS].create_index(["intent_id"], unique=True, if_not_exists=True)
     db[ORDERS].create_index(["state"], if_not_exists=True)
 
@@ -61,22 +70,24 @@ def load_intent(db, intent_id: str) -> dict | None:
 
 
 def intents_without_order(db) -> list[dict]:
-    """Intents received but neither ordered nor closed (the process stopped in between)."""
-    return list(db.query(f"SELECT * FROM {INTENTS} WHERE state='received'"))
+    """Intents received or parked but neither ordered nor closed (the process stopped in between)."""
+    return list(db.query(f"SELECT * FROM {INTENTS} WHERE state IN ('received', 'parked')"))
 
 
 def journal_order(db, *, order_id: str, intent_id: str, token_id: str, condition_id: str, side: str,
                   price: Decimal, size: Decimal, notional: Decimal, order_type: str, order_json: str, mode: str,
-                  valid_until_ts: float, posts: int = 0) -> dict:
+                  valid_until_ts: float, park_until_ts: float, tick_size: Decimal, signed_ts: float,
+                  posts: int = 0) -> dict:
     """Commit the signed order before it is posted and return its row. `posts=1` counts the first
-    send in the same commit (see count_post). Raises sqlite3.IntegrityError if the intent
-    already has an order."""
+    send in the same commit (see count_post). `signed_ts` is on the placer's clock, like the other
+    deadlines of the row. Raises sqlite3.IntegrityError if the intent already has an order."""
     now = time.time()
     row = {"order_id": order_id, "intent_id": intent_id, "token_id": token_id, "condition_id": condition_id,
            "side": side, "price": str(price), "size": str(size), "notional": str(notional), "order_type": order_type,
            "order_json": order_json, "mode": mode, "state": "signed", "reason": "", "venue_status": "",
            "filled_size": "0", "filled_notional": "0", "settlement": "", "trade_ids": "[]", "posts": posts,
-           "signed_ts": now, "valid_until_ts": valid_until_ts, "retry_at_ts": 0.0, "matched_ts": 0.0, "updated_ts": now}
+           "signed_ts": signed_ts, "valid_until_ts": valid_until_ts, "retry_at_ts": 0.0, "matched_ts": 0.0, "updated_ts": now,
+           "tick_size": str(tick_size), "park_until_ts": park_until_ts}
     with db.conn:
         db.execute(f"INSERT INTO {ORDERS} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
         db.execute(f"UPDATE {INTENTS} SET state='ordered', order_id=?, updated_ts=? WHERE intent_id=?",
@@ -140,7 +151,8 @@ def held_positions(db, mode: str) -> dict[str, Decimal]:
 
 def _row(r: dict) -> dict:
     r = dict(r)
-    for k in ("price", "size", "notional", "filled_size", "filled_notional"):
+    for k in ("price", "size", "notional", "filled_size", "filled_notional", "tick_size"):
         r[k] = Decimal(r[k] or "0")
+    r["park_until_ts"] = r["park_until_ts"] or r["valid_until_ts"]  # rows from before parking
     r["trade_ids"] = tuple(json.loads(r["trade_ids"] or "[]"))
     return r

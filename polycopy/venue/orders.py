@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from polycopy.errors import PlanRejected
+from polycopy.policy.limits import MIN_MARKETABLE_USD, price_limit, untradable
 
 UNIT = Decimal(10) ** 6  # pUSD and shares have 6 decimals
-MIN_MARKETABLE_USD = Decimal(1)  # "invalid amount for a marketable BUY order ($0.5), min size: $1"
-BPS = Decimal(10_000)
 
 # tick -> (price decimals, size decimals, amount decimals)
 ROUNDING: dict[Decimal, tuple[int, int, int]] = {
@@ -75,12 +74,6 @@ def price_problem(price: Decimal, tick: Decimal) -> str | None:
     return None
 
 
-def snap(price: Decimal, tick: Decimal, side: str) -> Decimal:
-    """Onto the grid, never past the limit: BUY caps round down, SELL floors round up."""
-    steps = (price / tick).to_integral_value(ROUND_FLOOR if side == "BUY" else ROUND_CEILING)
-    return (steps * tick).normalize() if steps else Decimal(0)
-
-
 def marketable_price(*, side: str, source_price: Decimal, levels: list[Level], size: Decimal,
                      tick: Decimal, max_slippage_bps: int) -> Decimal:
     """The limit price: deep enough in the book to fill `size`, never worse than the source
@@ -88,9 +81,7 @@ def marketable_price(*, side: str, source_price: Decimal, levels: list[Level], s
     (asks for a BUY, bids for a SELL)."""
     if not levels:
         raise PlanRejected("no_liquidity", "the book has no levels on the side we take")
-    move = source_price * Decimal(max_slippage_bps) / BPS
-    bound = snap(source_price + move if side == "BUY" else source_price - move, tick, side)
-    bound = min(max(bound, tick), 1 - tick)  # valid order prices only
+    bound = price_limit(side, source_price, tick, max_slippage_bps)
     best = levels[0].price
     if (side == "BUY" and best > bound) or (side == "SELL" and best < bound):
         raise PlanRejected("beyond_slippage", f"best {best} is past the limit {bound}")
@@ -147,9 +138,8 @@ def plan_order(*, token_id: str, side: str, size: Decimal, price: Decimal, tick:
     maker, taker, shares, usd = amounts(side=side, size=size, price=price, tick=tick)
     if maker <= 0 or taker <= 0:
         raise PlanRejected("zero_size", f"{size} shares at {price} rounds to nothing")
-    if shares < min_size:
-        raise PlanRejected("below_min_size", f"{shares} shares < market minimum {min_size}")
-    if side == "BUY" and usd < MIN_MARKETABLE_USD:  # the venue's $1 rule is documented for marketable BUYs
-        raise PlanRejected("below_min_notional", f"${usd} < ${MIN_MARKETABLE_USD} for a marketable order")
+    # the venue's $1 rule is documented for marketable BUYs
+    if why := untradable(shares, usd, min_size=min_size, min_notional_usd=MIN_MARKETABLE_USD if side == "BUY" else 0):
+        raise PlanRejected(why, f"{shares} shares at {price} (minimum {min_size} shares; ${usd})")
     return OrderPlan(token_id=token_id, side=side, order_type=order_type, price=price, size=shares,
                      notional=usd, maker_amount=maker, taker_amount=taker, tick_size=tick)

@@ -13,25 +13,28 @@ With `post_async` set (live mode), a new order's first POST is handed to it and 
 returns None at once; the executor calls `complete()` with the venue's answer. Until then the
 order is `in_flight`: retries and lookups leave it alone (a crash meanwhile leaves it counted
 as maybe sent, which start-up recovery resolves by looking it up).
+
+Inside a venue back-off window nothing is posted and nothing is dropped: intents and 429'd orders
+are parked (parking.py) and go when the window ends. No order is ever posted more than
+`execution.max_posts_per_order` times, on any path.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import time
 from decimal import ROUND_FLOOR, Decimal
 
 from loguru import logger
 
 from polycopy.errors import TemporaryError
-from polycopy.messages import ApprovedIntent, MarketFacts, OrderOutcome
+from polycopy.messages import ApprovedIntent, Market, OrderOutcome
 from polycopy.store import journal
+from polycopy.store.user_trades import RANK
 from polycopy.venue.clob import SignedOrder
 from polycopy.venue.orders import OrderPlan, PlanRejected, marketable_price, plan_order
+from polycopy.venue.parking import NEAR_EXPIRY, STALE, Parked, Parking, park_deadline
 from polycopy.wire.clob import Book, PostResult, VenueOrder
-from polycopy.store.user_trades import RANK
 
 
 class Placer:
@@ -45,15 +48,15 @@ class Placer:
         self.marks: list[tuple[str, int]] = []  # (stage, monotonic ns) of the last place(), for stage timings
         self.post_async = None  # (row, signed, plan, book) -> None: posts elsewhere; the answer comes to complete()
         self.in_flight: dict[str, dict] = {}  # order id -> journal row, posted asynchronously, no answer yet
+        self.parking = Parking()  # intents that arrived inside a back-off window
+        self.plans: dict[str, OrderPlan] = {}  # order id -> the plan journaled with it (this process)
 
     def _mark(self, stage: str) -> None:
         self.marks.append((stage, time.monotonic_ns()))
-        if os.environ.get(CRASH_ENV):
-            _crash_if_asked(os.environ[CRASH_ENV], stage)
 
     # ------------------------------------------------------------ the hot path
 
-    def place(self, approved: ApprovedIntent, facts: MarketFacts, book: Book) -> OrderOutcome | None:
+    def place(self, approved: ApprovedIntent, market: Market, book: Book) -> OrderOutcome | None:
         it = approved.intent
         self.marks = []
         if not journal.save_intent(self.db, intent_id=it.intent_id, token_id=it.token_id, condition_id=it.condition_id,
@@ -61,23 +64,59 @@ class Placer:
                                    max_notional=approved.max_notional_usd):
             logger.warning("intent {} delivered again; it already has its order or outcome", it.intent_id)
             return None
+        if self.clock() < self.blocked_until:
+            return self._park(approved, market)
+        return self._place(approved, market, book)
+
+    def resume(self, parked: Parked, book: Book) -> OrderOutcome | None:
+        """A parked intent whose window ended: priced from today's book, signed, sent."""
+        self.marks = []
+        if self.clock() < self.blocked_until:  # another window opened meanwhile
+            return self._park(parked.approved, parked.market, since=parked.since)
+        return self._place(parked.approved, parked.market, book)
+
+    def _park(self, approved: ApprovedIntent, market: Market, since: float | None = None) -> None:
+        p = self.parking.park(self.cfg, approved, market, self.clock() if since is None else since)
+        journal.set_intent(self.db, approved.intent_id, "parked", f"venue_{self.blocked_reason}")
+        logger.info("intent {} parked: the venue asked to wait {:.1f}s ({}); it goes then, or ends at {:.0f}",
+                    approved.intent_id, self.blocked_until - self.clock(), self.blocked_reason, p.until)
+        return None
+
+    def parked_due(self) -> tuple[list[Parked], list[OrderOutcome]]:
+        """Parked intents that may go now (the caller fetches their books and calls `resume`), and the
+        outcomes of those that end unsent (stale, near expiry, kill switch)."""
+        ready, ended = self.parking.due(self.clock(), self.blocked_until, self.sending_allowed)
+        outcomes = []
+        for p, reason in ended:
+            it = p.approved.intent
+            journal.set_intent(self.db, it.intent_id, "not_sent", reason)
+            logger.info("parked intent {} not sent: {}", it.intent_id, reason)
+            outcomes.append(_outcome(it.intent_id, "", "not_sent", reason=reason, token=it.token_id,
+                                     condition=it.condition_id, side=it.side))
+        return ready, outcomes
+
+    def _place(self, approved: ApprovedIntent, market: Market, book: Book) -> OrderOutcome | None:
+        it = approved.intent
         try:
-            plan = self.plan(approved, facts, book)
-            if self.clock() < self.blocked_until:
-                raise PlanRejected(f"venue_{self.blocked_reason}", "inside a 425/429/503 window")
+            plan = self.plan(approved, market, book)
         except PlanRejected as e:
             journal.set_intent(self.db, it.intent_id, "not_sent", e.reason)
             logger.info("intent {} not sent: {}", it.intent_id, e)
             return _outcome(it.intent_id, "", "not_sent", reason=e.reason, token=it.token_id,
                             condition=it.condition_id, side=it.side)
         self._mark("priced")
-        signed = self.sign(plan, facts, it.intent_id)
+        signed = self.sign(plan, market, it.intent_id)
         self._mark("signed")
         first = self.sending_allowed  # the first send is counted in the journal's own commit
+        now = self.clock()
+        park_until, _ = park_deadline(self.cfg, market, plan.side, now)
         row = journal.journal_order(self.db, order_id=signed.order_id, intent_id=it.intent_id, token_id=it.token_id,
                                     condition_id=it.condition_id, side=plan.side, price=plan.price, size=plan.size,
                                     notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
-                                    mode=self.poster.mode, valid_until_ts=self._valid_until(facts), posts=int(first))
+                                    mode=self.poster.mode, valid_until_ts=self._valid_until(market),
+                                    park_until_ts=park_until, tick_size=plan.tick_size, signed_ts=now,
+                                    posts=int(first))
+        self.plans[signed.order_id] = plan
         self._mark("journaled")
         if not first:
             return self.send(signed.order_id, book)
@@ -85,7 +124,7 @@ class Placer:
             return self._post(row, book)
         self._mark("sent")
         self.in_flight[row["order_id"]] = row
-        self.post_async(row, _signed_of(row), _plan_of(row), book)
+        self.post_async(row, _signed_of(row), plan, book)
         return None
 
     def complete(self, order_id: str, result: PostResult | None, error: str = "") -> OrderOutcome | None:
@@ -101,16 +140,19 @@ class Placer:
             result = PostResult(kind="unknown", reason="client_error")
         return self.handle(row, result)
 
-    def _valid_until(self, facts: MarketFacts) -> float:
-        until = self.clock() + self.cfg.repost_window_s
-        return min(until, facts.end_ts) if facts.end_ts > 0 else until
+    def _plan_of(self, row: dict) -> OrderPlan:
+        return self.plans.get(row["order_id"]) or plan_from_row(row)
 
-    def plan(self, approved: ApprovedIntent, facts: MarketFacts, book: Book) -> OrderPlan:
+    def _valid_until(self, market: Market) -> float:
+        until = self.clock() + self.cfg.repost_window_s
+        return min(until, market.end_ts) if market.end_ts > 0 else until
+
+    def plan(self, approved: ApprovedIntent, market: Market, book: Book) -> OrderPlan:
         it = approved.intent
-        if not facts.accepting_orders:
+        if not market.accepting_orders:
             raise PlanRejected("market_closed", "the market does not accept orders")
-        tick = book.tick_size or facts.tick_size
-        min_size = book.min_order_size if book.min_order_size is not None else facts.min_order_size
+        tick = book.tick_size or market.tick_size
+        min_size = book.min_order_size if book.min_order_size is not None else market.min_order_size
         levels = list(book.asks if it.side == "BUY" else book.bids)
         price = marketable_price(side=it.side, source_price=it.source_price, levels=levels, size=approved.size,
                                  tick=tick, max_slippage_bps=self.cfg.max_slippage_bps)
@@ -120,30 +162,36 @@ class Placer:
         return plan_order(token_id=it.token_id, side=it.side, size=size, price=price, tick=tick, min_size=min_size,
                           order_type=self.cfg.time_in_force)
 
-    def sign(self, plan: OrderPlan, facts: MarketFacts, intent_id: str) -> SignedOrder:
+    def sign(self, plan: OrderPlan, market: Market, intent_id: str) -> SignedOrder:
         if self.signer is None:  # dry run without a key: priced and sized, not signed
             body = json.dumps({"tokenId": plan.token_id, "side": plan.side, "price": str(plan.price),
                                "makerAmount": str(plan.maker_amount), "takerAmount": str(plan.taker_amount)})
             oid = "unsigned:" + hashlib.sha256(intent_id.encode()).hexdigest()[:32]
             return SignedOrder(order_id=oid, order_json=body, order_type=plan.order_type, maker="", domain_version="")
-        return self.signer.sign(plan, version=facts.version, neg_risk=facts.neg_risk)
+        return self.signer.sign(plan, version=market.version, neg_risk=market.neg_risk)
 
     # ------------------------------------------------------------ posting and its results
 
     def send(self, order_id: str, book: Book | None = None) -> OrderOutcome | None:
+        """Send a journaled order that is not at the venue (never sent, absent on lookup, or refused with
+        a back-off); every path that posts comes through here or through the first post."""
         row = journal.get_order(self.db, order_id)
         if not self.sending_allowed:
             journal.update_order(self.db, order_id, state="expired", reason="kill_switch")
             return self._final(row, "not_sent", "kill_switch")
+        if row["posts"] >= self.cfg.max_posts_per_order:
+            logger.warning("order {} was posted {} times, the most allowed; not again", order_id, row["posts"])
+            journal.update_order(self.db, order_id, state="expired", reason="max_posts")
+            return self._final(row, "not_sent", "max_posts")
         journal.count_post(self.db, order_id)  # from here on the order may have left
-        return self._post(row, book)
+        return self._post(journal.get_order(self.db, order_id), book)
 
     def _post(self, row: dict, book: Book | None) -> OrderOutcome | None:
         """Post a journaled order whose send is already counted, and handle the venue's answer."""
         order_id = row["order_id"]
         self._mark("sent")
         try:
-            result = self.poster.post(_signed_of(row), _plan_of(row), book)
+            result = self.poster.post(_signed_of(row), self._plan_of(row), book)
             self._mark("acked")
         except Exception as e:  # noqa: BLE001 - an unexpected failure around the post is an unknown outcome
             logger.exception("post of {} failed: {}", order_id, e)
@@ -169,15 +217,16 @@ class Placer:
         if r.kind == "rejected":
             journal.update_order(self.db, oid, state="rejected", reason=r.reason, venue_status=r.error[:200])
             return self._final(row, "rejected", r.reason)
-        if r.kind == "retry_later":
+        if r.kind == "retry_later":  # not placed: parked as it is, the same bytes go when the window ends
             now = self.clock()
-            self.blocked_until = max(self.blocked_until, now + (r.retry_after_s or 0))
+            # Without a useful Retry-After, wait longer after each refusal: the posts are bounded.
+            least = self.cfg.retry_check_ms / 1000 * 2 ** max(0, row["posts"] - 1)
+            self.blocked_until = max(self.blocked_until, now + max(r.retry_after_s or 0, least))
             self.blocked_reason = r.reason
-            if self.blocked_until < row["valid_until_ts"]:
+            if self.blocked_until < row["park_until_ts"]:
                 journal.update_order(self.db, oid, state="retry_wait", reason=r.reason, retry_at_ts=self.blocked_until)
                 return None
-            journal.update_order(self.db, oid, state="expired", reason=r.reason)
-            return self._final(row, "not_sent", r.reason)
+            return self._end_parked(row)
         journal.update_order(self.db, oid, state="unknown", reason=r.reason)  # unknown or duplicate
         return self.resolve(oid)
 
@@ -257,18 +306,25 @@ class Placer:
 
     def _revisit(self, row: dict, restart: bool = False) -> OrderOutcome | None:
         now, oid = self.clock(), row["order_id"]
-        if row["state"] == "retry_wait" and now < row["retry_at_ts"]:
-            return None
-        if row["posts"] == 0 or row["state"] == "retry_wait":  # certainly not at the venue
+        if row["state"] == "retry_wait":  # refused with a back-off: not at the venue
+            if now >= row["park_until_ts"] or not self.poster.can_repost:
+                return self._end_parked(row)
+            return self.send(oid) if now >= max(row["retry_at_ts"], self.blocked_until) else None
+        if row["posts"] == 0:  # certainly not at the venue
             if now < row["valid_until_ts"] and self.poster.can_repost:
                 return self.send(oid) if now >= self.blocked_until else None
-            reason = "stale_before_post" if row["posts"] == 0 else (row["reason"] or "expired")
-            journal.update_order(self.db, oid, state="expired", reason=reason)
-            return self._final(row, "not_sent", reason)
+            journal.update_order(self.db, oid, state="expired", reason="stale_before_post")
+            return self._final(row, "not_sent", "stale_before_post")
         return self.resolve(oid)  # posted at least once: maybe at the venue
 
+    def _end_parked(self, row: dict) -> OrderOutcome:
+        """A parked order whose time ran out (or will before the venue's window ends): it never reached the book."""
+        reason = STALE if row["park_until_ts"] >= row["signed_ts"] + self.cfg.max_park_s else NEAR_EXPIRY
+        journal.update_order(self.db, row["order_id"], state="expired", reason=reason)
+        return self._final(row, "not_sent", reason)
+
     def pending(self) -> bool:
-        return bool(self._open_orders())
+        return bool(self._open_orders()) or len(self.parking) > 0
 
     def _open_orders(self) -> list[dict]:
         """Journaled orders without a final state, except those whose first post is still in flight."""
@@ -292,30 +348,17 @@ class Placer:
                         condition=row["condition_id"], side=row["side"])
 
 
-# Crash tests: with POLYCOPY_TEST_CRASH_FILE set, the process SIGKILLs itself at the stage named
-# in that file (priced, signed, journaled, sent, acked), once: the file is removed first.
-CRASH_ENV = "POLYCOPY_TEST_CRASH_FILE"
-
-
-def _crash_if_asked(path: str, stage: str) -> None:
-    try:
-        with open(path) as f:
-            wanted = f.read().strip()
-    except OSError:
-        return
-    if wanted == stage:
-        os.remove(path)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _signed_of(row: dict) -> SignedOrder:
     return SignedOrder(order_id=row["order_id"], order_json=row["order_json"], order_type=row["order_type"],
                        maker="", domain_version="")
 
 
-def _plan_of(row: dict) -> OrderPlan:
+def plan_from_row(row: dict) -> OrderPlan:
+    """The plan an order was journaled with, read back from the journal (after a restart)."""
+    signed = json.loads(row["order_json"])
     return OrderPlan(token_id=row["token_id"], side=row["side"], order_type=row["order_type"], price=row["price"],
-                     size=row["size"], notional=row["notional"], maker_amount=0, taker_amount=0, tick_size=Decimal(0))
+                     size=row["size"], notional=row["notional"], maker_amount=int(signed["makerAmount"]),
+                     taker_amount=int(signed["takerAmount"]), tick_size=row["tick_size"])
 
 
 def _outcome(intent_id, order_id, status, size=Decimal(0), usd=Decimal(0), reason="", token="", condition="", side=""):

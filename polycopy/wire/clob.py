@@ -43,6 +43,7 @@ ERROR_TABLE: tuple[tuple[str, str], ...] = (
     ("invalid order version", "version_mismatch"),
     ("not yet ready", "market_not_ready"),
     ("closed only mode", "closed_only"),
+    ("restricted in your region", "region_restricted"),  # 403 (VENUE-2026-12.md §5)
     ("banned", "banned"),
     ("crosses book", "crosses_book"),
     ("invalid expiration", "invalid_expiration"),
@@ -201,30 +202,3 @@ def parse_midpoint(body) -> Decimal | None:
     """GET /midpoint: the mid price in (0, 1), or None."""
     mid = dec(body.get("mid"), None) if isinstance(body, dict) else None
     return mid if mid is not None and 0 < mid < 1 else None
-
-
-@dataclass(frozen=True, slots=True)
-class ClobMarket:
-    """GET /markets-by-token then /clob-markets: what the CLOB itself says about a market."""
-
-    condition_id: str
-    token_ids: tuple
-    outcomes: tuple
-    tick_size: Decimal
-    min_order_size: Decimal
-    neg_risk: bool
-
-
-def parse_clob_market(condition_id: str, info) -> ClobMarket:
-    """/clob-markets/{condition_id} answers abbreviated keys: `t` [{t: token, o: outcome}], `mts`
-    (tick), `mos` (minimum size), `nr` (neg-risk). Raises Malformed."""
-    info = f.obj(info, "clob_market")
-    tokens = info.get("t") if isinstance(info.get("t"), list) else []
-    tokens = [f.obj(t, "t") for t in tokens[:16]]
-    mts, mos = info.get("mts"), info.get("mos")
-    return ClobMarket(
-        condition_id=f.condition_id(condition_id), token_ids=tuple(f.token_id(t.get("t"), "t") for t in tokens),
-        outcomes=tuple(f.opt_text(t.get("o"), "o", 100) for t in tokens),
-        tick_size=f.decimal(mts, "mts", Decimal("0.0001"), Decimal("0.1")) if mts is not None else Decimal("0.01"),
-        min_order_size=f.decimal(mos, "mos", Decimal(0), Decimal(10**6)) if mos is not None else Decimal(5),
-        neg_risk=f.boolean(info.get("nr"), "nr", False))

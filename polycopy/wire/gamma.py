@@ -34,6 +34,7 @@ class GammaMarket:
     version: str  # v1 | v2
     slug: str
     accepting_orders: bool  # accepting orders and not closed
+    title: str = ""  # the question
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ def parse_market(m) -> GammaMarket:
         tick_size=f.decimal(tick, "orderPriceMinTickSize", Decimal("0.0001"), Decimal("0.1")) if tick else Decimal("0.01"),
         min_order_size=f.decimal(size, "orderMinSize", Decimal(0), Decimal(10**6)) if size else Decimal(5),
         neg_risk=f.boolean(m.get("negRisk"), "negRisk", False), version=version,
-        slug=f.opt_text(m.get("slug"), "slug", 300),
+        slug=f.opt_text(m.get("slug"), "slug", 300), title=f.opt_text(m.get("question"), "question", 1000),
         accepting_orders=f.boolean(m.get("acceptingOrders"), "acceptingOrders", True)
         and not f.boolean(m.get("closed"), "closed", False),
     )

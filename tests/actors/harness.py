@@ -6,6 +6,10 @@
 Time is driven by calling `h.fire_wakeups()`. Reports to telemetry (ChildActor.report) count as
 sent to it as soon as they are queued: `sent`/`sent_to` list the items of every `Reports` batch
 and of the batch still waiting for its flush.
+
+A handler that raises fails the test: the exception the base class would log and report to the
+supervisor is raised from `deliver` (`Harness(..., raise_errors=False)` for the tests of that
+reporting itself).
 """
 from __future__ import annotations
 
@@ -37,11 +41,18 @@ class FakeRef:
         pass
 
 
+def _reraise(msg, e):
+    raise e
+
+
 class Harness:
-    def __init__(self, actor_cls, *, config=None, peers=None, key="", init=True, kill_switch_tripped=False):
+    def __init__(self, actor_cls, *, config=None, peers=None, key="", init=True, kill_switch_tripped=False,
+                 raise_errors=True):
         self.actor = actor_cls()
         self.ref = FakeRef(actor_cls.__name__)
         self.actor._myRef = self.ref
+        if raise_errors:
+            self.actor.handler_failed = _reraise
         self.parent = ActorAddress("parent")
         if init:
             peers = {role: (a if isinstance(a, ActorAddress) else ActorAddress(a)) for role, a in (peers or {}).items()}

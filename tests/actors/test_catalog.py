@@ -12,18 +12,18 @@ from thespian.actors import ActorAddress, WatchMessage
 from polycopy.actors.catalog import PRELOAD, RETRY, TICKS, Catalog
 from polycopy.actors.intake import Intake
 from polycopy.errors import TemporaryError
-from polycopy.messages import EnsureCoalescer, FillBatch, MarketFacts, NeedMarketFacts, Peers, SourceFill
+from polycopy.messages import EnsureCoalescer, FillBatch, Market, NeedMarketFacts, Peers, SourceFill
 from tests.actors.harness import Harness
 from tests.conftest import make_config
 
 NOW = 1_787_102_100 + 200  # 200 s into the btc window starting 1787102100
 W0, W1 = 1_787_102_100, 1_787_102_100 + 900
-CONSUMERS = {"risk": "risk", "executor": "exec", "intake": "intake", "reconciler": "rec"}
+CONSUMERS = {"executor": "exec", "intake": "intake", "reconciler": "rec"}
 
 
-def facts(slug: str, tick="0.01") -> MarketFacts:
+def facts(slug: str, tick="0.01") -> Market:
     start = int(slug.rsplit("-", 1)[1]) if "-updown-15m-" in slug else NOW
-    return MarketFacts(condition_id="0x" + slug, token_ids=(slug + ":up", slug + ":down"), outcomes=("Up", "Down"),
+    return Market(condition_id="0x" + slug, token_ids=(slug + ":up", slug + ":down"), outcomes=("Up", "Down"),
                        end_ts=start + 900, tick_size=Decimal(tick), min_order_size=Decimal("5"), neg_risk=False,
                        slug=slug)
 
@@ -98,13 +98,13 @@ def test_unknown_token_is_fetched_and_pushed_to_every_consumer(tmp_path, made):
     h = start(tmp_path, api)
     made.append(h)
     h.deliver(NeedMarketFacts(key=m.token_ids[1], condition_id=m.condition_id), ActorAddress("someone"))
-    assert pump(h, lambda: h.sent_to("exec", MarketFacts))
+    assert pump(h, lambda: h.sent_to("exec", Market))
     for addr in CONSUMERS.values():
-        assert h.sent_to(addr, MarketFacts) == [m]
-    assert h.sent_to("someone", MarketFacts) == [m]  # an asker outside the consumers gets its answer
+        assert h.sent_to(addr, Market) == [m]
+    assert h.sent_to("someone", Market) == [m]  # an asker outside the consumers gets its answer
     h.clear()
     h.deliver(NeedMarketFacts(key=m.token_ids[0]), ActorAddress("someone"))
-    assert h.sent_to("someone", MarketFacts) == [m]  # from memory: no second lookup
+    assert h.sent_to("someone", Market) == [m]  # from memory: no second lookup
     assert [c for c in api.calls if c[0] == "token"] == [("token", m.token_ids[1])]
 
 
@@ -120,11 +120,11 @@ def test_gamma_trouble_is_retried_on_a_timer_and_the_facts_still_arrive(tmp_path
     assert [p.total_seconds() for p, _ in retries] == [2.0]  # Retry-After honoured
     h.fire_wakeups(lambda p: isinstance(p, tuple) and p[0] == RETRY)
     assert idle(h)  # Gamma does not know it yet: another retry, nothing pushed, nothing dropped
-    assert not h.sent(MarketFacts) and any(isinstance(p, tuple) and p[0] == RETRY for _, p in h.ref.wakeups)
+    assert not h.sent(Market) and any(isinstance(p, tuple) and p[0] == RETRY for _, p in h.ref.wakeups)
     api.markets[m.slug] = m  # now it does
     h.fire_wakeups(lambda p: isinstance(p, tuple) and p[0] == RETRY)
-    assert pump(h, lambda: h.sent_to("risk", MarketFacts))
-    assert h.sent_to("risk", MarketFacts) == [m]
+    assert pump(h, lambda: h.sent_to("intake", Market))
+    assert h.sent_to("intake", Market) == [m]
 
 
 def test_upcoming_windows_are_preloaded_with_their_coalescers(tmp_path, made):
@@ -136,18 +136,15 @@ def test_upcoming_windows_are_preloaded_with_their_coalescers(tmp_path, made):
     h.deliver(NeedMarketFacts(key=now_m.token_ids[0], condition_id=now_m.condition_id, slug=now_m.slug))
     assert idle(h)
     assert ("slug", next_m.slug) in api.calls
-    assert next_m in h.sent_to("exec", MarketFacts) and next_m in h.sent_to("intake", MarketFacts)
+    assert next_m in h.sent_to("exec", Market) and next_m in h.sent_to("intake", Market)
     ensured = h.sent_to(h.parent, EnsureCoalescer)
     assert {e.key for e in ensured} >= set(next_m.token_ids)
     e = next(e for e in ensured if e.key == next_m.token_ids[0])
     assert (e.condition_id, e.end_ts) == (next_m.condition_id, W1 + 900)
-    # The coalescers come up: each gets its market's facts, once.
+    # The coalescers come up: their markets reach them with the fills (intake), not from here.
     h.clear()
     h.deliver(Peers(peers={f"coalescer:{t}": ActorAddress(f"c-{t}") for t in next_m.token_ids}))
-    for t in next_m.token_ids:
-        assert h.sent_to(f"c-{t}", MarketFacts) == [next_m]
-    h.deliver(Peers(peers={}))
-    assert len(h.sent(MarketFacts)) == 2
+    assert h.sent(Market) == []
     # The timer asks again only for windows it does not have yet.
     api.calls.clear()
     h.fire_wakeups(lambda p: p == PRELOAD)
@@ -161,19 +158,19 @@ def test_tick_size_change_is_pushed_to_the_executor(tmp_path, made):
     h = start(tmp_path, api)
     made.append(h)
     h.deliver(NeedMarketFacts(key=m.token_ids[0]))
-    assert pump(h, lambda: h.sent_to("exec", MarketFacts))
+    assert pump(h, lambda: h.sent_to("exec", Market))
     h.clear()
     h.fire_wakeups(lambda p: p == TICKS)
     assert idle(h)
-    assert h.sent(MarketFacts) == []  # unchanged: nothing pushed
+    assert h.sent(Market) == []  # unchanged: nothing pushed
     api.ticks[m.slug] = Decimal("0.001")
     h.fire_wakeups(lambda p: p == TICKS)
-    assert pump(h, lambda: h.sent_to("exec", MarketFacts))
-    new = h.sent_to("exec", MarketFacts)[-1]
+    assert pump(h, lambda: h.sent_to("exec", Market))
+    new = h.sent_to("exec", Market)[-1]
     assert new.tick_size == Decimal("0.001") and new.token_ids == m.token_ids and new.end_ts == m.end_ts
-    assert h.sent_to("risk", MarketFacts)[-1].tick_size == Decimal("0.001")
+    assert h.sent_to("intake", Market)[-1].tick_size == Decimal("0.001")
     h.deliver(NeedMarketFacts(key=m.token_ids[1]), ActorAddress("late"))
-    assert h.sent_to("late", MarketFacts)[0].tick_size == Decimal("0.001")
+    assert h.sent_to("late", Market)[0].tick_size == Decimal("0.001")
 
 
 def test_restarted_consumer_gets_everything_again(tmp_path, made):
@@ -182,11 +179,11 @@ def test_restarted_consumer_gets_everything_again(tmp_path, made):
     made.append(h)
     h.deliver(NeedMarketFacts(key=m1.token_ids[0]))
     h.deliver(NeedMarketFacts(key=m2.token_ids[0]))
-    assert pump(h, lambda: len(h.sent_to("exec", MarketFacts)) == 2)
+    assert pump(h, lambda: len(h.sent_to("exec", Market)) == 2)
     h.clear()
     h.deliver(Peers(peers={"executor": ActorAddress("exec-2")}))
-    assert sorted(f.slug for f in h.sent_to("exec-2", MarketFacts)) == ["a-market", "b-market"]
-    assert h.sent_to("risk", MarketFacts) == []
+    assert sorted(f.slug for f in h.sent_to("exec-2", Market)) == ["a-market", "b-market"]
+    assert h.sent_to("intake", Market) == []
 
 
 def test_first_fill_of_a_preannounced_window_finds_facts_and_coalescer(tmp_path, made):
@@ -202,7 +199,7 @@ def test_first_fill_of_a_preannounced_window_finds_facts_and_coalescer(tmp_path,
     token = next_m.token_ids[0]
     peers = {"catalog": "cat", f"coalescer:{token}": "c-up"}
     intake = Harness(Intake, config=make_config(tmp_path), peers=peers)
-    for msg in cat.sent_to("intake", MarketFacts):
+    for msg in cat.sent_to("intake", Market):
         intake.deliver(msg)
     fill = SourceFill(key=f"0xt|{token}|BUY|0.5|10|0", source_wallet="0xw", condition_id=next_m.condition_id,
                       token_id=token, outcome="Up", side="BUY", price=Decimal("0.5"), size=Decimal("10"),
@@ -213,7 +210,8 @@ def test_first_fill_of_a_preannounced_window_finds_facts_and_coalescer(tmp_path,
     routed_ms = (time.perf_counter_ns() - t0) / 1e6
     assert [f.key for b in intake.sent_to("c-up", FillBatch) for f in b.fills] == [fill.key]
     assert intake.sent(EnsureCoalescer) == [] and intake.sent(NeedMarketFacts) == []  # nothing to wait for
-    assert intake.actor.facts[token] == next_m
+    assert intake.actor.router.markets[token] == next_m
+    assert intake.sent_to("c-up", FillBatch)[0].market == next_m
     print(f"first fill routed by intake in {routed_ms:.2f} ms with no lookup and no process start")
     intake.actor.on_exit()
 

@@ -1,4 +1,5 @@
 """The Coalescer alone, then Coalescer + Risk wired by hand (time from a fake clock + wakeups)."""
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -8,7 +9,7 @@ from polycopy.actors.coalescer import TIMER, Coalescer
 from polycopy.actors.risk import Risk
 from polycopy.config.models import Config
 from polycopy.messages import (
-    ApprovedIntent, CopyIntent, FillBatch, Init, MarketFacts, OrderOutcome, ReloadConfig, RiskDecision, SourceFill,
+    ApprovedIntent, CopyIntent, FillBatch, Init, Market, OrderOutcome, ReloadConfig, RiskDecision, SourceFill,
 )
 from polycopy.policy.coalesce import intent_id_for
 from tests.actors.harness import Harness
@@ -18,6 +19,8 @@ NOW = 1_800_000_000  # wall clock, a multiple of 900
 END = NOW + 600
 SLUG = f"btc-updown-15m-{END - 900}"
 TOL = D("1")  # sizing.size_tolerance_shares
+MARKET = Market(condition_id="0xc", token_ids=("tok", "tok2"), outcomes=("Up", "Down"), end_ts=END, tick_size=D("0.001"),
+                min_order_size=D("5"), neg_risk=False, slug=SLUG)
 
 
 class Clock:
@@ -72,18 +75,18 @@ def coal(tmp_path, mono):
 
 def deliver_at(h, clock, t_ms, fills):
     run_until(h, clock, t_ms)
-    h.deliver(FillBatch(fills=tuple(fills)))
+    h.deliver(FillBatch(market=MARKET, fills=tuple(fills)))
 
 
 # ------------------------------------------------------------------ the Coalescer alone
 
 
 def test_leading_intent_is_sent_at_once_with_its_fills_and_market(coal, mono):
-    coal.deliver(FillBatch(fills=(fill(1, 10), fill(2, 4))))
+    coal.deliver(FillBatch(market=MARKET, fills=(fill(1, 10), fill(2, 4))))
     (it,) = coal.sent_to("risk", CopyIntent)
     assert (it.reason, it.side, it.size, it.source_size, it.opening) == ("leading", "BUY", D("14"), D("14"), True)
     assert it.fill_keys == (fill(1, 10).key, fill(2, 4).key) and it.intent_id == intent_id_for(it.fill_keys)
-    assert (it.first_recv_mono_ns, it.source_ts_ms, it.market_end_ts, it.condition_id) == (1001, 1001, END, "0xc")
+    assert (it.first_recv_mono_ns, it.source_ts_ms, it.market, it.condition_id) == (1001, 1001, MARKET, "0xc")
 
 
 def test_burst_with_irregular_gaps_gives_two_intents(coal, mono):
@@ -96,7 +99,7 @@ def test_burst_with_irregular_gaps_gives_two_intents(coal, mono):
 
 
 def test_dropped_burst_is_reported_to_telemetry(coal, mono):
-    coal.deliver(FillBatch(fills=(fill(1, 2),)))
+    coal.deliver(FillBatch(market=MARKET, fills=(fill(1, 2),)))
     run_until(coal, mono, 3000)
     assert coal.sent_to("risk", CopyIntent) == []
     (rd,) = coal.sent_to("telemetry", RiskDecision)
@@ -105,7 +108,7 @@ def test_dropped_burst_is_reported_to_telemetry(coal, mono):
 
 
 def test_exit_flushes_what_is_pending_and_a_late_timer_finds_nothing(coal, mono):
-    coal.deliver(FillBatch(fills=(fill(1, 10),)))
+    coal.deliver(FillBatch(market=MARKET, fills=(fill(1, 10),)))
     deliver_at(coal, mono, 200, [fill(2, 8)])
     coal.deliver(ActorExitRequest())
     assert [i.reason for i in coal.sent_to("risk", CopyIntent)] == ["leading", "trailing"]
@@ -116,33 +119,32 @@ def test_exit_flushes_what_is_pending_and_a_late_timer_finds_nothing(coal, mono)
 def test_fills_before_init_are_kept(tmp_path, mono):
     h = Harness(Coalescer, init=False)
     h.actor.clock = mono
-    h.deliver(FillBatch(fills=(fill(1, 10),)))
+    h.deliver(FillBatch(market=MARKET, fills=(fill(1, 10),)))
     h.deliver(Init(config=config(tmp_path), peers={"risk": ActorAddress("risk")}, key="tok"), h.parent)
     assert len(h.sent_to("risk", CopyIntent)) == 1
 
 
 def test_fills_for_another_token_are_ignored(coal):
-    coal.deliver(FillBatch(fills=(fill(1, 10, token="other"),)))
+    coal.deliver(FillBatch(market=MARKET, fills=(fill(1, 10, token="other"),)))
     assert coal.sent_to("risk") == []
 
 
 def test_a_resent_fill_is_not_copied_twice(coal, mono):
-    coal.deliver(FillBatch(fills=(fill(1, 10),)))
+    coal.deliver(FillBatch(market=MARKET, fills=(fill(1, 10),)))
     deliver_at(coal, mono, 100, [fill(1, 10), fill(2, 9)])
     run_until(coal, mono, 3000)
     assert [(i.reason, i.size) for i in coal.sent_to("risk", CopyIntent)] == [("leading", D("10")), ("trailing", D("9"))]
 
 
-def test_market_facts_set_the_min_size(coal, mono):
-    coal.deliver(MarketFacts(condition_id="0xc", token_ids=("tok",), outcomes=("Up",), end_ts=END, tick_size=D("0.01"),
-                             min_order_size=D("2"), neg_risk=False))
-    coal.deliver(FillBatch(fills=(fill(1, 2),)))  # $1, 2 shares: tradable in this market
+def test_the_market_of_the_batch_sets_the_min_size(coal, mono):
+    small = replace(MARKET, min_order_size=D("2"))
+    coal.deliver(FillBatch(market=small, fills=(fill(1, 2),)))  # $1, 2 shares: tradable in this market
     assert [i.size for i in coal.sent_to("risk", CopyIntent)] == [D("2")]
 
 
 def test_reload_switches_to_fill_by_fill(tmp_path, coal, mono):
     coal.deliver(ReloadConfig(config=config(tmp_path, copy={"copy_mode": "fill_by_fill"})))
-    coal.deliver(FillBatch(fills=(fill(1, 10), fill(2, 6))))
+    coal.deliver(FillBatch(market=MARKET, fills=(fill(1, 10), fill(2, 6))))
     assert [i.reason for i in coal.sent_to("risk", CopyIntent)] == ["fill", "fill"]
 
 
@@ -173,7 +175,7 @@ class Wired:
         self.wall.t = NOW + t_ms / 1000
         self.pump()
         if fills:
-            self.coal.deliver(FillBatch(fills=tuple(fills)))
+            self.coal.deliver(FillBatch(market=MARKET, fills=tuple(fills)))
         self.pump()
 
     def approved(self):
@@ -220,7 +222,7 @@ def test_opposite_fills_net_out_and_nothing_is_sent(tmp_path):
 def test_a_fill_ten_seconds_before_the_end_does_not_open_a_position(tmp_path):
     w = Wired(tmp_path)
     w.wall.t = END - 10
-    w.coal.deliver(FillBatch(fills=(fill(1, 10),)))
+    w.coal.deliver(FillBatch(market=MARKET, fills=(fill(1, 10),)))
     w.risk.deliver(w.coal.sent_to("risk", CopyIntent)[0])
     assert w.approved() == []
     assert w.decisions()[-1].reason == "near_expiry"

@@ -18,9 +18,9 @@ from polycopy.actors.post_pool import PostPool
 from polycopy.config.loader import Secrets
 from polycopy.config.models import Config
 from polycopy.errors import TemporaryError
-from polycopy.messages import Alert, ApprovedIntent, CopyIntent, KillSwitchChanged, MarketFacts, OrderOutcome, StageTiming
+from polycopy.messages import Alert, ApprovedIntent, CopyIntent, KillSwitchChanged, Market, OrderOutcome, StageTiming
 from polycopy.store import journal
-from polycopy.wire.clob import VenueOrder, parse_book, parse_clob_market
+from polycopy.wire.clob import VenueOrder, parse_book
 from polycopy.wire.clob_ws import UserTrade
 from tests.actors.harness import Harness
 
@@ -28,7 +28,7 @@ KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 BOOK = {"asks": [{"price": "0.55", "size": "100"}, {"price": "0.52", "size": "4"}, {"price": "0.53", "size": "50"}],
         "bids": [{"price": "0.50", "size": "100"}], "tick_size": "0.01", "min_order_size": "5", "neg_risk": False}
-FACTS = MarketFacts(condition_id="0xc1", token_ids=(TOKEN,), outcomes=("Up",), end_ts=0, tick_size=D("0.01"),
+FACTS = Market(condition_id="0xc1", token_ids=(TOKEN,), outcomes=("Up",), end_ts=0, tick_size=D("0.01"),
                     min_order_size=D("5"), neg_risk=False)
 
 
@@ -47,7 +47,7 @@ class FakeRest:
         return parse_book(BOOK)
 
     def market_info(self, token_id):
-        return parse_clob_market("0xc1", {"t": [{"t": TOKEN, "o": "Up"}], "mts": 0.01, "mos": 5, "nr": False})
+        return {"condition_id": "0xc1", "t": [{"t": TOKEN, "o": "Up"}], "mts": 0.01, "mos": 5, "nr": False}
 
     def post_order(self, body):
         self.posts.append(body)
@@ -140,9 +140,9 @@ def _index_ids(h, rest):
     rest.ids = {r["order_json"]: r["order_id"] for r in h.actor.db.query(f"SELECT * FROM {journal.ORDERS}")}
 
 
-def approved(iid="i1", size="10", side="BUY", price="0.525"):
+def approved(iid="i1", size="10", side="BUY", price="0.525", market=FACTS):
     it = CopyIntent(intent_id=iid, token_id=TOKEN, condition_id="0xc1", side=side, size=D(size), source_price=D(price),
-                    source_size=D(size), fill_keys=("k1",), first_recv_mono_ns=0)
+                    source_size=D(size), fill_keys=("k1",), first_recv_mono_ns=0, market=market)
     return ApprovedIntent(intent=it, size=D(size), max_notional_usd=D("25"), decision="approved")
 
 
@@ -230,15 +230,98 @@ def test_lookup_down_keeps_order_unknown_then_resolves(tmp_path):
     assert out.status == "filled" and len(rest.posts) == 1
 
 
+class Clock:
+    def __init__(self, t=1_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
 def test_rate_limit_parks_then_reposts_same_bytes(tmp_path):
     h, rest = live(tmp_path)
+    clock = h.actor.placer.clock = Clock()
     h.deliver(FACTS)
     rest.replies = [(429, {"Retry-After": "0"}, {"error": "Too Many Requests"})]
     h.deliver(approved())
     assert h.sent_to("risk", OrderOutcome) == []
     h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 1  # no Retry-After: still a short wait (execution.retry_check_ms)
+    clock.t += 0.5
+    h.fire_wakeups(lambda p: p == RETRY)
     (out,) = h.sent_to("risk", OrderOutcome)
     assert out.status == "filled" and len(rest.posts) == 2 and rest.posts[0] == rest.posts[1]
+
+
+def window(h, rest, retry_after_s="5"):
+    """Open a venue back-off window: the first intent's post is answered 429 with Retry-After."""
+    clock = h.actor.placer.clock = Clock()
+    rest.replies = [(429, {"Retry-After": retry_after_s}, {"error": "Too Many Requests"})]
+    h.deliver(approved("first"))
+    assert h.sent_to("risk", OrderOutcome) == [] and len(rest.posts) == 1
+    return clock
+
+
+def test_intents_inside_a_back_off_window_wait_and_all_go_once_after_it(tmp_path):
+    h, rest = live(tmp_path)
+    clock = window(h, rest)
+    for i in range(3):
+        h.deliver(approved(f"late{i}"))  # parked unsigned: nothing posted inside the window
+    assert len(rest.posts) == 1 and h.sent_to("risk", OrderOutcome) == []
+    clock.t += 2
+    h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 1  # still inside the window
+    clock.t += 4
+    h.fire_wakeups(lambda p: p == RETRY)
+    outs = {o.intent_id: o.status for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"first": "filled", "late0": "filled", "late1": "filled", "late2": "filled"}
+    assert len(rest.posts) == 5 and rest.posts[0] == rest.posts[1]  # the 429'd order went again, same bytes
+    h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 5  # nothing twice
+
+
+def test_a_copy_parked_too_long_ends_stale_and_one_near_its_market_end_ends_near_expiry(tmp_path):
+    from dataclasses import replace
+
+    h, rest = live(tmp_path)
+    clock = window(h, rest, retry_after_s="25")
+    h.deliver(approved("late", market=replace(FACTS, end_ts=int(clock.t) + 40)))  # opening: no later than end - 25 s
+    clock.t += 31  # past execution.max_park_s (30), and the first order was not sent again meanwhile
+    h.fire_wakeups(lambda p: p == RETRY)
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"first": ("not_sent", "stale_in_backoff"), "late": ("not_sent", "near_expiry")}
+    assert len(rest.posts) == 1
+
+
+def test_the_kill_switch_ends_parked_copies(tmp_path):
+    h, rest = live(tmp_path)
+    clock = window(h, rest)
+    h.deliver(approved("late"))
+    h.deliver(KillSwitchChanged(tripped=True, reason="test"))
+    clock.t += 6
+    h.fire_wakeups(lambda p: p == RETRY)
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"first": ("not_sent", "kill_switch"), "late": ("not_sent", "kill_switch")}
+    assert len(rest.posts) == 1
+
+
+def test_a_back_off_longer_than_a_copy_may_wait_ends_it_at_once(tmp_path):
+    h, rest = live(tmp_path)
+    h.actor.placer.clock = Clock()
+    rest.replies = [(503, {"Retry-After": "120"}, {"error": "Service Unavailable"})]
+    h.deliver(approved("first"))
+    assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("not_sent", "stale_in_backoff")]
+
+
+def test_no_order_is_posted_more_than_max_posts_times(tmp_path):
+    h, rest = live(tmp_path)
+    clock = window(h, rest, retry_after_s="1")
+    for _ in range(6):  # the venue keeps answering 429
+        rest.replies = [(429, {"Retry-After": "1"}, {"error": "Too Many Requests"})]
+        clock.t += 1.5
+        h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 3  # execution.max_posts_per_order
+    assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("not_sent", "max_posts")]
 
 
 def test_venue_rejection_reported_with_reason(tmp_path):
@@ -305,12 +388,11 @@ def test_paper_mode_fills_against_book(tmp_path):
     assert rest.posts == []
 
 
-def test_missing_facts_take_the_slow_path(tmp_path):
+def test_an_intent_without_its_market_is_not_sent(tmp_path):
     h, rest = live(tmp_path)
-    h.deliver(approved())
-    assert h.sent_to("risk", OrderOutcome)[0].status == "filled"
-    stages = dict(h.sent_to("telemetry", StageTiming)[0].stages)
-    assert "exec_facts_slow" in stages
+    h.deliver(approved(market=None))
+    assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("not_sent", "market_unknown")]
+    assert rest.posts == []
 
 
 def test_user_stream_settlement_and_unconfirmed_alert(tmp_path):
@@ -524,3 +606,15 @@ def test_a_trade_seen_before_the_post_answer_is_not_a_late_fill(tmp_path):
     finally:
         rest.gate.set()
         h.actor.on_exit()
+
+
+def test_a_region_refusal_switches_everything_to_close_only_and_is_never_retried(tmp_path):
+    from polycopy.messages import CloseOnly
+
+    h, rest = live(tmp_path)
+    rest.replies = [(403, {}, {"error": "Trading restricted in your region"})]
+    h.deliver(approved())
+    assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("rejected", "region_restricted")]
+    assert [m.reason for m in h.sent_to("parent", CloseOnly)] == ["region_close_only"]
+    h.fire_wakeups(lambda p: p == RETRY)
+    assert len(rest.posts) == 1  # a definite no: never posted again

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from polycopy.actors.intake import PENDING, RETRY, Intake
 from polycopy.config.loader import parse_config
-from polycopy.messages import Alert, FillBatch, SourceFill
+from polycopy.messages import Alert, FillBatch, Market, SourceFill
 from polycopy.store import fills as store
 from polycopy.store.db import open_db
 from tests.actors.harness import Harness
@@ -22,8 +22,14 @@ def cfg(tmp_path, copy_pending=True, policy="hold", timeout_s=60):
                                   "mempool_confirm_timeout_s": timeout_s}})
 
 
+MARKET = Market(condition_id="0xc", token_ids=("11", "12"), outcomes=("Up", "Down"), end_ts=1787102100 + 900,
+                tick_size=Decimal("0.01"), min_order_size=Decimal("5"), neg_risk=False)
+
+
 def start(tmp_path, **kw):
-    return Harness(Intake, config=cfg(tmp_path, **kw), peers={"coalescer:11": "c11", "telemetry": "tel"})
+    h = Harness(Intake, config=cfg(tmp_path, **kw), peers={"coalescer:11": "c11", "telemetry": "tel"})
+    h.deliver(MARKET)
+    return h
 
 
 def pending(order="0xo1", tx="0xt1", size="10", side="BUY"):
@@ -192,7 +198,7 @@ def test_a_coalescer_asked_for_without_a_market_end_is_told_it_when_facts_arrive
     """A mempool fill has no slug: its coalescer is created with end 0, and learns the end later."""
     from decimal import Decimal as D
 
-    from polycopy.messages import EnsureCoalescer, MarketFacts
+    from polycopy.messages import EnsureCoalescer, Market
 
     h = Harness(Intake, config=make_config(tmp_path), peers={"catalog": "cat"})
     fill = SourceFill(key="pending|0xh|5000000", source_wallet="0xw", condition_id="0xc", token_id="42", outcome="",
@@ -200,7 +206,7 @@ def test_a_coalescer_asked_for_without_a_market_end_is_told_it_when_facts_arrive
                       feed="rtds", recv_mono_ns=time.monotonic_ns())
     h.deliver(FillBatch(fills=(fill,)))
     assert [e.end_ts for e in h.sent_to(h.parent, EnsureCoalescer)] == [0]
-    facts = MarketFacts(condition_id="0xc", token_ids=("42", "43"), outcomes=("Up", "Down"), end_ts=1_900_000_000,
+    facts = Market(condition_id="0xc", token_ids=("42", "43"), outcomes=("Up", "Down"), end_ts=1_900_000_000,
                         tick_size=D("0.01"), min_order_size=D("5"), neg_risk=False)
     h.deliver(facts)
     h.deliver(facts)  # told once

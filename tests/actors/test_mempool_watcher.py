@@ -26,7 +26,7 @@ SIGNED = decode_calldata(TX["to"], TX["input"])  # the example as built: its tak
 # the same match with a taker order signed just now; preapproved (empty signature): we hold no keys
 SETTLEMENT = replace(SIGNED, taker=replace(SIGNED.taker, timestamp=int(time.time() * 1000), signature=b""))
 TAKER, MAKER_B = EX["wallets"]["source_wallet_taker"], EX["wallets"]["maker_B"]
-DETECTION = {"rtds_silence_limit_s": 2.0, "reconnect_min_ms": 20, "reconnect_max_ms": 100,
+DETECTION = {"rtds_ping_interval_s": 0.5, "rtds_silence_limit_s": 2.0, "reconnect_min_ms": 20, "reconnect_max_ms": 100,
              "circuit_breaker_failures": 3, "circuit_breaker_cooldown_s": 1.0, "http_timeout_ms": 1000}
 
 

@@ -12,7 +12,7 @@ from thespian.actors import WatchMessage
 
 from polycopy.actors.reconciler import FACTS_WAIT, ROUND, Reconciler
 from polycopy.errors import TemporaryError
-from polycopy.messages import CopyIntent, MarketFacts, NeedMarketFacts, PositionsReply, PositionsSnapshot
+from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot
 from polycopy.wire.data_api import Activity, Position
 from tests.actors.harness import Harness
 from tests.conftest import make_config
@@ -22,7 +22,7 @@ CID = "0xc1"
 UP, DOWN = "111", "222"
 SOURCE = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"
 OURS = "0x00000000000000000000000000000000000000aa"
-FACTS = MarketFacts(condition_id=CID, token_ids=(UP, DOWN), outcomes=("Up", "Down"), end_ts=T0 + 800,
+FACTS = Market(condition_id=CID, token_ids=(UP, DOWN), outcomes=("Up", "Down"), end_ts=T0 + 800,
                     tick_size=D("0.01"), min_order_size=D("5"), neg_risk=False, slug="btc-updown-15m-1799999900")
 
 
@@ -119,7 +119,7 @@ def test_a_fill_hidden_from_both_feeds_is_corrected_in_the_next_round(tmp_path, 
                        price=D("0.5"))]
     [intent] = run_round(h, ours={}, at=T0 + 30)  # the trade is 25 s old: past settle_s, nobody copied it
     assert (intent.side, intent.token_id, intent.reason, intent.opening) == ("BUY", UP, "reconcile", True)
-    assert intent.size == D("40.00") and intent.source_price == D("0.5") and intent.market_end_ts == T0 + 800
+    assert intent.size == D("40.00") and intent.source_price == D("0.5") and intent.market == FACTS
     assert intent.size * intent.source_price <= D("25")  # within the correction cap
     assert h.actor.counts["correction:missed_fill"] == 1
     # Next round, before the correction shows in our positions: not sent again.
@@ -133,7 +133,7 @@ def test_a_correction_is_bounded_by_the_correction_cap(tmp_path, made):
     run_round(h, ours={})
     c.source = [pos(UP, "400")]
     [intent] = run_round(h, ours={}, at=T0 + 30)
-    assert intent.size * D("0.5") * D("1.012") <= D("10") and intent.size > D("19")
+    assert intent.size * D("0.5") <= D("10") and intent.size > D("19")  # 120 bps of 0.5 is under a 0.01 tick
 
 
 def test_recent_source_trades_are_left_to_the_copy_path(tmp_path, made):
@@ -194,10 +194,10 @@ def test_a_market_new_to_us_waits_for_its_facts_within_the_round(tmp_path, made)
     with pytest.raises(AssertionError):
         run_round(h, ours={}, at=T0 + 30, timeout=0.5)  # the round holds until the catalog answers
     assert [(m.key, m.slug) for m in h.sent_to("cat", NeedMarketFacts)] == [("999", "will-it-rain")]
-    h.deliver(MarketFacts(condition_id="0xother", token_ids=("999", "998"), outcomes=("Yes", "No"), end_ts=T0 + 9000,
+    h.deliver(Market(condition_id="0xother", token_ids=("999", "998"), outcomes=("Yes", "No"), end_ts=T0 + 9000,
                           tick_size=D("0.01"), min_order_size=D("5"), neg_risk=False, slug="will-it-rain"))
     [intent] = h.sent_to("risk", CopyIntent)  # corrected in the same round
-    assert (intent.token_id, intent.side, intent.market_end_ts) == ("999", "BUY", T0 + 9000)
+    assert (intent.token_id, intent.side, intent.market.end_ts) == ("999", "BUY", T0 + 9000)
 
 
 def test_facts_that_never_come_do_not_stall_the_round(tmp_path, made):

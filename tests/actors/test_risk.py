@@ -6,7 +6,7 @@ from thespian.actors import ActorAddress, ActorExitRequest
 from polycopy.actors.risk import Risk
 from polycopy.config.models import Config
 from polycopy.messages import (
-    ApprovedIntent, CopyIntent, Init, KillSwitchChanged, MarketFacts, OrderOutcome, ReloadConfig, RiskDecision,
+    ApprovedIntent, CopyIntent, Init, KillSwitchChanged, Market, OrderOutcome, ReloadConfig, RiskDecision,
 )
 from polycopy.store import exposure
 from polycopy.store.db import open_db
@@ -36,10 +36,16 @@ def make_risk(cfg, clock, peers=PEERS, kill=False):
     return h
 
 
+def market(cid="0xc", end=END):
+    """On a 0.001 tick: 120 bps of slippage at 0.50 is 0.506, a whole number of ticks."""
+    return Market(condition_id=cid, token_ids=("tok", "tok2"), outcomes=("Up", "Down"), end_ts=end,
+                  tick_size=D("0.001"), min_order_size=D("5"), neg_risk=False)
+
+
 def intent(iid="i1", size="10", price="0.50", side="BUY", cid="0xc", end=END):
     return CopyIntent(intent_id=iid, token_id="tok", condition_id=cid, side=side, size=D(size), source_price=D(price),
                       source_size=D(size), fill_keys=(f"{iid}-fill",), first_recv_mono_ns=1, reason="leading",
-                      opening=side == "BUY", market_end_ts=end)
+                      opening=side == "BUY", market=market(cid, end))
 
 
 @pytest.fixture
@@ -85,12 +91,18 @@ def test_no_executor_means_no_reservation(tmp_path, clock):
     assert h.actor.book.entries == {}
 
 
-def test_market_facts_give_the_end_of_the_market(tmp_path, clock):
+def test_paused_entries_refuse_opening_intents_until_resumed(tmp_path, clock):
+    from polycopy.messages import EntriesChanged
+
     h = make_risk(config(tmp_path), clock)
-    h.deliver(MarketFacts(condition_id="0xc", token_ids=("tok",), outcomes=("Up",), end_ts=NOW + 10,
-                          tick_size=D("0.01"), min_order_size=D("5"), neg_risk=False))
-    h.deliver(intent(end=0))
-    assert h.sent_to("telemetry", RiskDecision)[0].reason == "near_expiry"
+    h.deliver(EntriesChanged(reason="region_close_only"))
+    h.deliver(intent("a"))
+    h.deliver(intent("b", side="SELL"))
+    assert [(d.intent_id, d.reason) for d in h.sent_to("telemetry", RiskDecision)] == [
+        ("a", "region_close_only"), ("b", "ok")]
+    h.deliver(EntriesChanged(reason=""))
+    h.deliver(intent("c"))
+    assert h.sent_to("telemetry", RiskDecision)[-1].reason == "ok"
 
 
 def test_outcomes_settle_the_reservation(tmp_path, clock):

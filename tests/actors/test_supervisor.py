@@ -90,7 +90,7 @@ def test_repeated_failures_trip_the_kill_switch_and_persist_it(tmp_path):
         h.fire_wakeups(lambda p: isinstance(p, tuple))
     assert h.actor.kill_tripped
     assert any(m.tripped for m in h.sent(KillSwitchChanged))
-    tripped, reason = control.load_kill_switch(open_db(cfg.store.path))
+    tripped, reason = control.load_switch(open_db(cfg.store.path), control.KILL_SWITCH)
     assert tripped and "child failures" in reason
 
 
@@ -103,7 +103,27 @@ def test_kill_switch_survives_a_restart_and_only_reset_clears_it(tmp_path):
     assert all(i.kill_switch_tripped for i in h2.sent(Init))
     h2.deliver(ResetKillSwitch(), ActorAddress("cli"))
     assert not h2.sent_to("cli", KillSwitchChanged)[0].tripped
-    assert control.load_kill_switch(open_db(cfg.store.path)) == (False, "operator reset")
+    assert control.load_switch(open_db(cfg.store.path), control.KILL_SWITCH) == (False, "operator reset")
+
+
+def test_paused_entries_survive_a_restart_and_a_venue_close_only_mode_does_not(tmp_path):
+    from polycopy.messages import CloseOnly, EntriesChanged, PauseEntries, ResumeEntries
+
+    h, cfg = start(tmp_path)
+    h.deliver(PauseEntries(reason="lunch", source="telegram:42"), ActorAddress("cli"))
+    assert [m.reason for m in h.sent_to("cli", EntriesChanged)] == ["entries_paused"]
+    assert all(m.reason == "entries_paused" for m in h.sent(EntriesChanged))  # every child is told
+    h.deliver(CloseOnly(reason="region_close_only", detail="403"))
+    assert h.sent(EntriesChanged)[-1].reason == "region_close_only"  # the venue's reason wins while it holds
+    h.deliver(ResumeEntries(source="cli"), ActorAddress("cli"))
+    assert h.sent_to("cli", EntriesChanged)[-1].reason == "region_close_only"  # the operator cannot lift the venue's
+    status = h.actor.status()["entries"]
+    assert (status["paused"], status["operator_pause"], status["venue_close_only"]) == (True, "", "region_close_only")
+    h.deliver(PauseEntries(reason="lunch"), ActorAddress("cli"))
+    h2 = Harness(StubbedSupervisor, config=cfg)  # a restart: the venue is probed again, the operator's pause holds
+    assert all(i.entries_paused == "entries_paused" for i in h2.sent(Init))
+    h2.deliver(ResumeEntries(), ActorAddress("cli"))
+    assert h2.sent_to("cli", EntriesChanged)[-1].reason == ""
 
 
 def test_shutdown_stops_children_then_confirms_and_marks_the_request(tmp_path):
@@ -119,7 +139,7 @@ def test_shutdown_stops_children_then_confirms_and_marks_the_request(tmp_path):
     assert h.sent_to("cli", ShutdownDone)
     assert h.sent(Init) == []  # nothing restarted during shutdown
     assert control.shutdown_requested(open_db(cfg.store.path)) == "test"
-    assert control.load_kill_switch(open_db(cfg.store.path))[0] is False  # a clean stop does not trip it
+    assert control.load_switch(open_db(cfg.store.path), control.KILL_SWITCH)[0] is False  # a clean stop does not trip it
 
 
 def test_coalescer_created_once_and_retired_without_counting_a_failure(tmp_path):
@@ -139,7 +159,7 @@ def test_coalescer_created_once_and_retired_without_counting_a_failure(tmp_path)
 def test_a_silent_child_is_killed(tmp_path, monkeypatch):
     killed = []
     monkeypatch.setattr(sup_mod, "_kill", killed.append)
-    h, _ = start(tmp_path, actors={"pong_timeout_ms": 100})
+    h, _ = start(tmp_path, actors={"ping_interval_ms": 50, "pong_timeout_ms": 100})
     for c in h.actor.children.values():
         h.deliver(Pong(role=c.role, pid=1000 + len(c.role)), c.addr)
     h.actor.children["executor"].last_pong -= 10  # silent for 10 s

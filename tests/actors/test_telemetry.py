@@ -299,3 +299,15 @@ def test_reports_before_init_are_dropped_not_failures(tmp_path, monkeypatch):
     h.deliver(StageTiming(key=KEY, stages=(("recv", 1),)))
     h.deliver(outcome(1))
     assert h.sent() == []  # no ChildFailed to anyone
+
+
+def test_close_only_and_the_mode_reach_the_metrics(tmp_path, monkeypatch):
+    from polycopy.messages import EntriesChanged
+
+    h = start(tmp_path, monkeypatch)
+    assert metric(h, "polycopy_entries_paused") == 0 and metric(h, 'polycopy_trading_mode{mode="dry_run"}') == 1
+    h.deliver(EntriesChanged(reason="entries_paused"))
+    assert metric(h, "polycopy_entries_paused") == 1 and h.actor.entries_paused == "entries_paused"
+    h.deliver(EntriesChanged(reason=""))
+    assert metric(h, "polycopy_entries_paused") == 0
+    stop(h)

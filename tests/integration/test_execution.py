@@ -14,7 +14,7 @@ from aiohttp import web
 from thespian.actors import ActorTypeDispatcher
 
 from polycopy.config.models import ExecutionConfig
-from polycopy.messages import ApprovedIntent, CopyIntent, MarketFacts
+from polycopy.messages import ApprovedIntent, CopyIntent, Market
 from polycopy.sim.model import SimMarket
 from polycopy.sim.venue import Venue, build_clob_app, build_clob_ws_app
 from polycopy.store import journal
@@ -104,14 +104,15 @@ def server():
 
 def facts(kind):
     m, _ = MARKETS[kind]
-    return MarketFacts(condition_id=m.condition_id, token_ids=tuple(m.tokens), outcomes=tuple(m.outcomes), end_ts=m.end_ts,
+    return Market(condition_id=m.condition_id, token_ids=tuple(m.tokens), outcomes=tuple(m.outcomes), end_ts=m.end_ts,
                        tick_size=m.tick_size, min_order_size=m.min_order_size, neg_risk=m.neg_risk, version=m.version)
 
 
 def approved(kind, iid, size="10", price="0.52"):
     m, token = MARKETS[kind]
     it = CopyIntent(intent_id=iid, token_id=token, condition_id=m.condition_id, side="BUY", size=D(size),
-                    source_price=D(price), source_size=D(size), fill_keys=(iid,), first_recv_mono_ns=0)
+                    source_price=D(price), source_size=D(size), fill_keys=(iid,), first_recv_mono_ns=0,
+                    market=facts(kind))
     return ApprovedIntent(intent=it, size=D(size), max_notional_usd=D("25"), decision="approved")
 
 

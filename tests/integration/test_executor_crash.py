@@ -18,19 +18,45 @@ from tests.integration.test_supervision import wait_for
 pytestmark = pytest.mark.integration
 
 
+def crash_at_stage(crash_file):
+    """The crash port: the placer's stage marks (priced, signed, journaled, sent, acked) SIGKILL the
+    process at the stage named in `crash_file`, once (the file is removed first). Installed in this
+    process before the actor system starts, so every actor process forked from it has it."""
+    from polycopy.venue.placer import Placer
+
+    mark = Placer._mark
+
+    def _mark(self, stage):
+        mark(self, stage)
+        try:
+            wanted = crash_file.read_text().strip()
+        except OSError:
+            return
+        if wanted == stage:
+            os.remove(crash_file)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return mark, _mark
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
+    from polycopy.venue.placer import Placer
+
     tmp = tmp_path_factory.mktemp("crash")
     crash_file = tmp / "crash-at"
+    original, Placer._mark = crash_at_stage(crash_file)
     scenario = parse({
         "name": "crash", "seed": 9,
         "markets": [{"slug": m, "outcomes": ["Up", "Down"]} for m in ("crash-a", "crash-b", "crash-c")],
         "accounts": [{"address": OURS, "pusd": "1000"}],
         "feeds": {"rtds_lag_ms": {"orders_matched": 0, "trades": 0}, "data_api_lag_ms": 0, "noise_per_s": 0},
     })
-    with live_system(tmp, scenario, env={"POLYCOPY_TEST_CRASH_FILE": str(crash_file)},
-                     execution={"post_timeout_ms": 8000}, actors={"restart_backoff_min_ms": 50}) as lv:
-        yield lv.sim, lv.status, crash_file
+    try:
+        with live_system(tmp, scenario, execution={"post_timeout_ms": 8000}, actors={"restart_backoff_min_ms": 50}) as lv:
+            yield lv.sim, lv.status, crash_file
+    finally:
+        Placer._mark = original
 
 
 def inject(sim, market: str) -> str:

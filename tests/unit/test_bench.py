@@ -208,7 +208,7 @@ import sys, time
 from decimal import Decimal
 from polycopy.actors.intake import Intake
 from polycopy.config.loader import parse_config
-from polycopy.messages import FillBatch, SourceFill, StageTiming
+from polycopy.messages import FillBatch, Market, SourceFill, StageTiming
 from tests.actors.harness import Harness
 
 def fill(tx):
@@ -218,6 +218,8 @@ def fill(tx):
 
 cfg = parse_config({"store": {"path": sys.argv[1]}})
 h = Harness(Intake, config=cfg, peers={"coalescer:11": "c11", "telemetry": "tel"})
+h.deliver(Market(condition_id="0xc", token_ids=("11", "12"), outcomes=("Up", "Down"), end_ts=2_000_000_000,
+                 tick_size=Decimal("0.01"), min_order_size=Decimal(5), neg_risk=False))
 h.deliver(FillBatch(fills=(fill("0xa"), fill("0xb"), fill("0xc"))))
 print(len(h.sent_to("tel", StageTiming)), sum(len(b.fills) for b in h.sent_to("c11", FillBatch)))
 """

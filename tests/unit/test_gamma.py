@@ -1,5 +1,5 @@
-"""Gamma market objects (wire/gamma.py) and the catalog's lookups (clients/gamma.py) against a
-loopback Gamma that serves `/markets/keyset` and `/markets/slug/{slug}` only."""
+"""Gamma market objects (wire/gamma.py) and the catalog's lookups (clients/gamma.py, to Market)
+against a loopback Gamma that serves `/markets/keyset` and `/markets/slug/{slug}` only."""
 from __future__ import annotations
 
 import json

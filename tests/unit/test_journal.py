@@ -15,7 +15,7 @@ def _intent(db, iid="i1"):
 def _order(db, oid="0xa", iid="i1"):
     journal.journal_order(db, order_id=oid, intent_id=iid, token_id="t", condition_id="c", side="BUY", price=D("0.53"),
                           size=D("10"), notional=D("5.30"), order_type="FAK", order_json='{"salt":1}', mode="live",
-                          valid_until_ts=123.0)
+                          valid_until_ts=123.0, park_until_ts=150.0, tick_size=D("0.01"), signed_ts=100.0)
 
 
 def test_intent_saved_once():

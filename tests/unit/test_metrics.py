@@ -1,6 +1,7 @@
 """Metrics: quantiles, time windows, and the /metrics endpoint on loopback."""
 from __future__ import annotations
 
+import math
 import socket
 
 import pytest
@@ -62,3 +63,47 @@ def test_two_registries_do_not_collide():
     a.internal.observe(0.001)
     assert "polycopy_internal_latency_seconds_count 1.0" in a.text()
     assert "polycopy_internal_latency_seconds_count 0.0" in b.text()
+
+
+def sample(m: Metrics, name: str, **labels) -> float | None:
+    return m.registry.get_sample_value(name, labels)
+
+
+def test_copies_count_each_intent_by_outcome_and_reason():
+    m = Metrics()
+    assert sample(m, "polycopy_copies_placed_total") == 0  # there from the start
+    m.decision("approved", "")
+    m.decision("rejected", "market_cap")
+    m.outcome("filled", "matched")
+    m.outcome("partial", "")
+    m.outcome("not_sent", "dry_run")
+    m.outcome("rejected", "balance")
+    m.outcome("not_sent", "executor_error")
+    assert sample(m, "polycopy_copies_total", outcome="skipped", reason="market_cap") == 1
+    assert sample(m, "polycopy_copies_total", outcome="filled", reason="matched") == 1
+    assert sample(m, "polycopy_copies_total", outcome="partial", reason="-") == 1
+    assert sample(m, "polycopy_copies_placed_total") == 3  # filled, partial, dry run
+    assert sample(m, "polycopy_copies_total", outcome="dry_run", reason="dry_run") == 1
+    assert sample(m, "polycopy_copies_total", outcome="not_sent", reason="executor_error") == 1
+    assert sample(m, "polycopy_venue_rejects_total", reason="balance") == 1
+    assert sample(m, "polycopy_venue_rejects_total", reason="executor_error") is None  # never reached the venue
+    assert sample(m, "polycopy_order_rejects_total", reason="executor_error") == 1
+    assert sample(m, "polycopy_risk_decisions_total", decision="approved", reason="-") == 1
+
+
+def test_source_fills_count_what_intake_saw_first_across_its_restarts():
+    m = Metrics()
+    m.feed_stats("rtds", 5)
+    m.feed_stats("backstop", 1)
+    m.feed_stats("rtds", 8)
+    m.feed_stats("rtds", 2)  # intake restarted: its counts began again
+    assert sample(m, "polycopy_source_fills_total") == 5 + 1 + 3 + 2
+    assert sample(m, "polycopy_feed_first_seen", feed="rtds") == 2
+
+
+def test_unknown_money_and_close_only_are_nan_and_the_mode_is_one_hot():
+    m = Metrics()
+    assert math.isnan(sample(m, "polycopy_balance_usd")) and math.isnan(sample(m, "polycopy_entries_paused"))
+    assert sample(m, "polycopy_pnl_usd", book="ours") is None
+    m.mode("paper")
+    assert [sample(m, "polycopy_trading_mode", mode=x) for x in ("dry_run", "paper", "live")] == [0, 1, 0]

@@ -2,7 +2,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from polycopy.venue.orders import Level, PlanRejected, amounts, marketable_price, plan_order, price_problem, snap
+from polycopy.policy.limits import snap
+from polycopy.venue.orders import Level, PlanRejected, amounts, marketable_price, plan_order, price_problem
 
 ASKS = [Level(D("0.52"), D("4")), Level(D("0.53"), D("10")), Level(D("0.56"), D("100"))]
 BIDS = [Level(D("0.50"), D("4")), Level(D("0.49"), D("10")), Level(D("0.45"), D("100"))]

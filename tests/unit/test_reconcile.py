@@ -8,7 +8,7 @@ import pytest
 
 from polycopy.policy.reconcile import (Correction, Params, PositionChange, Skip, TokenView, activity_changes,
                                        apply_changes, plan, target_shares)
-from polycopy.policy.sizing import SizingParams, worst_price
+from polycopy.policy.sizing import SizingParams
 from polycopy.wire.data_api import Activity
 from tests.conftest import make_config
 
@@ -64,8 +64,9 @@ def test_missed_fill_buys_the_drift(params):
 
 def test_a_correction_never_exceeds_the_correction_cap(params):
     c = plan(view(source=D("400"), ours=D("0")), NOW, params)
-    cap = D("25") / worst_price(D("0.5"), 120)
-    assert c.side == "BUY" and c.size <= cap and c.size * worst_price(D("0.5"), 120) <= D("25")
+    per_share = params.sizing.notional_per_share(D("0.5"))
+    cap = D("25") / per_share
+    assert c.side == "BUY" and c.size <= cap and c.size * per_share <= D("25")
     assert c.size > cap - D("0.01")
 
 
@@ -154,7 +155,7 @@ def test_memory_tracks_changes_against_the_baseline(params):
     assert not m.may_act(UP, held, D(0), params)
     grown = replace(held, size=D("45"), slug="btc-updown-15m-1799999100")
     v = m.view(UP, grown, D(0), D("0.5"), None, 0, NOW, params)
-    assert v.tracked and v.end_ts == 1799999100 + 900 and UP in m.tracked
+    assert v.tracked and v.end_ts == 0 and UP in m.tracked  # the end comes from the catalog's market, not the slug
     assert m.may_act(UP, grown, D(0), params) and not m.may_act(DOWN, None, D(0), params)
 
 
@@ -181,3 +182,35 @@ def test_memory_keeps_activity_of_unknown_markets_for_later():
     assert m.causes[UP] == ("merge", NOW)
     changes, unknown = m.note_activity(rows, {CID: (UP, DOWN), "0xnew": ("7", "8")})
     assert [c.token_id for c in changes] == ["7", "8"] and unknown == []  # the known row is not counted twice
+
+
+def test_a_copy_refused_for_a_standing_reason_is_not_a_missed_fill(params):
+    v = view(source=D("50"), ours=D("40"))
+    refused = replace(v, refused={"BUY": "region_restricted"})
+    assert plan(refused, NOW, params) == Skip(UP, "refused:region_restricted", D("10.00"))
+    sells = replace(view(source=D("0"), ours=D("12")), refused={"BUY": "region_restricted"})
+    assert plan(sells, NOW, params).side == "SELL"  # closing what we hold still goes
+
+
+def test_standing_refusals_are_read_from_the_executor_and_risk(tmp_path):
+    import time
+
+    from polycopy.messages import CopyIntent
+    from polycopy.store import exposure, journal
+    from polycopy.store.db import open_db
+    from polycopy.store.refusals import standing_refusals
+
+    db = open_db(tmp_path / "s.sqlite")
+    journal.ensure(db)
+    exposure.ensure(db)
+    for iid, token, reason in (("a", "1", "region_restricted"), ("b", "2", "fak_no_match")):
+        journal.save_intent(db, intent_id=iid, token_id=token, condition_id="c", side="BUY", size=D(5),
+                            source_price=D("0.5"), max_notional=D(3))
+        journal.set_intent(db, iid, "rejected", reason)
+    it = CopyIntent(intent_id="c", token_id="3", condition_id="c", side="BUY", size=D(5), source_price=D("0.5"),
+                    source_size=D(5), fill_keys=(), first_recv_mono_ns=0)
+    exposure.save_decision(db, it, "rejected", "region_close_only", D(0), D(0), 1.0)
+    exposure.save_decision(db, it, "rejected", "cap_market", D(0), D(0), 1.0)  # frees up later: not standing
+    got = standing_refusals(db, time.time() - 60)
+    assert got == {("1", "BUY"): "region_restricted", ("3", "BUY"): "region_close_only"}
+    assert standing_refusals(db, time.time() + 60) == {}

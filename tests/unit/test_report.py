@@ -28,7 +28,8 @@ def order(db, n: int, side: str, size: str, filled: str, usd: str, state: str = 
                         source_price=it.source_price, max_notional=D("10"))
     journal.journal_order(db, order_id=f"o{n}", intent_id=it.intent_id, token_id="t1", condition_id="c1",
                           side=side, price=D("0.5"), size=D(size), notional=D("5"), order_type="FAK",
-                          order_json="{}", mode="paper", valid_until_ts=0)
+                          order_json="{}", mode="paper", valid_until_ts=0, park_until_ts=0, tick_size=D("0.01"),
+                          signed_ts=time.time())
     journal.update_order(db, f"o{n}", state=state, reason=reason, filled_size=D(filled), filled_notional=D(usd),
                          matched_ts=time.time() if state == "accepted" else 0.0)
 
@@ -115,9 +116,14 @@ def test_risk_actor_persists_each_verdict_and_the_coalescers_drops(tmp_path):
     h = Harness(Risk, init=False)
     h.actor.clock = lambda: 1_800_000_000
     h.deliver(Init(config=cfg, peers={"executor": ActorAddress("executor")}), h.parent)
-    it = intent(1)
-    h.deliver(it.__class__(**{**{f: getattr(it, f) for f in it.__dataclass_fields__}, "market_end_ts": 1_800_000_600}))
-    h.deliver(intent(1))  # the same intent again
+    from dataclasses import replace
+
+    from polycopy.messages import Market
+
+    market = Market(condition_id="0xc", token_ids=("t", "u"), outcomes=("Up", "Down"), end_ts=1_800_000_600,
+                    tick_size=D("0.001"), min_order_size=D(5), neg_risk=False)
+    h.deliver(replace(intent(1), market=market))
+    h.deliver(replace(intent(1), market=market))  # the same intent again
     h.deliver(RiskDecision(intent_id="i9", decision="dropped", reason="below_min_size", size=D("1.5")))
     rows = exposure.load_decisions(open_db(tmp_path / "state.sqlite"))
     assert [(r["intent_id"], r["decision"], r["reason"]) for r in rows] == [

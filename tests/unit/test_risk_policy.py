@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polycopy.config.models import Config
-from polycopy.messages import CopyIntent, MarketFacts, SourceFill
+from polycopy.messages import CopyIntent, Market, SourceFill
 from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Emit, intent_id_for
 from polycopy.policy.markets import window_start
 from polycopy.policy.risk import SETTLED, ExposureBook, Limits, decide, entry_for, utc_day
@@ -26,18 +26,19 @@ def limits(**kw) -> Limits:
     return Limits(**base)
 
 
-def intent(iid="i1", size="10", price="0.50", side="BUY", cid="0xc", token="tok", end=END, opening=None, slug=""):
+def facts(end=END, min_size="5", accepting=True, slug="btc-updown-15m-x", cid="0xc", tick="0.001"):
+    """A market on a 0.001 tick: 120 bps of slippage at 0.50 is 0.506, a whole number of ticks."""
+    return Market(condition_id=cid, token_ids=("tok", "tok2"), outcomes=("Up", "Down"), end_ts=end,
+                  tick_size=D(tick), min_order_size=D(min_size), neg_risk=False, slug=slug, accepting_orders=accepting)
+
+
+def intent(iid="i1", size="10", price="0.50", side="BUY", cid="0xc", token="tok", end=END, opening=None, slug="",
+           market="default"):
     return CopyIntent(
         intent_id=iid, token_id=token, condition_id=cid, side=side, size=D(size), source_price=D(price),
         source_size=D(size), fill_keys=(iid,), first_recv_mono_ns=0, opening=(side == "BUY") if opening is None else opening,
-        market_end_ts=end, slug=slug,
+        market=facts(end=end, slug=slug, cid=cid) if market == "default" else market,
     )
-
-
-def facts(end=END, min_size="5", accepting=True):
-    return MarketFacts(condition_id="0xc", token_ids=("tok", "tok2"), outcomes=("Up", "Down"), end_ts=end,
-                       tick_size=D("0.01"), min_order_size=D(min_size), neg_risk=False, slug="btc-updown-15m-x",
-                       accepting_orders=accepting)
 
 
 def approve(book, it, lim=None, now=NOW, **kw):
@@ -73,8 +74,8 @@ def test_blacklists_by_market_slug_token_and_outcome_name():
     assert decide(intent(), NOW, limits(blacklist_markets=frozenset({"0xc"})), b).reason == "blacklisted_market"
     assert decide(intent(slug="eth-x"), NOW, limits(blacklist_markets=frozenset({"eth-x"})), b).reason == "blacklisted_market"
     assert decide(intent(), NOW, limits(blacklist_outcomes=frozenset({"tok"})), b).reason == "blacklisted_outcome"
-    assert decide(intent(), NOW, limits(blacklist_outcomes=frozenset({"Up"})), b, facts=facts()).reason == "blacklisted_outcome"
-    assert decide(intent(), NOW, limits(blacklist_outcomes=frozenset({"Down"})), b, facts=facts()).approved
+    assert decide(intent(), NOW, limits(blacklist_outcomes=frozenset({"Up"})), b).reason == "blacklisted_outcome"
+    assert decide(intent(), NOW, limits(blacklist_outcomes=frozenset({"Down"})), b).approved
 
 
 def test_no_opening_trade_near_the_end_but_closing_passes():
@@ -89,13 +90,24 @@ def test_unknown_end_rejects_opening_trades_fail_closed():
     b = ExposureBook()
     assert decide(intent(end=0), NOW, limits(), b).reason == "market_end_unknown"
     assert decide(intent(end=0, side="SELL"), NOW, limits(), b).approved
-    # the end can come from the catalog's facts or from a 15-minute slug
-    assert decide(intent(end=0), NOW, limits(), b, facts=facts(end=NOW + 10)).reason == "near_expiry"
-    assert decide(intent(end=0, slug=f"btc-updown-15m-{NOW - 900 + 600}"), NOW, limits(), b).approved
+    # risk reads the end the catalog resolved, and guesses nothing from a slug
+    assert decide(intent(end=0, slug=f"btc-updown-15m-{NOW - 900 + 600}"), NOW, limits(), b).reason == "market_end_unknown"
+
+
+def test_without_its_market_no_intent_passes():
+    b = ExposureBook()
+    assert decide(intent(market=None), NOW, limits(), b).reason == "market_unknown"
+    assert decide(intent(market=None, side="SELL"), NOW, limits(), b).reason == "market_unknown"
+
+
+def test_paused_entries_refuse_opening_trades_only():
+    b = ExposureBook()
+    assert decide(intent(), NOW, limits(), b, entries_paused="region_close_only").reason == "region_close_only"
+    assert decide(intent(side="SELL"), NOW, limits(), b, entries_paused="region_close_only").approved
 
 
 def test_market_not_accepting_orders_is_rejected():
-    assert decide(intent(), NOW, limits(), ExposureBook(), facts=facts(accepting=False)).reason == "not_accepting_orders"
+    assert decide(intent(market=facts(accepting=False)), NOW, limits(), ExposureBook()).reason == "not_accepting_orders"
 
 
 def test_per_order_cap_clips_or_rejects():
@@ -143,7 +155,7 @@ def test_portfolio_counts_only_markets_not_yet_ended():
 def test_below_minimum_is_rejected_with_its_reason():
     b = ExposureBook()
     assert decide(intent(size="4"), NOW, limits(), b).reason == "below_min_size"
-    assert decide(intent(size="4"), NOW, limits(), b, facts=facts(min_size="1")).approved
+    assert decide(intent(size="4", market=facts(min_size="1")), NOW, limits(), b).approved
     assert decide(intent(size="8", price="0.10"), NOW, limits(), b).reason == "below_min_notional"
 
 
@@ -252,7 +264,7 @@ def test_pipeline_never_passes_a_cap_nor_the_sized_source(stream, mult, clip, mo
             pc = a.piece
             it = CopyIntent(intent_id=intent_id_for(pc.fill_keys), token_id=token, condition_id=cid, side=pc.side,
                             size=a.size, source_price=pc.source_price, source_size=pc.source_size, fill_keys=pc.fill_keys,
-                            first_recv_mono_ns=0, opening=pc.side == "BUY", market_end_ts=end)
+                            first_recv_mono_ns=0, opening=pc.side == "BUY", market=facts(end=end, cid=cid))
             assert a.size <= mult * pc.source_size
             d = approve(book, it, lim, now=now_s)
             if d.approved:

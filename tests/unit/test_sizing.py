@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polycopy.config.models import Config
-from polycopy.policy.sizing import SizingParams, round_shares, size_order, untradable_reason, worst_price
+from polycopy.messages import Market
+from polycopy.policy.sizing import SizingParams, round_shares, size_order, untradable_reason
 
 
 def params(**kw) -> SizingParams:
@@ -25,7 +26,10 @@ def params(**kw) -> SizingParams:
 def test_from_config_reads_sizing_and_slippage():
     p = SizingParams.from_config(Config())
     assert p.mode == "capped_proportional" and p.max_slippage_bps == 120 and p.min_order_size_shares == D("5")
-    assert SizingParams.from_config(Config(), min_order_size=D("1")).min_order_size_shares == D("1")
+    market = Market(condition_id="0xc", token_ids=("1", "2"), outcomes=("Up", "Down"), end_ts=0, tick_size=D("0.001"),
+                    min_order_size=D("1"), neg_risk=False)
+    from_market = SizingParams.from_config(Config(), market)
+    assert (from_market.min_order_size_shares, from_market.tick_size) == (D("1"), D("0.001"))
 
 
 def test_round_shares_floors_to_cents_and_never_negative():
@@ -33,9 +37,10 @@ def test_round_shares_floors_to_cents_and_never_negative():
     assert round_shares(D("-2")) == D("0")
 
 
-def test_worst_price_adds_slippage_and_caps_at_one():
-    assert worst_price(D("0.50"), 120) == D("0.506")
-    assert worst_price(D("0.995"), 120) == D("1")
+def test_notional_per_share_is_the_buy_limit_on_the_tick_grid():
+    assert params().notional_per_share(D("0.50")) == D("0.50")  # +0.006 is less than a tick
+    assert params(tick_size=D("0.001")).notional_per_share(D("0.50")) == D("0.506")
+    assert params(max_slippage_bps=300).notional_per_share(D("0.985")) == D("0.99")  # never past 1 - tick
 
 
 def test_fixed_mode_buys_a_fixed_notional():
@@ -49,8 +54,10 @@ def test_proportional_mode_multiplies_the_source_size():
 
 def test_capped_proportional_caps_at_the_worst_price():
     size = size_order(D("1000"), D("0.50"), params())
+    assert size == D("50.00")  # 25 / 0.50: 120 bps of 0.50 is under one 0.01 tick
+    assert size * params().notional_per_share(D("0.50")) <= D("25")
+    size = size_order(D("1000"), D("0.50"), params(tick_size=D("0.001")))
     assert size == D("49.40")  # 25 / 0.506 = 49.407...
-    assert size * worst_price(D("0.50"), 120) <= D("25")
 
 
 def test_zero_or_negative_source_gives_zero():
@@ -77,10 +84,11 @@ def test_untradable_reasons():
     src=st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2),
     price=st.decimals(min_value=D("0.001"), max_value=D("0.999"), places=3),
     mult=st.decimals(min_value=D("0.01"), max_value=D("10"), places=2),
+    tick=st.sampled_from([D("0.01"), D("0.001")]),
 )
-def test_capped_size_never_exceeds_cap_or_proportional_size(src, price, mult):
-    p = params(size_multiplier=mult)
+def test_capped_size_never_exceeds_cap_or_proportional_size(src, price, mult, tick):
+    p = params(size_multiplier=mult, tick_size=tick)
     size = size_order(src, price, p)
-    assert size * worst_price(price, p.max_slippage_bps) <= p.max_notional_per_order_usd
+    assert size * p.notional_per_share(price) <= p.max_notional_per_order_usd
     assert size <= mult * src
     assert size == round_shares(size)

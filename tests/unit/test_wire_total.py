@@ -199,8 +199,6 @@ def test_clob_answers_mutated_never_raise(data):
     clob.parse_book(data.draw(mutated(BOOK)))
     clob.parse_order(data.draw(mutated({"id": "0x1", "status": "MATCHED", "original_size": "10",
                                         "size_matched": "10", "price": "0.5", "associate_trades": ["t"]})))
-    only_malformed(lambda v: clob.parse_clob_market("0xc0", v), data.draw(mutated(
-        {"t": [{"t": "1", "o": "Up"}, {"t": "2", "o": "Down"}], "mts": 0.01, "mos": 5, "nr": False})))
     only_malformed(clob.parse_tick_size, data.draw(JSONISH))
 
 
