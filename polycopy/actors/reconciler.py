@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
-from polycopy.clients.positions import PositionsClient
 from polycopy.config.models import Mode
 from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
@@ -71,7 +71,8 @@ class Reconciler(ChildActor):
         self.round_timer = False  # a ROUND wakeup is on its way
 
     def make_client(self):
-        return PositionsClient(self.config.venue.data_api_url, self.config.reconcile.http_timeout_ms / 1000)
+        """The Data API's positions and activity, from the composition root (tests hand a fake in here)."""
+        return bootstrap.positions_client(self.config)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -104,14 +105,7 @@ class Reconciler(ChildActor):
                              payload=ROUND)
 
     def _live_wallet(self) -> str:
-        from eth_account import Account
-
-        from polycopy.config import process_secrets
-
-        s = process_secrets()
-        if s.funder:
-            return s.funder.lower()
-        return Account.from_key(s.private_key.get_secret_value()).address.lower() if s.private_key else ""
+        return bootstrap.our_wallet(self.config)
 
     def on_exit(self) -> None:
         if self.jobs is not None:

@@ -83,9 +83,9 @@ class Telemetry(ChildActor):
         self.wakeupAfter(timedelta(seconds=TICK_S), payload=TICK)
 
     def _start_sender(self) -> None:
-        from polycopy.config import process_secrets
+        from polycopy import bootstrap
 
-        secrets = process_secrets()
+        secrets = bootstrap.secrets()
         urls = split_urls(secrets.alert_urls.get_secret_value() if secrets.alert_urls else "")
         if urls:
             self.sender = AlertSender(urls, scrub=make_scrubber(secrets.values()))
