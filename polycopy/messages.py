@@ -4,6 +4,9 @@ Frozen, slotted, keyword-only dataclasses at module level so they pickle across 
 Money, prices and sizes are `Decimal`. Each message has a constant-size `__repr__`: Thespian
 formats messages eagerly in its debug logging, and a long repr costs milliseconds per hop.
 Commands are verbs (`PlaceOrder`), events are past tense (`FillSeen`).
+
+Long because it is the one catalogue of the types that cross a process boundary: one file tells
+what the actors say to each other.
 """
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """What run.py does: run the system in the foreground, or talk to the running one.
 
 Exit codes: 0 ok, 1 runtime failure (or: nothing running), 2 bad config or environment.
+
+Long because it holds both sides of run.py: the foreground run (start, supervise, reload, stop)
+and the commands that talk to a running system (--status, --kill, --shutdown).
 """
 from __future__ import annotations
 

@@ -16,6 +16,9 @@ and the executor get it inside the messages), to the executor (which subscribes 
 and to the reconciler. A market's end is computed here, once (`policy.markets.market_end`). Every
 HTTP call runs on the catalog's I/O thread (io_jobs.py) with short timeouts; the actor never
 waits on it.
+
+Long because it keeps three lookups (by token, by slug, tick sizes) on one I/O thread with
+retries, and pre-loads the coming 15-minute windows with their coalescers.
 """
 from __future__ import annotations
 

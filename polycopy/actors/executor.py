@@ -8,6 +8,10 @@ Start-up resolves every journaled order without a final state before any new int
 admitted. Live mode also sends order heartbeats (a failure stops new orders and alerts) and
 follows fills and settlement on the user websocket (MATCHED is provisional; an alert fires
 if it is not CONFIRMED within `unconfirmed_fill_alert_s`).
+
+Long because one actor thread joins four event sources: approved intents, the post pool's
+answers, the user stream's trades and its timers (retries, heartbeats, settlement checks). The
+order logic is in venue/placer.py and venue/followup.py, its construction in bootstrap.py.
 """
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ refused for a standing reason (store/refusals.py: region, balance, market state 
 refused copy is not a missed fill. Every correction and skip is logged and counted with its
 cause ("skip:refused:<reason>" names the refusals left alone). In dry_run nothing fills, so
 drifts are only logged.
+
+Long because a round gathers four inputs asynchronously (the source's positions and activity,
+ours, prices, the catalog's markets) before the pure rules (policy/reconcile.py) decide.
 """
 from __future__ import annotations
 

@@ -13,6 +13,9 @@ Auto kill: over `risk.kill_window_s`, with at least `risk.kill_min_orders` order
 or a p95 internal latency > `risk.kill_p95_internal_ms` sends one TripKillSwitch to the parent.
 The latency judged excludes the coalescer's deliberate burst hold (`StageJoin.work`).
 It re-arms when the operator resets the switch.
+
+Long because it is where every report meets: timings, metrics, alerts, CSVs, the snapshot and
+the auto kill each take a few lines; the work itself is in ops/ (metrics, alerts, csvfiles).
 """
 from __future__ import annotations
 

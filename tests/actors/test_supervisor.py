@@ -158,7 +158,7 @@ def test_coalescer_created_once_and_retired_without_counting_a_failure(tmp_path)
 
 def test_a_silent_child_is_killed(tmp_path, monkeypatch):
     killed = []
-    monkeypatch.setattr(sup_mod, "_kill", killed.append)
+    monkeypatch.setattr(sup_mod, "kill", killed.append)
     h, _ = start(tmp_path, actors={"ping_interval_ms": 50, "pong_timeout_ms": 100})
     for c in h.actor.children.values():
         h.deliver(Pong(role=c.role, pid=1000 + len(c.role)), c.addr)
