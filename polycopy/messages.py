@@ -394,6 +394,18 @@ class FeedStats(Message):
 
 
 @_msg
+class ReconcileStats(Message):
+    """Reconciler -> telemetry, after each round: rounds so far and what they did, by cause
+    ("correction:missed_fill", "skip:refused:region_restricted", ...)."""
+
+    rounds: int
+    counts: tuple  # ((cause, count), ...)
+
+    def __repr__(self) -> str:
+        return f"ReconcileStats(rounds={self.rounds})"
+
+
+@_msg
 class PositionsSnapshot(Message):
     """Reconciler -> executor: what do our own orders hold? Answered with PositionsReply."""
 

@@ -28,7 +28,7 @@ from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
 from polycopy.config.models import Mode
-from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot
+from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot, ReconcileStats
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
 from polycopy.policy.reconcile_memory import Memory, last_trades
 from polycopy.store import positions as store
@@ -259,6 +259,7 @@ class Reconciler(ChildActor):
         mem.last_ours = dict(r.ours)
         self.counts.update(done)
         self.log.info("reconcile round {}: {} tokens, {}", r.n, len(tokens), dict(done) or "all in line")
+        self.report(ReconcileStats(rounds=r.n, counts=tuple(sorted(self.counts.items()))))
 
     def _note_activity(self, acts) -> None:
         tokens_of = {f.condition_id: f.token_ids for f in self.markets.values()}

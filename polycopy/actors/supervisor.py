@@ -80,6 +80,7 @@ class Supervisor(ChildActor):
         self.kill_tripped, self.kill_reason = control.load_switch(self.db, control.KILL_SWITCH)
         paused, reason = control.load_switch(self.db, control.ENTRIES_PAUSED)
         self.operator_pause = (reason or "paused") if paused else ""
+        self.venue_close_only = msg.entries_paused  # the runner's preflight found this host close-only
         self.entries_paused = self._entries_reason()
         control.clear_shutdown_request(self.db)
         self.handleDeadLetters()

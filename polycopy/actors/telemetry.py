@@ -30,7 +30,8 @@ from polycopy.actors.base import ChildActor
 from polycopy.ops.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
 from polycopy.ops.csvfiles import TargetCsv, trade_row
 from polycopy.ops.logs import make_scrubber
-from polycopy.messages import (Alert, FeedHealth, FeedStats, OrderOutcome, Reports, RiskDecision, StageTiming,
+from polycopy.messages import (Alert, FeedHealth, FeedStats, OrderOutcome, ReconcileStats, Reports, RiskDecision,
+                               StageTiming,
                                TelemetrySnapshot, TripKillSwitch)
 from polycopy.ops.metrics import Metrics, StageJoin, snapshot_path
 
@@ -38,7 +39,7 @@ TICK = "telemetry-tick"
 TICK_S = 1.0
 MAX_OUTCOMES = 5000  # outcomes remembered to ignore redeliveries
 SENT_STATUSES = ("filled", "partial", "rejected", "unknown")
-REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, Reports)
+REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, ReconcileStats, Reports)
 EVENTS = ("child_restart", "unconfirmed_fill", "settlement_failed", "late_fill", "venue_account")  # never resolved
 
 
@@ -52,6 +53,7 @@ class Telemetry(ChildActor):
         self.outcomes_seen: OrderedDict = OrderedDict()
         self.feeds: dict = {}
         self.feed_stats: dict = {}
+        self.reconcile: dict = {}  # the reconciler's rounds and what they did (ReconcileStats)
         self.orders: deque = deque()  # (mono s, failed) of orders sent
         self.rejects: deque = deque()  # mono s of venue rejects
         self.kill_sent = False
@@ -237,7 +239,11 @@ class Telemetry(ChildActor):
     def receiveMsg_FeedStats(self, msg: FeedStats, sender):
         self.metrics.feed_stats(msg.feed, msg.first_seen)
         self.feed_stats[msg.feed] = {"first_seen": msg.first_seen, "duplicates": msg.duplicates, "stale": msg.stale,
+                                     "unconfirmed": msg.unconfirmed, "invalid": msg.invalid,
                                      "lag_source_ms_p50": msg.lag_source_ms_p50}
+
+    def receiveMsg_ReconcileStats(self, msg: ReconcileStats, sender):
+        self.reconcile = {"rounds": msg.rounds, **dict(msg.counts)}
 
     def _silence(self, f: dict, now: float) -> float:
         return f["silence_s"] + (now - f["at"])  # a watcher that stops reporting counts as silent too
@@ -305,6 +311,7 @@ class Telemetry(ChildActor):
                           "reconnects": f["reconnects"], "malformed": f["malformed"],
                           "circuit_open": f["circuit_open"], **self.feed_stats.get(n, {})}
                       for n, f in self.feeds.items()},
+            "reconcile": self.reconcile,
             "alerts_firing": self.policy.firing(),
             "alerts_recent": list(self.alert_log),
             "positions": self.csv.summary() if self.csv is not None else [],
