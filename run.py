@@ -14,7 +14,7 @@ from polycopy import runner
 from polycopy.config import dotenv_path, load_config, process_secrets, use_dotenv, with_secret_urls
 from polycopy.config.loader import control_config
 from polycopy.errors import ConfigError, PolycopyError, SystemNotRunningError, SystemRunningError
-from polycopy.ops.logs import make_scrubber, setup_logging
+from polycopy.ops.logs import make_scrubber, setup_logging, stdout_is_json
 from polycopy.store.private import private_umask
 
 
@@ -29,6 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--scenario", type=Path, help="polysim scenario for --sim")
     p.add_argument("--record", type=Path, metavar="FILE", help="append the raw source feed (RTDS frames, backstop rows) to FILE")
     p.add_argument("--replay", type=Path, metavar="FILE", help="--sim with polysim replaying a --record FILE (paper mode unless told)")
+    p.add_argument("--log-format", choices=("human", "json"),
+                   help="stdout: one human line per event, or JSON lines (default: telemetry.log_format; "
+                        "auto = human on a terminal, JSON otherwise); polycopy.log is always JSON")
     cmd = p.add_mutually_exclusive_group()
     cmd.add_argument("--healthcheck", action="store_true", help="run the preflight checks and exit")
     cmd.add_argument("--shutdown", action="store_true", help="stop the running system and wait until it is gone")
@@ -69,7 +72,7 @@ def main(argv=None) -> int:
     setup_logging(
         level=cfg.telemetry.log_level,
         log_path=None if (args.status or args.shutdown) else cfg.telemetry.log_path,
-        json_stdout=cfg.telemetry.log_json_stdout and not control,
+        json_stdout=not control and stdout_is_json(args.log_format or cfg.telemetry.log_format),
         secret_values=secrets.values(),
         rotate_mb=cfg.telemetry.log_rotate_mb,
         keep_files=cfg.telemetry.log_keep_files,

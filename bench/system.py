@@ -103,7 +103,7 @@ class BenchSystem:
         cfg = yaml.safe_load((REPO / "config.yaml").read_text())
         venue = runner.Polysim.venue_overrides(SimpleNamespace(endpoints=self.endpoints), self.mempool)  # as --sim
         fixed = {"venue": venue, "store": {"path": str(self.dir / "state" / "polycopy.sqlite")},
-                 "telemetry": {"log_path": str(self.dir / "state" / "polycopy.log"), "log_json_stdout": False,
+                 "telemetry": {"log_path": str(self.dir / "state" / "polycopy.log"), "log_format": "human",
                                "metrics_port": free_port()},
                  "actors": {"admin_port": self.admin_port}, "execution": {"mode": "live"}}
         return merge(merge(cfg, self.overrides), fixed)

@@ -29,7 +29,9 @@ from polycopy.clients.user_stream import run_user_stream
 from polycopy.clients.ws import SocketPolicy, socket_policy
 from polycopy.config.models import Mode
 from polycopy.errors import TemporaryError
+from polycopy.ops.console import event
 from polycopy.ops.credentials import hint
+from polycopy.ops.names import MarketBook
 from polycopy.messages import (Alert, ApprovedIntent, CloseOnly, Market, OrderOutcome, PositionsReply, PositionsSnapshot,
                                StageTiming)
 from polycopy.store import journal
@@ -53,6 +55,7 @@ class Executor(ChildActor):
         self.posts: PostPool | None = None
         self.corr: dict[str, str] = {}  # intent id -> correlation key, while its first post is in flight
         self.books = BookCache()
+        self.markets = MarketBook()  # to name tokens in log lines and alerts
         self.ready = False  # recovery done
         self.retry_pending = False
         self.retry_delay_ms = 0
@@ -141,10 +144,12 @@ class Executor(ChildActor):
 
     def receiveMsg_Market(self, msg: Market, sender) -> None:
         self.books.want(msg.token_ids)  # the catalog's markets: subscribe to their books before the first intent
+        self.markets.add(msg)
 
     def receiveMsg_ApprovedIntent(self, msg: ApprovedIntent, sender) -> None:
         t_in = time.monotonic_ns()
         it = msg.intent
+        self.markets.add(it.market)
         blocked = self._blocked() or ("market_unknown" if it.market is None else "")
         if blocked:
             self._report(_not_sent(msg, blocked))
@@ -193,10 +198,12 @@ class Executor(ChildActor):
             if kind == "event":
                 changed = apply_trade(self.db, data, time.time())
                 if changed and changed[1] == "FAILED":
-                    self._alert("settlement_failed", f"trade for order {changed[0]['order_id']} FAILED on chain")
+                    self._alert("settlement_failed", f"trade for order {changed[0]['order_id']} "
+                                f"({self.markets.name(changed[0]['token_id'])}) FAILED on chain")
                 late = changed and changed[0]["state"] != "accepted"
                 if late and changed[0]["order_id"] not in self.placer.in_flight:  # in flight: its answer is coming
-                    self._alert("late_fill", f"order {changed[0]['order_id']} traded after it was recorded as "
+                    self._alert("late_fill", f"order {changed[0]['order_id']} "
+                                             f"({self.markets.name(changed[0]['token_id'])}) traded after it was recorded as "
                                              f"{changed[0]['state']}; reconcile positions")
             elif kind == "connected":
                 self.log.info("user stream {}", "connected" if data else "disconnected")
@@ -241,7 +248,8 @@ class Executor(ChildActor):
             for row in unconfirmed(self.db, time.time(), self.config.execution.unconfirmed_fill_alert_s):
                 if row["order_id"] not in self.alerted:
                     self.alerted.add(row["order_id"])
-                    self._alert("unconfirmed_fill", f"order {row['order_id']} matched but not confirmed "
+                    self._alert("unconfirmed_fill", f"order {row['order_id']} ({self.markets.name(row['token_id'])}) "
+                                                    f"matched but not confirmed "
                                                     f"after {self.config.execution.unconfirmed_fill_alert_s}s")
             self.wakeupAfter(timedelta(seconds=SETTLE_CHECK_S), payload=SETTLE)
 
@@ -289,7 +297,11 @@ class Executor(ChildActor):
                              payload=RETRY)
 
     def _report(self, out: OrderOutcome) -> None:
-        self.log.info("intent {} -> {} {} ({})", out.intent_id, out.status, out.filled_size, out.reason)
+        price = out.filled_notional_usd / out.filled_size if out.filled_size > 0 else None
+        self.log.bind(**event("order", market=self.markets.get(out.token_id), token_id=out.token_id, side=out.side,
+                              size=out.filled_size or None, price=price and round(price, 4), outcome=out.status,
+                              reason=out.reason)).info(
+            "intent {} -> {} {} ({})", out.intent_id, out.status, out.filled_size, out.reason)
         if out.status == "rejected" and hint(out.reason):
             self._alert("venue_account", f"orders rejected ({out.reason}): {hint(out.reason)}")
         if out.status == "rejected" and out.reason in CLOSE_ONLY and self.parent is not None:

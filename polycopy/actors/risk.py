@@ -11,6 +11,7 @@ import time
 
 from polycopy.actors.base import ChildActor
 from polycopy.messages import ApprovedIntent, CopyIntent, Init, OrderOutcome, RiskDecision, StageTiming
+from polycopy.ops.console import event
 from polycopy.policy.risk import SETTLED, Decision, Limits, decide, entry_for, utc_day
 from polycopy.store import exposure
 from polycopy.store.db import open_db
@@ -81,7 +82,10 @@ class Risk(ChildActor):
 
     def _report(self, msg: CopyIntent, d: Decision, stamps: tuple) -> None:
         corr = msg.fill_keys[0] if msg.fill_keys else msg.intent_id
-        self.log.info("intent {} ({}) {}: {} {} of {} shares, {:.4f} USD reserved", msg.intent_id, corr, d.decision,
-                      d.reason, d.size, msg.size, d.notional_usd)
+        self.log.bind(**event("risk", market=msg.market, token_id=msg.token_id, side=msg.side, size=d.size,
+                              price=msg.source_price, outcome=d.decision, reason="" if d.reason == "ok" else d.reason,
+                              detail=f"{d.notional_usd:.2f} USD reserved")).info(
+            "intent {} ({}) {}: {} {} of {} shares, {:.4f} USD reserved", msg.intent_id, corr, d.decision, d.reason,
+            d.size, msg.size, d.notional_usd)
         self.report(RiskDecision(intent_id=msg.intent_id, decision=d.decision, reason=d.reason, size=d.size))
         self.report(StageTiming(key=corr, stages=(("recv", msg.first_recv_mono_ns), *stamps), source_ts_ms=msg.source_ts_ms))
