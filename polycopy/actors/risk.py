@@ -82,9 +82,9 @@ class Risk(ChildActor):
 
     def _report(self, msg: CopyIntent, d: Decision, stamps: tuple) -> None:
         corr = msg.fill_keys[0] if msg.fill_keys else msg.intent_id
-        self.log.bind(**event("risk", market=msg.market, token_id=msg.token_id, side=msg.side, size=d.size,
+        self.log.bind(**event("risk", market=msg.market, token_id=msg.token_id, side=msg.side, size=d.size or msg.size,
                               price=msg.source_price, outcome=d.decision, reason="" if d.reason == "ok" else d.reason,
-                              detail=f"{d.notional_usd:.2f} USD reserved")).info(
+                              detail=f"{d.notional_usd:.2f} USD reserved" if d.notional_usd else "")).info(
             "intent {} ({}) {}: {} {} of {} shares, {:.4f} USD reserved", msg.intent_id, corr, d.decision, d.reason,
             d.size, msg.size, d.notional_usd)
         self.report(RiskDecision(intent_id=msg.intent_id, decision=d.decision, reason=d.reason, size=d.size))

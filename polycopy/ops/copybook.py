@@ -98,7 +98,7 @@ def copy_row(d: dict, intent: dict | None, order: dict | None, name) -> dict:
     side, src_price = d.get("side") or "", _f(d.get("source_price"))
     out = {"t": d.get("decided_ts") or 0, "intent_id": d["intent_id"], "token_id": d.get("token_id") or "",
            "market": name(d.get("token_id") or ""),
-           "side": side, "source_size": _f(d.get("source_size")), "source_price": src_price,
+           "side": side, "source_size": _f(d.get("source_size")), "source_price": round(src_price, 4),
            "size": None, "price": None, "delay_ms": None, "gap_cents": None, "outcome": d["decision"],
            "reason": d.get("reason") or ""}
     if d["decision"] in ("rejected", "dropped"):
@@ -111,7 +111,7 @@ def copy_row(d: dict, intent: dict | None, order: dict | None, name) -> dict:
     if order.get("reason") == "dry_run":
         out.update(size=_f(order.get("size")), price=_f(order.get("price")), outcome="dry_run", reason="")
     elif got:
-        out.update(size=got, price=round(usd / got, 4), reason=order.get("reason") or "",
+        out.update(size=got, price=round(usd / got, 4), reason="",
                    outcome="filled" if got >= _f(order.get("size")) else "partial")
     else:
         out.update(outcome=order.get("state") or "", reason=order.get("reason") or "")

@@ -34,7 +34,9 @@ def market_name(market=None, token_id: str = "", *, outcome: str = "", slug: str
     if market is not None:
         outcome = outcome or market.outcome_of(str(token_id))
         return _named(market.slug or slug, market.title, outcome, int(market.end_ts or 0), day)
-    return _named(slug, "", outcome, 0, day) if slug else f"token {short_token(token_id)}"
+    if slug:
+        return _named(slug, "", outcome, 0, day)
+    return f"token {short_token(token_id)}" if token_id else "-"
 
 
 @lru_cache(maxsize=4096)
