@@ -140,6 +140,12 @@ def not_copied(conn) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+def mode_of(conn) -> str:
+    """The mode of the newest order in the journal ("paper" when there is none)."""
+    rows = query(conn, "SELECT mode FROM exec_orders ORDER BY rowid DESC LIMIT 1")
+    return rows[0]["mode"] if rows else "paper"
+
+
 def clock(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M:%S") if ts else "-"
 
