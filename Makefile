@@ -14,9 +14,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# System tools some tests drive: promtool (Debian's prometheus) checks deploy/prometheus/, and a
-# headless chromium renders the HTML report (tmux captures the console for `make screens`). Installed with apt-get when missing and possible (root,
-# apt-get present); never fails the build: the tests that need a missing tool skip and say why.
+# System tools some tests drive: promtool (Debian's prometheus) checks deploy/prometheus/, a headless
+# chromium renders the HTML report, tmux captures the console for `make screens`. Installed with
+# apt-get when missing and possible (root, apt-get present); never fails the build: the tests that
+# need a missing tool skip and say why.
 SYSDEPS := promtool:prometheus chromium:chromium tmux:tmux
 APT := DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=300
 

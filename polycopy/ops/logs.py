@@ -170,9 +170,10 @@ def stdout_is_json(log_format: str, fd: int | None = None) -> bool:
 
 def setup_logging(*, level: str, log_path: Path | None, json_stdout: bool, secret_values: list[str],
                   rotate_mb: int = 50, keep_files: int = 10, stdout_fd: int | None = None,
-                  color: bool | None = None) -> None:
+                  color: bool | None = None, console_level: str | None = None) -> None:
     """Replace every loguru sink. Call once per process, before the actor system starts.
-    `json_stdout` False: the human console (colours when `color`, default: stdout is a terminal)."""
+    `json_stdout` False: the human console (colours when `color`, default: stdout is a terminal),
+    at `console_level` (default `level`; a replay's progress bar keeps only warnings there)."""
     scrub = make_scrubber(secret_values)
     logger.remove()
     logger.configure(patcher=make_redactor(secret_values), extra={"actor": "runner"})
@@ -182,8 +183,8 @@ def setup_logging(*, level: str, log_path: Path | None, json_stdout: bool, secre
         logger.add(FdSink(fd, to_json, scrub), level=level, format=fmt, backtrace=False, diagnose=False)
     else:
         human = make_human(wants_color(fd) if color is None else color)
-        logger.add(FdSink(fd, human, scrub), level=level, format=fmt, filter=on_console, backtrace=False,
-                   diagnose=False)
+        logger.add(FdSink(fd, human, scrub), level=console_level or level, format=fmt, filter=on_console,
+                   backtrace=False, diagnose=False)
     if log_path is not None:
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
