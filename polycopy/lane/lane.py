@@ -22,6 +22,7 @@ from polycopy.lane.inbox import Inbox
 from polycopy.lane.messages import LaneOpen
 from polycopy.lane.outbox import FLUSH, Outbox
 
+# sent/received: messages over the lane; fallback: messages `send` passed to Thespian, for any reason
 STATS = ("sent", "received", "fallback", "connects", "overflows", "rejected", "decode_errors", "partial_dropped")
 
 
@@ -92,6 +93,7 @@ class Lane:
         if not self._started:
             self._start()
         if self.outbox is None or isinstance(msg, ActorSystemMessage) or addr == self._actor.myAddress:
+            self.stats["fallback"] += 1
             self._thespian(addr, msg)
         else:
             self.outbox.send(addr, msg)
