@@ -48,7 +48,11 @@ class Chains:
 
     def __init__(self, kinds, tmp: Path):
         wiring.configure(tmp / "lane")  # inherited by the admin and every actor (forks)
-        self.asys = start_system(free_port(), tmp / "state")
+        try:
+            self.asys = start_system(free_port(), tmp / "state")
+        except Exception:
+            wiring.configure(None)
+            raise
         self.chains = {}
         for kind in kinds:
             chain = [self.asys.createActor(Hop) for _ in range(HOPS + 1)]

@@ -184,7 +184,11 @@ class Inbox:
             self.log.error("lane: a frame from {} could not be decoded ({}); it is lost", conn.sender, e)
             return
         self.stats["received"] += 1
-        self._deliver(msg, conn.sender)
+        try:
+            self._deliver(msg, conn.sender)
+        except Exception as e:  # noqa: BLE001 - raising here would lose the frames read after this one
+            self.stats["handler_errors"] += 1
+            self.log.exception("lane: the handler for {} failed: {}", type(msg).__name__, e)
 
     def _end(self, conn: InConn) -> None:
         if conn.reader is not None and conn.reader.partial:

@@ -6,7 +6,9 @@ leave with `lane.send(addr, msg)` instead of `self.send(addr, msg)`. Lane frames
 `dispatch(msg, sender)`, the same function that handles Thespian messages, with the sender's
 Thespian address: a handler cannot tell which way a message came, and its answer can go either
 way. With no lane configured (`wiring.configure`) or a receiver without an inbox, `send` is
-`actor.send`, exactly the path the message had before.
+`actor.send`, exactly the path the message had before. A handler that raises on a lane message
+is logged and counted, never re-raised: Thespian would retry the WatchMessage, and the frames
+read after that one would be lost (ChildActor's dispatch catches everything anyway).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from polycopy.lane.messages import LaneOpen
 from polycopy.lane.outbox import FLUSH, Outbox
 
 # sent/received: messages over the lane; fallback: messages `send` passed to Thespian, for any reason
-STATS = ("sent", "received", "fallback", "connects", "overflows", "rejected", "decode_errors", "partial_dropped")
+STATS = ("sent", "received", "fallback", "connects", "overflows", "rejected", "decode_errors", "partial_dropped",
+         "handler_errors")
 
 
 class Lane:

@@ -333,3 +333,18 @@ def test_thespians_own_messages_and_messages_to_itself_never_ride_the_lane(pair)
     a.lane.send(a.myAddress, batch(0))
     assert [type(m).__name__ for _, m in a.thespian] == ["ActorExitRequest", "FillBatch"]
     assert a.lane.stats["connects"] == 0
+
+
+def test_a_handler_that_raises_does_not_cost_the_frames_after_it(pair):
+    a, b = pair
+
+    def handle(msg, sender):
+        if msg.sent_ns == 1:
+            raise RuntimeError("boom")
+        b.got.append((msg, sender))
+
+    b.lane.inbox._deliver = handle
+    for i in range(4):
+        a.lane.send(b.myAddress, batch(i))
+    b.thespian_message(markers(a)[0], a.myAddress)
+    assert seqs(b) == [0, 2, 3] and b.lane.stats["handler_errors"] == 1
