@@ -11,10 +11,16 @@ bounds them); at most MAX_UNCONFIRMED wait, the oldest is closed first.
 The other direction (a sender falls back from the lane to Thespian) is kept in order by
 `drain(sender)`: before a Thespian message from a sender is handled, whatever that sender wrote
 on its lane is read and handled first. Its bytes were in our socket before its Thespian send.
+
+Thespian builds a new selector and registers every watched descriptor on each turn of its loop,
+so the inbox hands it one: an epoll descriptor of its own that holds the listener and every
+connection being read. A receiver with a hundred senders (risk and the coalescers) costs
+Thespian's loop what one does.
 """
 from __future__ import annotations
 
 import os
+import select
 import socket
 import struct
 from collections import OrderedDict
@@ -50,27 +56,28 @@ class Inbox:
         self._listener.bind(str(path))
         os.chmod(path, 0o600)
         self._listener.listen(128)
-        self._conns: dict[int, InConn] = {}  # fd -> connection being read (hello or confirmed)
+        self._ep = select.epoll()
+        self._ep.register(self._listener.fileno(), select.EPOLLIN)
+        self._conns: dict[int, InConn] = {}  # fd -> connection being read (hello or confirmed), in _ep
         self._parked: OrderedDict[bytes, InConn] = OrderedDict()  # token -> hello read, marker not yet
         self._expected: OrderedDict[bytes, tuple] = OrderedDict()  # token -> (sender, key): marker first
         self._by_sender: dict = {}  # sender key -> confirmed connection
 
     def fds(self) -> list[int]:
-        return [self._listener.fileno(), *self._conns]
+        return [self._ep.fileno()]
 
     # ------------------------------------------------------------ Thespian loop events
 
     def on_ready(self, ready) -> set:
-        """Handle the ready fds that are ours; returns them (the rest belong to the actor)."""
-        mine = set()
-        for fd in ready:
+        """Handle the inbox's events if its fd is among `ready`; returns the fds that were ours."""
+        if self._ep.fileno() not in ready:
+            return set()
+        for fd, _ in self._ep.poll(0):
             if fd == self._listener.fileno():
-                mine.add(fd)
                 self._accept()
             elif fd in self._conns:
-                mine.add(fd)
                 self._read(self._conns[fd])
-        return mine
+        return {self._ep.fileno()}
 
     def confirm(self, token: bytes, sender, sender_key) -> None:
         """The sender's LaneOpen marker arrived through Thespian."""
@@ -97,6 +104,7 @@ class Inbox:
         self._conns.clear()
         self._parked.clear()
         self._by_sender.clear()
+        self._ep.close()
         self._listener.close()
         self.path.unlink(missing_ok=True)
 
@@ -117,7 +125,7 @@ class Inbox:
                 self._reject(InConn(sock), f"peer uid {uid}")
                 continue
             conn = InConn(sock)
-            self._conns[conn.fd] = conn
+            self._watch(conn)
             self._read(conn)
 
     def _read(self, conn: InConn) -> None:
@@ -162,7 +170,7 @@ class Inbox:
             conn.sender, conn.sender_key = expected
             self._by_sender[conn.sender_key] = conn
             return
-        del self._conns[conn.fd]  # parked: not watched until the marker comes
+        self._unwatch(conn)  # parked: not read until the marker comes
         self._parked[conn.token] = conn
         while len(self._parked) > MAX_UNCONFIRMED:
             self._parked.popitem(last=False)[1].sock.close()
@@ -173,7 +181,7 @@ class Inbox:
         if old is not None and old is not conn:
             self._read(old)  # a sender that reconnected: its older connection's frames come first
         self._by_sender[sender_key] = conn
-        self._conns[conn.fd] = conn
+        self._watch(conn)
         self._read(conn)
 
     def _handle(self, conn: InConn, body: bytes) -> None:
@@ -200,8 +208,16 @@ class Inbox:
         self.log.warning("lane: closed a connection to {} ({})", self.path.name, why)
         self._drop(conn)
 
+    def _watch(self, conn: InConn) -> None:
+        self._conns[conn.fd] = conn
+        self._ep.register(conn.fd, select.EPOLLIN)
+
+    def _unwatch(self, conn: InConn) -> None:
+        if self._conns.pop(conn.fd, None) is not None:
+            self._ep.unregister(conn.fd)
+
     def _drop(self, conn: InConn) -> None:
-        self._conns.pop(conn.fd, None)
+        self._unwatch(conn)
         if conn.sender_key is not None and self._by_sender.get(conn.sender_key) is conn:
             del self._by_sender[conn.sender_key]
         conn.sock.close()

@@ -348,3 +348,19 @@ def test_a_handler_that_raises_does_not_cost_the_frames_after_it(pair):
         a.lane.send(b.myAddress, batch(i))
     b.thespian_message(markers(a)[0], a.myAddress)
     assert seqs(b) == [0, 2, 3] and b.lane.stats["handler_errors"] == 1
+
+
+def test_many_senders_cost_thespian_one_descriptor(pair, lane_settings):
+    a, b = pair
+    senders = [a] + [FakeActor(3000 + i, lane_settings) for i in range(20)]
+    for s in senders:
+        s.lane.send(b.myAddress, batch(s.myAddress.addressDetails.sockname[1]))
+    b.watch()
+    for s in senders:
+        b.thespian_message(markers(s)[0], s.myAddress)
+    assert len(b.lane.fds()) == 1
+    assert sorted(seqs(b)) == sorted(s.myAddress.addressDetails.sockname[1] for s in senders)
+    for s in senders[1:]:
+        s.lane.close()
+    b.watch()  # their connections end: the inbox lets them go
+    assert len(b.lane.inbox._conns) == 1 and len(b.lane.fds()) == 1
