@@ -43,11 +43,12 @@ class Lane:
         self.inbox: Inbox | None = None
         self.outbox: Outbox | None = None
         self._started = False
+        self._port = None  # our own Thespian port, once started
 
     def _start(self) -> None:
         """Open the inbox at the actor's own address (its first message: myAddress is known by then)."""
         self._started = True
-        port = wiring.endpoint(self._actor.myAddress)
+        self._port = port = wiring.endpoint(self._actor.myAddress)
         if self._settings is None or port is None:
             return
         folder, key = self._settings.folder, self._settings.key
@@ -95,7 +96,7 @@ class Lane:
         (ActorExitRequest and the like: Thespian must act on them) or the actor itself, Thespian."""
         if not self._started:
             self._start()
-        if self.outbox is None or isinstance(msg, ActorSystemMessage) or addr == self._actor.myAddress:
+        if self.outbox is None or isinstance(msg, ActorSystemMessage) or wiring.endpoint(addr) == self._port:
             self.stats["fallback"] += 1
             self._thespian(addr, msg)
         else:

@@ -60,6 +60,9 @@ class Outbox:
         """Send on the lane if the receiver has one, else through Thespian."""
         port = endpoint(addr)
         conn = self._conns.get(port) if port is not None else None
+        if conn is not None and conn.addr is not addr and conn.addr != addr:
+            self._fail(port, "its port now belongs to another actor", retry=False)  # the old one died, port reused
+            conn = None
         if conn is None and port is not None:
             conn = self._connect(addr, port)
         if conn is None:
@@ -93,12 +96,12 @@ class Outbox:
         """Close connections to addresses no longer among the peers (a restarted or retired receiver)."""
         keep = {endpoint(a) for a in addrs}
         for port in [p for p in self._conns if p not in keep]:
-            self._fail(port, "gone from the peers")
+            self._fail(port, "gone from the peers", retry=False)
         self._retry_at = {p: t for p, t in self._retry_at.items() if p in keep}
 
     def close(self) -> None:
         for port in list(self._conns):
-            self._fail(port, "closing")
+            self._fail(port, "closing", retry=False)
 
     # ------------------------------------------------------------ internals
 
@@ -144,11 +147,12 @@ class Outbox:
         elif q:
             self._arm()
 
-    def _fail(self, port: int, why: str) -> None:
-        """Close one connection; what it has not fully written goes through Thespian, in order."""
+    def _fail(self, port: int, why: str, retry: bool = True) -> None:
+        """Close one connection; what it has not fully written goes through Thespian, in order.
+        `retry`: the receiver broke or lagged, so wait RETRY_S before connecting to that port again."""
         conn = self._conns.pop(port)
         conn.sock.close()
-        if why != "closing":
+        if retry:
             self._retry_at[port] = self._clock() + RETRY_S
         if conn.queue:
             self.log.warning("lane to {}: {}; {} message(s) go through Thespian", conn.addr, why, len(conn.queue))

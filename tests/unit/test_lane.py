@@ -364,3 +364,18 @@ def test_many_senders_cost_thespian_one_descriptor(pair, lane_settings):
         s.lane.close()
     b.watch()  # their connections end: the inbox lets them go
     assert len(b.lane.inbox._conns) == 1 and len(b.lane.fds()) == 1
+
+
+def test_a_port_reused_by_a_new_actor_gets_a_new_connection(pair, lane_settings):
+    a, b = pair
+    a.lane.send(b.myAddress, batch(0))
+    b.thespian_message(markers(a)[0], a.myAddress)
+    b.lane.close()
+    reborn = FakeActor(1002, lane_settings)  # same port, another actor (a new address object)
+    reborn.myAddress = Addr(1002)
+    reborn.myAddress.addressDetails.sockname = ("127.0.0.2", 1002)  # equal port, unequal address
+    a.lane.send(reborn.myAddress, batch(1))
+    assert a.lane.stats["connects"] == 2
+    reborn.thespian_message(markers(a)[1], a.myAddress)
+    assert seqs(reborn) == [1] and seqs(b) == [0]
+    reborn.lane.close()
