@@ -85,7 +85,7 @@ def load_sweep(path: Path) -> SweepFile:
     except (OSError, yaml.YAMLError, ValidationError) as e:
         raise ConfigError(f"{path}: {e}") from None
     if spec.config is not None and not spec.config.is_absolute():
-        spec = spec.model_copy(update={"config": path.parent / spec.config})
+        spec = spec.model_copy(update={"config": Path(os.path.normpath(path.parent / spec.config))})
     return spec
 
 
