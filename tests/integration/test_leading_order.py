@@ -1,8 +1,8 @@
 """Issue 16, done-when: `copy.leading_order` against polysim fills, the whole system (run.py
 --replay of a recording written here, both modes side by side through the policy sweep).
 
-On the Up token a BUY and a SELL of the same size 150 ms apart; on the Down token a burst of six
-BUYs within 150 ms (after a warm-up fill per token, so that each coalescer process exists and the
+On the Up token a BUY and a SELL of the same size 100 ms apart; on the Down token a burst of six
+BUYs within 100 ms (after a warm-up fill per token, so that each coalescer process exists and the
 window is measured from a fill that arrived in time). coalesce_ms is the shipped 300.
 - after_window: no order for the pair (netted out before sending), one net order for the burst;
 - immediate (unchanged): the pair costs a leading BUY and a trailing SELL, the burst a leading
@@ -22,8 +22,8 @@ from tests.integration.test_sweep import DOWN, UP, write_recording
 
 pytestmark = pytest.mark.integration
 FEED = [(0.0, UP, "BUY", "0.50", "10"), (0.1, DOWN, "BUY", "0.50", "10"),
-        (3.0, UP, "BUY", "0.50", "12"), (3.15, UP, "SELL", "0.50", "12"),
-        *[(6.0 + 0.03 * i, DOWN, "BUY", "0.50", str(5 + i)) for i in range(6)]]
+        (4.0, UP, "BUY", "0.50", "12"), (4.1, UP, "SELL", "0.50", "12"),
+        *[(7.0 + 0.02 * i, DOWN, "BUY", "0.50", str(5 + i)) for i in range(6)]]
 
 
 def orders_by_token(db: str) -> dict:

@@ -3,9 +3,9 @@ and each variant's figures match the same variant replayed alone with `run.py --
 
 The recording is written here (one 15-minute BTC market, the shipped source wallet): a warm-up
 fill per token (the first fill of a token waits for its coalescer process to spawn), a burst of
-five BUYs 450 ms apart whose last fill is two cents above the others (so the trailing order
+five BUYs 400 ms apart whose last fill is two cents above the others (so the trailing order
 meets a book past 120 bps but within two ticks: polysim's replay book starts at the newest
-source price), then a BUY and a SELL of the same size 200 ms apart on the other outcome.
+source price), then a BUY and a SELL of the same size 100 ms apart on the other outcome.
 """
 from __future__ import annotations
 
@@ -32,10 +32,12 @@ WALLET = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"
 CID = "0x" + "ab" * 32
 UP, DOWN = "1" * 20 + "7", "2" * 20 + "9"
 # (seconds, token, side, price, size)
+# Margins for a loaded machine: the burst's last fill 400 ms before its horizon ends, the pair 200 ms
+# inside the 300 ms window, seconds between the phases.
 FEED = [(0.0, UP, "BUY", "0.50", "10"), (0.2, DOWN, "BUY", "0.50", "10"),
-        (3.0, UP, "BUY", "0.50", "8"), (3.45, UP, "BUY", "0.49", "9"), (3.9, UP, "BUY", "0.50", "7"),
-        (4.35, UP, "BUY", "0.49", "6"), (4.8, UP, "BUY", "0.52", "10"),
-        (7.0, DOWN, "BUY", "0.50", "12"), (7.2, DOWN, "SELL", "0.50", "12")]
+        (4.0, UP, "BUY", "0.50", "8"), (4.4, UP, "BUY", "0.49", "9"), (4.8, UP, "BUY", "0.50", "7"),
+        (5.2, UP, "BUY", "0.49", "6"), (5.6, UP, "BUY", "0.52", "10"),
+        (8.0, DOWN, "BUY", "0.50", "12"), (8.1, DOWN, "SELL", "0.50", "12")]
 SAME = ("source_fills", "source_shares", "fills_copied", "copied_shares", "size_copied_pct", "orders_sent",
         "price_gap_cents", "price_gap_bps", "notional_usd", "slippage_refused", "slippage_needed_cents",
         "decisions", "not_copied")
@@ -115,7 +117,7 @@ def test_a_sweep_of_two_variants_matches_each_replayed_alone(tmp_path, capsys):
     # trailing SELL a bid at 0.49 (1 cent less); both refused, with what they needed
     assert tight["not_copied"] == {"executor:beyond_slippage": 2} and tight["slippage_needed_cents"] == 1.42
     assert (tight["orders_sent"], tight["fills_copied"]) == (4, 4)
-    # two ticks copy the burst; after_window: the BUY and SELL of the same size 200 ms apart net to nothing
+    # two ticks copy the burst; after_window: the BUY and SELL of the same size 100 ms apart net to nothing
     assert loose["not_copied"] == {"coalescer:netted_out": 1} and loose["slippage_refused"] == 0
     assert (loose["orders_sent"], loose["fills_copied"]) == (4, 7)
 
