@@ -32,7 +32,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from typing import Annotated, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from polycopy.actors.system import free_port
 from polycopy.config import load_config
 from polycopy.errors import ConfigError
 from polycopy.ops.replay_stats import figures
@@ -94,12 +94,6 @@ def merge(base: dict, changes: dict) -> dict:
     for k, v in changes.items():
         out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def variant_config(base: dict, v: Variant, vdir: Path) -> dict:
