@@ -49,7 +49,7 @@ def execution_ports(config: Config, held: dict, *, s: Secrets | None = None, res
     key when the environment has none (one L1-signed request)."""
     from polycopy.actors.post_pool import PostPool
     from polycopy.clients.clob_rest import ClobRest
-    from polycopy.paper import PaperPortfolio
+    from polycopy.venue.paper import PaperPortfolio
     from polycopy.venue import clob
     from polycopy.venue.heartbeat import Heartbeats
     from polycopy.venue.posters import DryRunPoster, LivePoster, PaperPoster

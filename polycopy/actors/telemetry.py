@@ -1,6 +1,6 @@
 """Telemetry: stage timings joined by correlation id, Prometheus metrics, alerts, the auto kill,
-the dry-run/paper CSVs and the live-view snapshot. It is off the hot path: everyone only tells it,
-in batches (`Reports`, see ChildActor.report).
+copy fidelity (ops/fidelity.py), the dry-run/paper CSVs and the live-view snapshot. It is off
+the hot path: everyone only tells it, in batches (`Reports`, see ChildActor.report).
 
 Stage timings arrive in pieces (intake: recv+intake; risk: recv+risk; executor: exec_* stages)
 under one key, the source fill's key; they are merged per key, and each piece is logged as one
@@ -23,6 +23,7 @@ import json
 import os
 import time
 from collections import Counter, OrderedDict, deque
+from decimal import Decimal
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from polycopy.ops import copybook
 from polycopy.ops.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
 from polycopy.ops.csvfiles import TargetCsv, trade_row
 from polycopy.ops.console import event
+from polycopy.ops.fidelity import Fidelity
 from polycopy.ops.logs import make_scrubber
 from polycopy.ops.names import MarketBook
 from polycopy.messages import (Alert, FeedHealth, FeedStats, Market, OrderOutcome, ReconcileStats, Reports,
@@ -43,7 +45,7 @@ TICK_S = 1.0
 MAX_OUTCOMES = 5000  # outcomes remembered to ignore redeliveries
 SENT_STATUSES = ("filled", "partial", "rejected", "unknown")
 REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, ReconcileStats, Reports)
-BOOK_EVERY_S = 5.0  # positions and not-copied counts: whole-table sums, so not every tick
+BOOK_EVERY_S = 5.0  # positions: whole-table sums, so not every tick
 EVENTS = ("child_restart", "unconfirmed_fill", "settlement_failed", "late_fill", "venue_account")  # never resolved
 
 
@@ -80,6 +82,7 @@ class Telemetry(ChildActor):
     def on_init(self, msg) -> None:
         tcfg, rcfg = self.config.telemetry, self.config.risk
         self.metrics = Metrics()
+        self.fidelity = Fidelity(self.metrics.registry)
         self.timings = StageJoin(self.metrics, rcfg.kill_window_s)
         try:
             self.metrics_port = self.metrics.serve(tcfg.metrics_port)
@@ -160,6 +163,7 @@ class Telemetry(ChildActor):
     def receiveMsg_RiskDecision(self, msg: RiskDecision, sender):
         self.counters[f"risk_{msg.decision}"] += 1
         self.metrics.decision(msg.decision, msg.reason)
+        self.fidelity.decision(msg.decision, msg.reason, msg.source_size)
 
     def receiveMsg_OrderOutcome(self, msg: OrderOutcome, sender):
         seen = (msg.intent_id, msg.status, msg.filled_size)
@@ -171,6 +175,8 @@ class Telemetry(ChildActor):
         now = time.monotonic()
         self.counters[f"orders_{msg.status}"] += 1
         self.metrics.outcome(msg.status, msg.reason)
+        if msg.status in ("rejected", "not_sent"):
+            self.fidelity.outcome(msg.status, msg.reason)
         if msg.status in SENT_STATUSES:
             self.orders.append((now, order_failed(msg.status, msg.reason)))
         if msg.status == "rejected":
@@ -184,13 +190,15 @@ class Telemetry(ChildActor):
         self._check_kill()
 
     def _record_trade(self, msg: OrderOutcome) -> None:
-        if not (msg.status in ("filled", "partial") or (self.csv and msg.reason == "dry_run")):
+        if not (msg.status in ("filled", "partial") or msg.reason == "dry_run"):
             return
         order, intent = self._journal_rows(msg)
         row = trade_row(msg, order, intent, self.config.mode.value,
                         copybook.namer(self.fill_names, self.markets)(msg.token_id))
         if row is None:
             return
+        self.fidelity.copied(row["side"], Decimal(row["size"]), Decimal(row["price"]),
+                             Decimal(row["source_price"] or 0))
         if row["slippage_bps"] and msg.status in ("filled", "partial"):
             self.metrics.slippage.observe(float(row["slippage_bps"]))
         if self.csv is not None:
@@ -328,6 +336,7 @@ class Telemetry(ChildActor):
             "mode": self.config.mode.value,
             "kill_switch": self.kill_tripped,
             "counters": dict(self.counters),
+            "fidelity": self.fidelity.summary(),
             **self.timings.summary(),
             "feeds": {n: {"connected": f["connected"], "silence_s": round(self._silence(f, now), 1),
                           "reconnects": f["reconnects"], "malformed": f["malformed"],
@@ -342,7 +351,7 @@ class Telemetry(ChildActor):
         }
 
     def _copybook(self) -> dict:
-        """Positions (source vs ours), the recent copies and why fills were not copied (ops/copybook.py)."""
+        """Positions (source vs ours) and the recent copies, from the database (ops/copybook.py)."""
         try:
             if self.db is None:
                 from polycopy.store import open_db
@@ -354,11 +363,10 @@ class Telemetry(ChildActor):
                 self.fill_names = copybook.fill_names(conn)
                 name = copybook.namer(self.fill_names, self.markets)
                 self.book["positions"] = copybook.positions(conn, name, self.config.mode.value)
-                self.book["not_copied"] = copybook.not_copied(conn)
             self.book["waterfall"] = copybook.waterfall(conn, name)
         except Exception as e:  # noqa: BLE001 - the snapshot goes out without them
             self.log.warning("positions and copies not read from the database: {}", e)
-        return {"positions": [], "waterfall": [], "not_copied": {}, **self.book}
+        return {"positions": [], "waterfall": [], **self.book}
 
     def _write_snapshot(self, snap: dict) -> None:
         """Atomically (write, then rename) so the live view never reads half a file."""

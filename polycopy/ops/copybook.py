@@ -6,8 +6,6 @@
   Net cost = bought - sold, in USD: what the book has spent.
 - `waterfall`: the last decisions, each as source trade -> our order: sizes, prices, copy delay
   (order signed - source fill time), price gap (ours - source, positive = worse for us), outcome.
-- `not_copied`: counts by `stage:reason` (coalescer drops, risk rejections, the executor's
-  refusals, venue rejects).
 
 Figures for people, not for the books: summed as floats by SQLite and rounded for display (the
 journal's Decimal text stays the record). Read-only queries, each bounded, on an open connection.
@@ -123,21 +121,6 @@ def copy_row(d: dict, intent: dict | None, order: dict | None, name) -> dict:
     if order.get("signed_ts") and d.get("source_ts_ms"):
         out["delay_ms"] = round(order["signed_ts"] * 1000 - d["source_ts_ms"], 1)
     return out
-
-
-def not_copied(conn) -> dict[str, int]:
-    """Why fills were not copied: counts by `stage:reason`, largest first."""
-    counts: dict[str, int] = {}
-    for stage, sql in (
-            ("risk", "SELECT reason, COUNT(*) AS n FROM decisions WHERE decision='rejected' GROUP BY reason"),
-            ("coalescer", "SELECT reason, COUNT(*) AS n FROM decisions WHERE decision='dropped' GROUP BY reason"),
-            ("executor", "SELECT reason, COUNT(*) AS n FROM exec_intents WHERE state='not_sent' AND reason != 'dry_run' "
-                         "GROUP BY reason"),
-            ("venue", "SELECT reason, COUNT(*) AS n FROM exec_orders WHERE state='rejected' GROUP BY reason")):
-        for r in query(conn, sql):
-            key = f"{stage}:{(r['reason'] or '-').split(':')[0]}"
-            counts[key] = counts.get(key, 0) + r["n"]
-    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def mode_of(conn) -> str:

@@ -106,8 +106,8 @@ def waterfall_table(snap: dict, rows: int = 10) -> Table:
 
 
 def not_copied_table(snap: dict, rows: int = 8) -> Table:
-    t = _table("not copied, by reason", ["stage:reason", "n"])
-    counts = snap.get("not_copied") or (snap.get("fidelity") or {}).get("not_copied") or {}
+    t = _table("not copied (this run)", ["stage:reason", "n"])
+    counts = (snap.get("fidelity") or {}).get("not_copied") or {}
     for k, v in list(counts.items())[:rows]:
         t.add_row(k, str(v))
     return t
@@ -129,6 +129,16 @@ def latency_line(snap: dict) -> Text:
         t.append(f"{name} ")
         t.append(f"{_n(q.get('p50'), 1)}/{_n(q.get('p95'), 1)}", "bold")
         t.append(f" (n={q.get('n', 0)})   ", "dim")
+    return t
+
+
+def fidelity_line(snap: dict) -> Text:
+    f = snap.get("fidelity") or {}
+    t = Text("copy fidelity  ", "dim")
+    share = f.get("size_copied_share")
+    t.append(f"size copied {share:.0%} of the source's" if share is not None else "size copied -", "bold")
+    gap = f.get("price_gap_cents") or {}
+    t.append(f"   price gap p50/p95 {_n(gap.get('p50'))}/{_n(gap.get('p95'))} ¢ over {f.get('copies', 0)} copies")
     return t
 
 
@@ -155,7 +165,7 @@ def render(snap: dict | None, now: float | None = None, footer: Text | None = No
     if snap is None:
         return Group(Text("no telemetry snapshot yet: is the bot running with this config (and --sim if it runs "
                           "with --sim)?", "yellow"), foot)
-    return Group(header(snap, now), latency_line(snap), alerts_text(snap), positions_table(snap),
+    return Group(header(snap, now), latency_line(snap), fidelity_line(snap), alerts_text(snap), positions_table(snap),
                  waterfall_table(snap), side_by_side(not_copied_table(snap), feeds_table(snap)), foot)
 
 

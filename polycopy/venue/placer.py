@@ -28,6 +28,7 @@ from decimal import ROUND_FLOOR, Decimal
 from loguru import logger
 
 from polycopy.messages import ApprovedIntent, Market, OrderOutcome
+from polycopy.policy.limits import Slippage
 from polycopy.store import journal
 from polycopy.store.user_trades import RANK
 from polycopy.venue.clob import SignedOrder
@@ -100,7 +101,7 @@ class Placer(Followup):
         try:
             plan = self.plan(approved, market, book)
         except PlanRejected as e:
-            journal.set_intent(self.db, it.intent_id, "not_sent", e.reason)
+            journal.set_intent(self.db, it.intent_id, "not_sent", e.recorded)  # a slippage refusal keeps its price
             logger.info("intent {} not sent: {}", it.intent_id, e)
             return outcome(it.intent_id, "", "not_sent", reason=e.reason, token=it.token_id,
                             condition=it.condition_id, side=it.side)
@@ -155,7 +156,7 @@ class Placer(Followup):
         min_size = book.min_order_size if book.min_order_size is not None else market.min_order_size
         levels = list(book.asks if it.side == "BUY" else book.bids)
         price = marketable_price(side=it.side, source_price=it.source_price, levels=levels, size=approved.size,
-                                 tick=tick, max_slippage_bps=self.cfg.max_slippage_bps)
+                                 tick=tick, slippage=Slippage.from_config(self.cfg))
         size = approved.size
         if it.side == "BUY" and 0 < approved.max_notional_usd < size * price:  # stay inside the reservation
             size = (approved.max_notional_usd / price).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)

@@ -439,7 +439,7 @@ def test_reload_changes_slippage(tmp_path):
     from polycopy.messages import ReloadConfig
     h, rest = live(tmp_path)
     h.deliver(FACTS)
-    cfg = h.actor.config.model_copy(update={"execution": h.actor.config.execution.model_copy(update={"max_slippage_bps": 0})})
+    cfg = h.actor.config.model_copy(update={"execution": h.actor.config.execution.model_copy(update={"max_slippage_bps": 0, "max_slippage_ticks": 0})})
     h.deliver(ReloadConfig(config=cfg))
     h.deliver(approved())  # cap 0.525 exactly -> 0.52: 4 shares at the cap, the rest FAK-killed at the venue
     body = json.loads(rest.posts[0])

@@ -48,15 +48,10 @@ def test_the_waterfall_shows_each_decision_as_source_trade_then_our_order(conn):
     assert sell["side"] == "SELL" and sell["outcome"] == "partial" and sell["gap_cents"] == 1.0
 
 
-def test_not_copied_counts_by_stage_and_reason(conn):
-    assert copybook.not_copied(conn) == {"executor:beyond_slippage": 3, "risk:cap_daily": 1, "risk:near_expiry": 1,
-                                         "coalescer:below_min_size": 1, "venue:fak_no_match": 1}
-
-
 def test_a_fresh_state_folder_reads_empty(tmp_path):
     import sqlite3
 
     conn = sqlite3.connect(tmp_path / "empty.sqlite")
     name = copybook.namer({})
     assert copybook.positions(conn, name, "paper") == [] and copybook.waterfall(conn, name) == []
-    assert copybook.not_copied(conn) == {} and copybook.fill_names(conn) == {}
+    assert copybook.fill_names(conn) == {}

@@ -2,12 +2,14 @@
 and its keys send the kill switch messages run.py sends."""
 from __future__ import annotations
 
+import re
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
 
-from polycopy.messages import Alert, FeedHealth, KillSwitchChanged
+from polycopy.messages import Alert, FeedHealth, KillSwitchChanged, OrderOutcome, RiskDecision
 from polycopy.ops import live_view
 from polycopy.ops.metrics import snapshot_path
 from tests.actors.test_telemetry import copy, start, stop
@@ -31,6 +33,9 @@ def written_snapshot(tmp_path, monkeypatch, with_run=True):
     h.deliver(FeedHealth(feed="rtds", connected=True, silence_s=0.3, reconnects=1))
     h.deliver(FeedHealth(feed="backstop", connected=False, silence_s=9.0, circuit_open=True))
     h.deliver(Alert(condition="heartbeat", text="order heartbeats failing"))
+    h.deliver(RiskDecision(intent_id="i901", decision="rejected", reason="cap_daily", source_size=Decimal(3)))
+    h.deliver(OrderOutcome(intent_id="i6", order_id="", status="not_sent", filled_size=Decimal(0),
+                           filled_notional_usd=Decimal(0), reason="beyond_slippage", token_id="11" * 20, side="BUY"))
     h.deliver(KillSwitchChanged(tripped=True, reason="test"))
     h.fire_wakeups(lambda p: p == "telemetry-tick")
     stop(h)
@@ -49,7 +54,8 @@ def test_renders_source_beside_ours_the_copies_and_what_is_wrong(tmp_path, monke
     up = next(line for line in text.splitlines() if line.startswith(" BTC Up"))
     # the source's shares (24 fills of 10, 2 of 3) beside ours (21 orders sent, 4 of them partial at 6)
     assert up.split()[6:9] == ["246.00", "127.90", "194.00"]
-    assert "executor:beyond_slippage" in text and "risk:cap_daily" in text
+    assert re.search(r"executor:beyond_slippage +1 ", text) and re.search(r"risk:cap_daily +1 ", text)  # this run's
+    assert "copy fidelity" in text
     assert "not_sent beyond_slippage" in text and "filled " in text and "SELL 5.00 @ 0.400" in text
     assert "matched" not in text  # a fill's venue status is no news
     assert "(is the bot running?)" not in text
