@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from rich.text import Text
 from polycopy.config.loader import control_config
 from polycopy.errors import ConfigError
 from polycopy.ops.copybook import clock
-from polycopy.ops.keys import Keys
+from polycopy.ops.keys import Controls, Keys
 from polycopy.ops.metrics import snapshot_path
 
 STALE_S = 5.0
@@ -167,46 +166,6 @@ def render(snap: dict | None, now: float | None = None, footer: Text | None = No
                           "with --sim)?", "yellow"), foot)
     return Group(header(snap, now), latency_line(snap), fidelity_line(snap), alerts_text(snap), positions_table(snap),
                  waterfall_table(snap), side_by_side(not_copied_table(snap), feeds_table(snap)), foot)
-
-
-class Controls:
-    """`k`/`r` then `y`: the kill switch, through the runner's own call, on a thread (it waits for
-    the bot's answer up to 5 s; the screen keeps refreshing)."""
-
-    ASK = {"k": (True, "Trip the kill switch (no new orders)?"), "r": (False, "Reset the kill switch (orders resume)?")}
-
-    def __init__(self, config_path: Path):
-        self.config_path = config_path
-        self.pending: str | None = None
-        self.message = Text("q quit   k kill switch   r reset kill switch", "dim")
-
-    def key(self, ch: str) -> bool:
-        """Handle one key; False = quit."""
-        if self.pending is not None:
-            tripped, _ = self.ASK[self.pending]
-            self.pending = None
-            if ch.lower() == "y":
-                self.message = Text("sending ...", "yellow")
-                threading.Thread(target=self._send, args=(tripped,), daemon=True).start()
-            else:
-                self.message = Text("cancelled", "dim")
-            return True
-        if ch in ("q", "Q"):
-            return False
-        if ch in self.ASK:
-            self.pending = ch
-            self.message = Text(f"{self.ASK[ch][1]}  y = yes, any other key = no", "bold yellow")
-        return True
-
-    def _send(self, tripped: bool) -> None:
-        from polycopy import runner
-
-        try:
-            cfg = control_config(self.config_path)
-            self.message = Text(runner.set_kill_switch(cfg, tripped, "live view: operator" if tripped
-                                                       else "live view: operator reset"), "bold")
-        except Exception as e:  # noqa: BLE001 - shown to the operator, the view goes on
-            self.message = Text(f"not done: {e}", "bold red")
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from polycopy.policy.markets import WINDOW_S, end_ts_from_slug
+from polycopy.policy.markets import WINDOW_S, updown_window
 
 SEP = " · "
 TITLE_MAX = 48
@@ -41,10 +41,10 @@ def market_name(market=None, token_id: str = "", *, outcome: str = "", slug: str
 
 @lru_cache(maxsize=4096)
 def _named(slug: str, title: str, outcome: str, end_ts: int, day: bool) -> str:
-    end = end_ts_from_slug(slug)
-    if end is not None:
-        head = f"{slug.split('-', 1)[0].upper()} {outcome}".rstrip()
-        return head + SEP + window(end - WINDOW_S, end, day)
+    updown = updown_window(slug)
+    if updown is not None:
+        asset, start = updown
+        return f"{asset.upper()} {outcome}".rstrip() + SEP + window(start, start + WINDOW_S, day)
     head = _shorten(" ".join((title or slug or "?").split()))
     parts = [head, outcome] if outcome else [head]
     if day and end_ts > 0:

@@ -86,5 +86,6 @@ class ReplayProgress:
             note = "waiting for the database"
             self.conn = None
         if played >= self.span_s:
-            note += f" · done: Ctrl-C stops it; then python -m polycopy.ops.report --db {self.db_path} --html report.html"
+            note += (f" · done: Ctrl-C stops it; then python -m polycopy.ops.report --db {self.db_path} "
+                     "--html report.html")
         self.bar.update(played, note=note)

@@ -84,7 +84,8 @@ def outcomes_over_time(rows: list[dict]) -> str:
         return svg(c)
     t0, t1 = timed[0]["t"], timed[-1]["t"]
     step = max((t1 - t0) / SLICES, 1e-9)
-    label = lambda r: "copied" if r["outcome"] in COPIED else f"{r['outcome']}: {r['reason'].split(':')[0] or '-'}"  # noqa: E731
+    label = lambda r: ("copied" if r["outcome"] in COPIED  # noqa: E731
+                       else f"{r['outcome']}: {r['reason'].split(':')[0] or '-'}")
     top = [k for k, _ in Counter(label(r) for r in timed if label(r) != "copied").most_common(TOP_REASONS)]
     cats = ["copied", *top, "other"]
     slices = [Counter() for _ in range(SLICES)]
@@ -157,7 +158,8 @@ def copies_table(rows: list[dict]) -> str:
                                              "our price", "delay s", "gap ¢", "outcome"))
     body = "".join(
         f"<tr class={html.escape(r['outcome'])}>" + _td(copybook.clock(r["t"]), "l") + _td(r["market"], "l")
-        + _td(r["side"], "l") + _td(r["source_size"] or None) + _td(r["source_price"] or None) + _td(r["size"]) + _td(r["price"])
+        + _td(r["side"], "l") + _td(r["source_size"] or None) + _td(r["source_price"] or None)
+        + _td(r["size"]) + _td(r["price"])
         + _td(None if r["delay_ms"] is None else r["delay_ms"] / 1000) + _td(r["gap_cents"])
         + _td(f"{r['outcome']} {r['reason']}".strip(), "l") + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"

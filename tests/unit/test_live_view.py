@@ -11,6 +11,7 @@ from rich.console import Console
 
 from polycopy.messages import Alert, FeedHealth, KillSwitchChanged, OrderOutcome, RiskDecision
 from polycopy.ops import live_view
+from polycopy.ops.keys import Controls
 from polycopy.ops.metrics import snapshot_path
 from tests.actors.test_telemetry import copy, start, stop
 from tests.unit.run_db import make_run_db
@@ -99,7 +100,7 @@ def test_k_and_r_need_a_y_and_send_what_run_py_sends(tmp_path, monkeypatch):
                         lambda cfg, tripped, reason: sent.append((Path(cfg.store.path), tripped, reason)) or "done")
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"store:\n  path: {tmp_path / 'polycopy.sqlite'}\n")
-    c = live_view.Controls(cfg)
+    c = Controls(cfg)
     assert c.key("k") and "Trip the kill switch" in c.message.plain
     assert c.key("n") and c.message.plain == "cancelled" and sent == []
     assert c.key("k") and c.key("y")
