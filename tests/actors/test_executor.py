@@ -613,3 +613,57 @@ def test_a_region_refusal_switches_everything_to_close_only_and_is_never_retried
     assert [m.reason for m in h.sent_to("parent", CloseOnly)] == ["region_close_only"]
     h.fire_wakeups(lambda p: p == RETRY)
     assert len(rest.posts) == 1  # a definite no: never posted again
+
+
+# Found by bench.chaos (short runs, venue 429 windows of 4 s with Retry-After 1 s). Both fail today.
+
+def test_the_order_that_opened_a_short_429_window_is_copied_after_it(tmp_path):
+    """The first copy of a 4 s 429 window (Retry-After 1 s) is answered 429 and parked as signed; it
+    is re-posted at +1 s and +2 s (both 429, the window is still open), so its third refusal uses
+    up max_posts_per_order (3) and at +4 s it ends not_sent (max_posts), while the copies that
+    arrived inside the window, parked unsigned, all go after it. Issue 14: fills arriving during
+    429 windows are all copied after the windows, and no order is posted more than
+    max_posts_per_order times."""
+    h, rest = live(tmp_path)
+    clock = window(h, rest, retry_after_s="1")  # first post at t0: 429
+    t0 = clock.t
+    h.deliver(approved("late"))  # parked unsigned
+    while clock.t < t0 + 30:  # execution.max_park_s
+        if clock.t < t0 + 4:  # the venue's window: every POST is refused
+            rest.replies = [(429, {"Retry-After": "1"}, {"error": "Too Many Requests"})]
+        else:
+            rest.replies = []
+        clock.t += 0.5
+        h.fire_wakeups(lambda p: p == RETRY)
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs["late"][0] == "filled"
+    assert outs["first"][0] == "filled"  # today: ("not_sent", "max_posts")
+    assert len(rest.posts) <= 1 + 3  # the late copy's one post, the first copy's at most max_posts
+
+
+def test_a_copy_arriving_when_a_short_429_window_outlasts_the_heartbeat_grace_is_parked_not_dropped(tmp_path):
+    """Heartbeats go every 5 s and a failed one is no failure for GRACE_S (8 s) after the last
+    accepted beat. A 4 s 429 window that opens just after an accepted beat makes the beats at +5,
+    +6, +7 and +8 s fail; from +8 s the executor refuses new copies `not_sent (heartbeat_failed)`
+    (executor.py, receiveMsg_ApprovedIntent -> _blocked) until the beat at +9 s is accepted: each
+    copy approved in that second is lost (4 fills in one 3-minute run), where a copy arriving
+    inside any other back-off window is parked and sent after it."""
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    clock = Clock()
+    h.actor.heartbeats.clock = h.actor.placer.clock = clock
+    h.actor.heartbeats.last_accepted = clock.t  # an accepted beat; the window opens right after it
+    t0 = clock.t
+    limited = (429, {"Retry-After": "1"}, {"error": "Too Many Requests"})
+    while clock.t < t0 + 8:
+        clock.t += 1
+        if clock.t >= t0 + 5:
+            rest.heartbeat_replies = [limited]
+            h.fire_wakeups(lambda p: p == HEARTBEAT)
+    h.deliver(approved("in-window"))  # +8 s: the window ends at +9 s
+    for _ in range(6):  # the window is over: beats and retries go through
+        clock.t += 1
+        h.fire_wakeups(lambda p: p in (HEARTBEAT, RETRY))
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"in-window": ("filled", "matched")}  # today: ("not_sent", "heartbeat_failed")
+    assert len(rest.posts) == 1
