@@ -42,8 +42,11 @@ from bench.machine import write_result
 from bench.system import SIM_TEST_KEY, BenchSystem
 from polycopy.sim.hostile import ROW_KINDS
 
+# As bench.soak: slippage wide enough that every copy can fill against polysim's book, and no latency
+# kill (this box's load must not stop copying). No per-order cap either: with it a burst's netted
+# order (intent_net) is cut to 25 USD by policy, and holdings could not be compared with the source's.
 OVERRIDES = {"copy": {"copy_mode": "fill_by_fill"}, "execution": {"max_slippage_bps": 5000},
-             "risk": {"kill_p95_internal_ms": 600000}}  # as bench.soak: this box's load must not stop copying
+             "risk": {"kill_p95_internal_ms": 600000}, "sizing": {"max_notional_per_order_usd": 100000}}
 START_S, ROLL_S, BURST_EVERY_S = 8.0, 60, 10.0
 KILLABLE = ("intake", "coalescer", "risk", "executor", "rtds", "backstop", "catalog", "telemetry", "reconciler")
 # (kind, every_s, first_at_s, extra): repeated until 25 s before the end

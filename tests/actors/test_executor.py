@@ -667,3 +667,32 @@ def test_a_copy_arriving_when_a_short_429_window_outlasts_the_heartbeat_grace_is
     outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
     assert outs == {"in-window": ("filled", "matched")}  # today: ("not_sent", "heartbeat_failed")
     assert len(rest.posts) == 1
+
+
+def test_a_copy_whose_book_the_venue_refuses_with_429_is_parked_not_dropped(tmp_path):
+    """bench.chaos (intent_net): a leading intent covering 8 fills reached an executor without the
+    token's book in its stream cache during a venue 429 window; `GET /book` answered 429 and the
+    copy ended `not_sent (venue_data_unavailable)` (executor.py, receiveMsg_ApprovedIntent), lost,
+    where a copy arriving in a back-off window is parked and goes after it."""
+    class BookLimited(IndexingRest):
+        limited = True
+
+        def get_book(self, token_id):
+            if self.limited:
+                raise TemporaryError("GET /book: HTTP 429", retry_after_s=1)
+            return super().get_book(token_id)
+
+    ref = []
+    rest = BookLimited(ref)
+    h, rest = make(tmp_path, rest=rest)
+    ref.append(h)
+    clock = h.actor.placer.clock = Clock()
+    h.deliver(FACTS)
+    h.deliver(approved("in-window"))
+    rest.limited = False  # the window ends
+    for _ in range(6):
+        clock.t += 1
+        h.fire_wakeups(lambda p: p in (HEARTBEAT, RETRY))
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"in-window": ("filled", "matched")}  # today: ("not_sent", "venue_data_unavailable")
+    assert len(rest.posts) == 1
