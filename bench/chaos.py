@@ -40,6 +40,7 @@ from eth_account import Account
 from bench import chaos_count as cc
 from bench.machine import write_result
 from bench.system import SIM_TEST_KEY, BenchSystem
+from polycopy.ops.progress import progress_bar
 from polycopy.sim.hostile import ROW_KINDS
 
 # As bench.soak: slippage wide enough that every copy can fill against polysim's book, and no latency
@@ -211,19 +212,21 @@ def run(args) -> dict:
         t_ready = sim_t(bs)
         plan = kill_plan(rng, t_ready + 10, total - 25, args.kill_every_s, args.tree_restarts)
         next_status = 0.0
-        while (t := sim_t(bs)) < total:
-            if plan and plan[0][0] <= t:
-                _, what = plan.pop(0)
-                if what == "tree":
-                    chaos.kill_tree(t)
-                    settled = sim_t(bs) + 15  # the kills that fell due while it started again are skipped
-                    plan = [(x, w) for x, w in plan if w == "tree" or x >= settled]
-                else:
-                    chaos.kill_actor(t)
-            if time.monotonic() >= next_status:
-                chaos.sample()
-                next_status = time.monotonic() + STATUS_EVERY_S
-            time.sleep(0.5)
+        with progress_bar(total=total, what="chaos", unit="s") as bar:
+            while (t := sim_t(bs)) < total:
+                bar.update(t, note=f"{len(plan)} kills to come")
+                if plan and plan[0][0] <= t:
+                    _, what = plan.pop(0)
+                    if what == "tree":
+                        chaos.kill_tree(t)
+                        settled = sim_t(bs) + 15  # the kills that fell due while it started again are skipped
+                        plan = [(x, w) for x, w in plan if w == "tree" or x >= settled]
+                    else:
+                        chaos.kill_actor(t)
+                if time.monotonic() >= next_status:
+                    chaos.sample()
+                    next_status = time.monotonic() + STATUS_EVERY_S
+                time.sleep(0.5)
         until_ns = time.monotonic_ns()
         deadline = time.monotonic() + args.tail_s  # repeats wait for the backstop, parked copies for the window's end
         while time.monotonic() < deadline:

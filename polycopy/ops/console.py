@@ -7,8 +7,9 @@ size, price, outcome, reason); the console prints them as columns:
     20:31:04.520 risk    BTC Up · 8:30–8:45 PM ET    BUY    5.00 @ 0.530  approved        2.65 USD reserved
     20:31:04.531 order   BTC Up · 8:30–8:45 PM ET    BUY    5.00 @ 0.540  filled          matched
 
-Other lines print as `time actor message`, with long token ids and keys shortened ("5633…0586"):
-the JSON file keeps them whole. Lines bound `trace=True` (a copy's stage timings, four a copy)
+Other lines print as `time actor message`, long token ids and keys shortened ("5633…0586"; the
+JSON file keeps them whole). Warnings and errors say so in words as well as in colour
+(`12:00:01.002 ERROR executor ...`). Lines bound `trace=True` (a copy's stage timings, four a copy)
 stay out of the console and go to the file only; the copy's one summary line stands for them.
 """
 from __future__ import annotations
@@ -80,7 +81,9 @@ def make_human(color: bool):
                     f"{paint(f'{outcome:<9}', OUTCOME_COLOR.get(outcome))} {shorten_ids(tail)}").rstrip()
         else:
             body = f"{extra.get('actor', 'runner'):<{STAGE_W}} {shorten_ids(record['message'])}"
-        line = f"{paint(when, chr(27) + '[2m')} " + (paint(body, LEVEL_COLOR.get(level)) if level != "INFO" else body)
+        if level not in ("INFO", "DEBUG"):  # the word too: a log without colours still tells (grep " ERROR ")
+            body = paint(f"{level} {body}", LEVEL_COLOR.get(level))
+        line = f"{paint(when, chr(27) + '[2m')} {body}"
         exc = record["exception"]
         if exc is not None and exc.type is not None:
             line += "\n" + "".join(traceback.format_exception(exc.type, exc.value, exc.traceback)).rstrip()

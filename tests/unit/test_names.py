@@ -96,7 +96,7 @@ def test_the_console_prints_one_human_line_and_the_file_keeps_json(tmp_path, cap
     assert len(out) == 2  # the trace line is in the file only
     assert "order" in out[0] and "BTC Up · 8:30–8:45 PM ET" in out[0] and "BUY" in out[0]
     assert "12.50 @ 0.510" in out[0] and "\x1b[32mfilled" in out[0] and "matched" in out[0] and UP not in out[0]
-    assert "\x1b[33m" in out[1] and "[REDACTED]" in out[1]  # warnings in yellow, secrets still scrubbed
+    assert "\x1b[33mWARNING executor signing key" in out[1] and "[REDACTED]" in out[1]  # yellow; secrets scrubbed
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert len(lines) == 3
     assert lines[0]["token_id"] == UP and lines[0]["market"] == "BTC Up · 8:30–8:45 PM ET"
