@@ -27,15 +27,15 @@ from polycopy.actors.base import ChildActor
 from polycopy.ops.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
 from polycopy.ops.csvfiles import TargetCsv, trade_row
 from polycopy.ops.logs import make_scrubber
-from polycopy.messages import (Alert, FeedHealth, FeedStats, OrderOutcome, Reports, RiskDecision, StageTiming,
-                               TelemetrySnapshot, TripKillSwitch)
+from polycopy.messages import (Alert, CapitalReport, FeedHealth, FeedStats, OrderOutcome, Reports, RiskDecision,
+                               StageTiming, TelemetrySnapshot, TripKillSwitch)
 from polycopy.ops.metrics import Metrics, StageJoin, snapshot_path
 
 TICK = "telemetry-tick"
 TICK_S = 1.0
 MAX_OUTCOMES = 5000  # outcomes remembered to ignore redeliveries
 SENT_STATUSES = ("filled", "partial", "rejected", "unknown")
-REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, Reports)
+REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, CapitalReport, Reports)
 EVENTS = ("child_restart", "unconfirmed_fill", "settlement_failed", "late_fill", "venue_account")  # never resolved
 
 
@@ -49,6 +49,7 @@ class Telemetry(ChildActor):
         self.outcomes_seen: OrderedDict = OrderedDict()
         self.feeds: dict = {}
         self.feed_stats: dict = {}
+        self.capital: dict = {}  # the ledger's latest CapitalReport
         self.orders: deque = deque()  # (mono s, failed) of orders sent
         self.rejects: deque = deque()  # mono s of venue rejects
         self.kill_sent = False
@@ -218,6 +219,10 @@ class Telemetry(ChildActor):
         if self.metrics is not None:
             self.metrics.entries_paused.set(1 if msg.reason else 0)
 
+    def receiveMsg_CapitalReport(self, msg: CapitalReport, sender):
+        self.capital = dict(msg.report)
+        self.metrics.capital(self.capital)
+
     # ------------------------------------------------------------ feeds and alerts
 
     def receiveMsg_FeedHealth(self, msg: FeedHealth, sender):
@@ -305,6 +310,8 @@ class Telemetry(ChildActor):
             "alerts_firing": self.policy.firing(),
             "alerts_recent": list(self.alert_log),
             "positions": self.csv.summary() if self.csv is not None else [],
+            "capital": self.capital,
+            "pnl": self.capital.get("pnl", {}),
             "metrics_port": self.metrics_port,
         }
 

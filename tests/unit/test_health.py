@@ -70,7 +70,8 @@ def cfg_for(tmp_path, sim, geo):
     def make(mode="dry_run", **venue):
         v = {"clob_url": e["clob"], "rtds_url": e["rtds"], "data_api_url": e["data_api"], "gamma_url": e["gamma"],
              "clob_ws_market_url": e["clob_ws_market"], "clob_ws_user_url": e["clob_ws_user"],
-             "geoblock_url": geo.url + "/api/geoblock", **venue}
+             "geoblock_url": geo.url + "/api/geoblock", "relayer_url": e["relayer"], "polygon_rpc_url": e["polygon_rpc"],
+             **venue}
         return make_config(tmp_path, venue=v, execution={"mode": mode})
 
     return make
