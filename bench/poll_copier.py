@@ -16,7 +16,7 @@ from polycopy.clients.clob_rest import ClobRest
 from polycopy.clients.data_api import DataApi
 from polycopy.venue import clob
 from polycopy.venue.orders import PlanRejected, plan_order
-from polycopy.venue.source_fill import fill_from_trade
+from polycopy.wire.source_fill import fill_from_trade
 
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Hardhat #1, public
 TICK = Decimal("0.01")

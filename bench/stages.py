@@ -36,7 +36,7 @@ from polycopy.store.db import DURABLE, open_db
 from polycopy.venue import clob
 from polycopy.venue.placer import Placer
 from polycopy.wire.clob import Book, Level
-from polycopy.venue.source_fill import Occurrences, fill_from_trade
+from polycopy.wire.source_fill import Occurrences, fill_from_trade
 from polycopy.wire.rtds import frame_trade, parse_frame, wallet_of
 
 REPO = Path(__file__).resolve().parent.parent

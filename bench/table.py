@@ -108,6 +108,49 @@ def soak_minutes(soak: dict) -> list[str]:
             *(f"| {r['min']:g} | {r.get('pss_mb', '')} | {r['uss_mb']} | {r['fds']} | {r['coalescers']} |" for r in rows), ""]
 
 
+def floor_section(d: dict) -> list[str]:
+    """bench.floor: four hops through bare actors per transport, each run of the command."""
+    out = ["## Messaging floor (ms): `python -m bench.floor`", "", machine_line(d), "",
+           f"Four hops through five bare actors per transport, same run; paced {d.get('rate_per_s'):g}/s, and bursts "
+           f"of {d['settings']['burst_size']} messages emitted at once. Target: the lane's paced p50 <= "
+           f"{d['target']['lane_four_hops_p50_ms']} ms (met: {d['target']['met']}).", ""]
+    for i, run in enumerate(d.get("runs", []), 1):
+        out += [f"Run {i} (load average at its end {run.get('load_avg_at_end')}):", "",
+                "| transport | paced p50 | p95 | p99 | one hop p50 | burst: each p50 | p99 | last of 16 p50 | p99 "
+                "| delivered | duplicates | out of order |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for kind, t in run["transports"].items():
+            pq, b = t["paced"]["four_hops_ms"], t["burst"]
+            out.append(f"| {kind} | {fmt(pq['p50'])} | {fmt(pq['p95'])} | {fmt(pq['p99'])} | "
+                       f"{fmt(t['paced']['hop_ms']['p50'])} | {fmt(b['per_message_ms']['p50'])} | "
+                       f"{fmt(b['per_message_ms']['p99'])} | {fmt(b['last_of_burst_ms']['p50'])} | "
+                       f"{fmt(b['last_of_burst_ms']['p99'])} | {t['paced']['delivered'] + b['delivered']} / "
+                       f"{t['paced']['sent'] + b['sent']} | {t['duplicates']} | {t['out_of_order']} |")
+        out.append("")
+    wake = d.get("wake") or {}
+    if wake:
+        out += ["What a hop costs outside the transport (`bench/floor_wake.py`):", "", HEAD,
+                qrow("byte written -> Thespian actor's receiveMessage (us)", wake.get("thespian_watch_us")),
+                qrow("byte written -> plain process out of select() (us)", wake.get("plain_select_us")),
+                qrow("four hops through plain processes, no Thespian (ms)", wake.get("raw_chain_four_hops_ms")), ""]
+    codec = d.get("codec_us") or {}
+    if codec:
+        out += ["Serialisation per hop (us, p50; `bench/floor_codec.py`):", "",
+                "| message | pickle bytes | dumps | loads | msgspec bytes | encode | decode |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, c in codec.items():
+            if name == "cold_us":
+                continue
+            out.append(f"| {name} | {c['pickle_bytes']} | {fmt(c['pickle_dumps_us'])} | {fmt(c['pickle_loads_us'])} | "
+                       f"{c['msgspec_bytes']} | {fmt(c['msgspec_encode_us'])} | {fmt(c['msgspec_decode_us'])} |")
+        cold = codec.get("cold_us")
+        if cold:
+            out += ["", f"Cold (once after each {cold['sleep_ms']} ms sleep, {cold['message']}): pickle "
+                        f"{fmt(cold['pickle_dumps'])} + {fmt(cold['pickle_loads'])} us, msgspec "
+                        f"{fmt(cold['msgspec_encode'])} + {fmt(cold['msgspec_decode'])} us."]
+        out.append("")
+    return out
+
+
 def readme_block() -> str:
     """The README's summary: one table and a few lines, every figure from the JSON files."""
     lat, mp = load("latency") or {}, load("mempool") or {}
@@ -163,6 +206,9 @@ def main() -> int:
     mp = load("mempool")
     if mp:
         out += mempool_section(mp)
+    fl = load("floor")
+    if fl and fl.get("runs"):
+        out += floor_section(fl)
     for base in filter(None, (load("baseline"), load("baseline_fast"))):
         c = base["paired_copy_delay_ms"]
         cmd = "python -m bench.baseline" + ("" if base.get("model") == "third_party" else f" --model {base.get('model')}")

@@ -4,6 +4,9 @@ Frozen, slotted, keyword-only dataclasses at module level so they pickle across 
 Money, prices and sizes are `Decimal`. Each message has a constant-size `__repr__`: Thespian
 formats messages eagerly in its debug logging, and a long repr costs milliseconds per hop.
 Commands are verbs (`PlaceOrder`), events are past tense (`FillSeen`).
+
+Long because it is the one catalogue of the types that cross a process boundary: one file tells
+what the actors say to each other.
 """
 from __future__ import annotations
 
@@ -309,6 +312,7 @@ class RiskDecision(Message):
     decision: str  # "approved" | "clipped" | "rejected"
     reason: str
     size: Decimal = Decimal(0)
+    source_size: Decimal = Decimal(0)  # net source shares the intent covers (copy fidelity)
 
 
 # ---------------------------------------------------------------- execution
@@ -435,6 +439,18 @@ class FeedStats(Message):
 
 
 # ---------------------------------------------------------------- reconciliation
+
+
+@_msg
+class ReconcileStats(Message):
+    """Reconciler -> telemetry, after each round: rounds so far and what they did, by cause
+    ("correction:missed_fill", "skip:refused:region_restricted", ...)."""
+
+    rounds: int
+    counts: tuple  # ((cause, count), ...)
+
+    def __repr__(self) -> str:
+        return f"ReconcileStats(rounds={self.rounds})"
 
 
 @_msg

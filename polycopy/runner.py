@@ -1,6 +1,9 @@
 """What run.py does: run the system in the foreground, or talk to the running one.
 
 Exit codes: 0 ok, 1 runtime failure (or: nothing running), 2 bad config or environment.
+
+Long because it holds both sides of run.py: the foreground run (start, supervise, reload, stop)
+and the commands that talk to a running system (--status, --kill, --shutdown).
 """
 from __future__ import annotations
 
@@ -119,16 +122,18 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
     if missing:
         logger.error("{} mode needs {} in the environment", cfg.mode.value, ", ".join(missing))
         return 2
-    failures = preflight(cfg, secrets)
+    failures, close_only = preflight(cfg, secrets)
     for line in failures:
         logger.error("preflight: {}", line)
     if failures and cfg.mode is Mode.live:
         return 2  # fail fast: money moves only when every check passes
+    if close_only:
+        logger.warning("the venue allows this host to close positions only: starting close-only ({})", close_only)
     port = cfg.actors.admin_port
     tighten(cfg.store.path.parent, cfg.store.path.name, cfg.telemetry.log_path)  # files an older version left 0644
     asys = system.start_system(port, control_dir or cfg.store.path.parent)
     sup = asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
-    asys.tell(sup, Init(config=cfg))
+    asys.tell(sup, Init(config=cfg, entries_paused=close_only))
     logger.info("polycopy running in {} mode; admin port {} (loopback only)", cfg.mode.value, port)
 
     stop = {"reason": None, "reload": False}

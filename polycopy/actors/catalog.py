@@ -16,6 +16,9 @@ and the executor get it inside the messages), to the executor (which subscribes 
 and to the reconciler. A market's end is computed here, once (`policy.markets.market_end`). Every
 HTTP call runs on the catalog's I/O thread (io_jobs.py) with short timeouts; the actor never
 waits on it.
+
+Long because it keeps three lookups (by token, by slug, tick sizes) on one I/O thread with
+retries, and pre-loads the coming 15-minute windows with their coalescers.
 """
 from __future__ import annotations
 
@@ -23,12 +26,12 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 
+from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
-from polycopy.clients.gamma import MarketsApi
 from polycopy.errors import TemporaryError
 from polycopy.messages import EnsureCoalescer, Market, NeedMarketFacts
-from polycopy.policy.markets import WINDOW_S, end_ts_from_slug, market_end, updown_slug
+from polycopy.policy.markets import WINDOW_S, is_updown, market_end, updown_slug
 from polycopy.store import positions as store
 from polycopy.store.db import open_db
 
@@ -63,7 +66,8 @@ class Catalog(ChildActor):
         self.db = None
 
     def make_api(self):
-        return MarketsApi(self.config.venue.gamma_url, self.config.venue.clob_url, HTTP_TIMEOUT_S)
+        """Gamma and the CLOB's tick sizes, from the composition root (tests hand a fake in here)."""
+        return bootstrap.markets_api(self.config, HTTP_TIMEOUT_S)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -239,7 +243,7 @@ class Catalog(ChildActor):
             self.ensured.discard(t)
 
     def _learn(self, slug: str) -> None:
-        if end_ts_from_slug(slug) is None or slug in self.learned:
+        if not is_updown(slug) or slug in self.learned:
             return
         self.learned.add(slug)
         asset = slug.split(UPDOWN, 1)[0]

@@ -8,6 +8,10 @@ Start-up resolves every journaled order without a final state before any new int
 admitted. Live mode also sends order heartbeats (a failure stops new orders and alerts) and
 follows fills and settlement on the user websocket (MATCHED is provisional; an alert fires
 if it is not CONFIRMED within `unconfirmed_fill_alert_s`).
+
+Long because one actor thread joins four event sources: approved intents, the post pool's
+answers, the user stream's trades and its timers (retries, heartbeats, settlement checks). The
+order logic is in venue/placer.py and venue/followup.py, its construction in bootstrap.py.
 """
 from __future__ import annotations
 
@@ -15,27 +19,24 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
+from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
 from polycopy.actors.post_pool import PostPool
 from polycopy.actors.watcher_io import ThreadBridge
+from polycopy.bootstrap import ExecutionPorts
 from polycopy.clients.book_cache import PING_EVERY_S, STALE_S, BookCache, run_market_stream
-from polycopy.clients.clob_rest import ClobRest
 from polycopy.clients.user_stream import run_user_stream
 from polycopy.clients.ws import SocketPolicy, socket_policy
-from polycopy.config import process_secrets, required_secrets_missing
 from polycopy.config.models import Mode
+from polycopy.errors import TemporaryError
 from polycopy.ops.credentials import hint
-from polycopy.errors import ConfigError, TemporaryError
 from polycopy.messages import (Alert, ApprovedIntent, CloseOnly, Market, OrderOutcome, PositionsReply, PositionsSnapshot,
                                StageTiming)
-from polycopy.paper import PaperPortfolio
 from polycopy.store import journal
 from polycopy.store.db import DURABLE, open_db
 from polycopy.store.user_trades import apply_trade, unconfirmed
-from polycopy.venue import clob
 from polycopy.venue.heartbeat import Heartbeats
 from polycopy.venue.placer import Placer
-from polycopy.venue.posters import DryRunPoster, LivePoster, PaperPoster
 
 RETRY, HEARTBEAT, SETTLE = "exec-retry", "exec-heartbeat", "exec-settle"
 # Venue refusals that forbid opening positions from here: the whole system goes close-only.
@@ -58,44 +59,19 @@ class Executor(ChildActor):
         self.heartbeats: Heartbeats | None = None
         self.alerted: set[str] = set()
 
-    # ------------------------------------------------------------ construction (network I/O only here)
-
-    def make_rest(self) -> ClobRest:
-        ex = self.config.execution
-        return ClobRest(self.config.venue.clob_url, timeout_s=ex.post_timeout_ms / 1000)
-
-    def make_secrets(self):
-        return process_secrets()
-
-    def make_post_pool(self, poster) -> PostPool:
-        return PostPool(poster)
+    def make_ports(self, held: dict) -> ExecutionPorts:
+        """The composition root builds what this process posts with (tests hand fakes in here)."""
+        return bootstrap.execution_ports(self.config, held)
 
     def on_init(self, msg) -> None:
         cfg, mode = self.config, self.config.execution.mode
         self.db = open_db(cfg.store.path, DURABLE)  # journaled before every POST, fsynced (store/db.py)
         journal.ensure(self.db)
-        self.rest = self.make_rest()
-        secrets = self.make_secrets()
-        missing = required_secrets_missing(mode, secrets)
-        if missing:
-            raise ConfigError(f"live mode needs {', '.join(missing)} in the environment")
-        if secrets.private_key is not None:
-            self.signer = clob.ClobSigner(secrets.private_key.get_secret_value(), signature_type=secrets.signature_type,
-                                          funder=secrets.funder, chain_id=cfg.venue.chain_id)
-        if mode is Mode.live:
-            if secrets.api_key and secrets.api_secret and secrets.api_passphrase:
-                self.creds = clob.ApiCreds(secrets.api_key.get_secret_value(), secrets.api_secret.get_secret_value(),
-                                           secrets.api_passphrase.get_secret_value())
-            else:
-                self.creds = self.rest.create_or_derive_api_key(self.signer)
-            self.rest.creds, self.rest.address = self.creds, self.signer.address
-            poster = LivePoster(self.rest, self.creds.key)
-            self.posts = self.make_post_pool(poster)
-        else:
-            # A restarted paper executor keeps what its journaled fills hold (the reconciler relies on it).
-            held = journal.held_positions(self.db, Mode.paper.value)
-            poster = PaperPoster(PaperPortfolio(shares=held)) if mode is Mode.paper else DryRunPoster()
-        self.placer = Placer(self.db, poster, signer=self.signer, exec_config=cfg.execution)
+        held = journal.held_positions(self.db, Mode.paper.value) if mode is Mode.paper else {}
+        ports = self.make_ports(held)
+        self.rest, self.signer, self.creds, self.posts, self.heartbeats = (ports.rest, ports.signer, ports.creds,
+                                                                           ports.posts, ports.heartbeats)
+        self.placer = Placer(self.db, ports.poster, signer=self.signer, exec_config=cfg.execution)
         if self.posts is not None:
             self.placer.post_async = self.posts.submit
         self.log.info("executor ready in {} mode ({})", mode.value, self.signer or "no key: orders unsigned")
@@ -103,8 +79,7 @@ class Executor(ChildActor):
         if cfg.execution.book_from_ws:
             self._start_book_stream()
         if mode is Mode.live:
-            if cfg.execution.heartbeats:
-                self.heartbeats = Heartbeats(self.rest, cfg.execution.heartbeat_timeout_ms / 1000)
+            if self.heartbeats is not None:
                 self.on_wakeup(HEARTBEAT)
             self._start_stream()
         self.wakeupAfter(timedelta(seconds=SETTLE_CHECK_S), payload=SETTLE)

@@ -18,6 +18,10 @@ at once or held, matched to the settled rows of RTDS/backstop (a trade is copied
 every second for the confirm timeout; a copied one that fails raises an Alert and, with
 `pending_revert_policy: unwind`, an opposite fill `unwind|<key>` is routed. Open provisional
 fills are reloaded at start.
+
+Long because deduplication, persistence and the mempool path's confirmations are decided together,
+in one database transaction per batch; routing, feed statistics and the mempool bookkeeping are
+in intake_router.py, intake_stats.py and intake_pending.py.
 """
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ refused for a standing reason (store/refusals.py: region, balance, market state 
 refused copy is not a missed fill. Every correction and skip is logged and counted with its
 cause ("skip:refused:<reason>" names the refusals left alone). In dry_run nothing fills, so
 drifts are only logged.
+
+Long because a round gathers four inputs asynchronously (the source's positions and activity,
+ours, prices, the catalog's markets) before the pure rules (policy/reconcile.py) decide.
 """
 from __future__ import annotations
 
@@ -21,13 +24,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
-from polycopy.clients.positions import PositionsClient
 from polycopy.config.models import Mode
-from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot
+from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot, ReconcileStats
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
 from polycopy.policy.reconcile_memory import Memory, last_trades
+from polycopy.store import fills as fills_store
 from polycopy.store import positions as store
 from polycopy.store.refusals import standing_refusals
 from polycopy.store.db import open_db
@@ -71,7 +75,8 @@ class Reconciler(ChildActor):
         self.round_timer = False  # a ROUND wakeup is on its way
 
     def make_client(self):
-        return PositionsClient(self.config.venue.data_api_url, self.config.reconcile.http_timeout_ms / 1000)
+        """The Data API's positions and activity, from the composition root (tests hand a fake in here)."""
+        return bootstrap.positions_client(self.config)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -104,14 +109,7 @@ class Reconciler(ChildActor):
                              payload=ROUND)
 
     def _live_wallet(self) -> str:
-        from eth_account import Account
-
-        from polycopy.config import process_secrets
-
-        s = process_secrets()
-        if s.funder:
-            return s.funder.lower()
-        return Account.from_key(s.private_key.get_secret_value()).address.lower() if s.private_key else ""
+        return bootstrap.our_wallet(self.config)
 
     def on_exit(self) -> None:
         if self.jobs is not None:
@@ -238,6 +236,8 @@ class Reconciler(ChildActor):
         observe_only = self.config.execution.mode is Mode.dry_run
         tokens = sorted(set(source) | {t for t, s in r.ours.items() if s > 0})
         refused = standing_refusals(self.db, now - REFUSALS_KEPT_S)
+        for token, ts in fills_store.last_seen_s(self.db, tokens).items():  # our feeds see a trade before the Data API
+            trades[token] = max(trades.get(token, 0), ts)
         done = Counter()
         for token in tokens:
             pos = source.get(token)
@@ -262,6 +262,7 @@ class Reconciler(ChildActor):
         mem.last_ours = dict(r.ours)
         self.counts.update(done)
         self.log.info("reconcile round {}: {} tokens, {}", r.n, len(tokens), dict(done) or "all in line")
+        self.report(ReconcileStats(rounds=r.n, counts=tuple(sorted(self.counts.items()))))
 
     def _note_activity(self, acts) -> None:
         tokens_of = {f.condition_id: f.token_ids for f in self.markets.values()}

@@ -20,7 +20,7 @@ from polycopy.clients.feed import FeedState
 from polycopy.clients.ws import DATA, NOISE, Feed, run_socket, socket_policy
 from polycopy.errors import Malformed
 from polycopy.ops.recording import Recorder, RtdsRecorder
-from polycopy.venue.source_fill import Occurrences, fill_from_trade
+from polycopy.wire.source_fill import Occurrences, fill_from_trade
 from polycopy.wire.rtds import SUBSCRIBE, frame_trade, parse_frame, wallet_of
 
 

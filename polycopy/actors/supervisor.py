@@ -1,14 +1,17 @@
-"""The composition root: creates every actor, restarts the ones that exit, owns the kill switch.
+"""The root of the actor tree: creates every actor (children.py says which), restarts the ones
+that exit, pings them, and owns the two switches that survive a restart: the kill switch and the
+operator's pause of entries (with the venue's close-only mode beside it, for this run).
 
 Restarted actors get new addresses, so after every (re)creation the supervisor sends `Peers`
 to everyone who routes by role. Repeated child failures inside a window trip the kill switch,
 which is persisted and survives a restart until the operator resets it.
+
+Long because the tree's lifecycle (spawn, restart, liveness, retirement, shutdown) and the
+switches every child obeys meet here; each handler is short.
 """
 from __future__ import annotations
 
-import importlib
 import os
-import signal
 import time
 from collections import deque
 from datetime import timedelta
@@ -16,6 +19,7 @@ from datetime import timedelta
 from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope
 
 from polycopy.actors.base import ChildActor
+from polycopy.actors.children import CHILDREN, COALESCER, OPTIONAL, Child, kill, load_class
 from polycopy.messages import (
     Alert,
     ChildFailed,
@@ -41,53 +45,11 @@ from polycopy.messages import (
 from polycopy.store import control, create_schema, open_db
 from polycopy.store.db import DURABLE
 
-# role -> "module:Class", created in this order (peers first, watchers last).
-CHILDREN = {
-    "telemetry": "polycopy.actors.telemetry:Telemetry",
-    "catalog": "polycopy.actors.catalog:Catalog",
-    "risk": "polycopy.actors.risk:Risk",
-    "executor": "polycopy.actors.executor:Executor",
-    "ledger": "polycopy.actors.ledger:Ledger",
-    "redeemer": "polycopy.actors.redeemer:Redeemer",
-    "intake": "polycopy.actors.intake:Intake",
-    "rtds": "polycopy.actors.rtds_watcher:RtdsWatcher",
-    "backstop": "polycopy.actors.backstop_watcher:BackstopWatcher",
-    "mempool": "polycopy.actors.mempool_watcher:MempoolWatcher",
-    "reconciler": "polycopy.actors.reconciler:Reconciler",
-    "telegram": "polycopy.actors.telegram:TelegramControl",
-}
-# Children that exist only when the config asks for them.
-OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url), "reconciler": lambda cfg: cfg.reconcile.enabled,
-            "telegram": lambda cfg: load_class("polycopy.actors.telegram:telegram_wanted")(cfg),
-            "ledger": lambda cfg: cfg.execution.mode.value in ("paper", "live"),  # a dry run holds nothing
-            "redeemer": lambda cfg: cfg.execution.mode.value == "live" and cfg.redeem.enabled}
-COALESCER = "polycopy.actors.coalescer:Coalescer"
 TICK = "tick"
 RESTART = "restart"
 SHUTDOWN_TIMEOUT = "shutdown-timeout"
 SHUTDOWN_TIMEOUT_S = 6.0
 RETIRE_GRACE_S = 60  # keep a coalescer this long after its market ends
-
-
-def load_class(path: str):
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
-
-
-class Child:
-    __slots__ = ("role", "key", "cls_path", "addr", "pid", "restarts", "last_pong", "end_ts", "retiring")
-
-    def __init__(self, role: str, key: str, cls_path: str, end_ts: int = 0):
-        self.role, self.key, self.cls_path, self.end_ts = role, key, cls_path, end_ts
-        self.addr = None
-        self.pid = 0
-        self.restarts = 0
-        self.last_pong = time.monotonic()
-        self.retiring = False
-
-    @property
-    def name(self) -> str:
-        return f"{self.role}:{self.key}" if self.key else self.role
 
 
 class Supervisor(ChildActor):
@@ -118,6 +80,7 @@ class Supervisor(ChildActor):
         self.kill_tripped, self.kill_reason = control.load_switch(self.db, control.KILL_SWITCH)
         paused, reason = control.load_switch(self.db, control.ENTRIES_PAUSED)
         self.operator_pause = (reason or "paused") if paused else ""
+        self.venue_close_only = msg.entries_paused  # the runner's preflight found this host close-only
         self.entries_paused = self._entries_reason()
         control.clear_shutdown_request(self.db)
         self.handleDeadLetters()
@@ -216,7 +179,7 @@ class Supervisor(ChildActor):
         while self.failures and self.failures[0] < now - window:
             self.failures.popleft()
         if len(self.failures) >= self.config.risk.kill_after_child_failures and not self.kill_tripped:
-            self._set_kill(True, f"{len(self.failures)} child failures in {window} s (last: {what})")
+            self._setkill(True, f"{len(self.failures)} child failures in {window} s (last: {what})")
 
     # ------------------------------------------------------------ liveness
 
@@ -246,7 +209,7 @@ class Supervisor(ChildActor):
             if now - c.last_pong > limit and c.pid:
                 self.log.error("{} (pid {}) silent for {:.1f} s; killing it", c.name, c.pid, now - c.last_pong)
                 self._record_failure(f"{c.name} hung")
-                _kill(c.pid)
+                kill(c.pid)
                 c.pid = 0
                 continue
             self.send(c.addr, Ping(nonce=self.nonce))
@@ -265,15 +228,15 @@ class Supervisor(ChildActor):
 
     def receiveMsg_TripKillSwitch(self, msg: TripKillSwitch, sender):
         if not self.kill_tripped:
-            self._set_kill(True, f"{msg.reason} ({msg.source})" if msg.source else msg.reason)
+            self._setkill(True, f"{msg.reason} ({msg.source})" if msg.source else msg.reason)
         self.send(sender, KillSwitchChanged(tripped=True, reason=self.kill_reason))
 
     def receiveMsg_ResetKillSwitch(self, msg: ResetKillSwitch, sender):
         self.failures.clear()
-        self._set_kill(False, msg.reason)
+        self._setkill(False, msg.reason)
         self.send(sender, KillSwitchChanged(tripped=False, reason=msg.reason))
 
-    def _set_kill(self, tripped: bool, reason: str) -> None:
+    def _setkill(self, tripped: bool, reason: str) -> None:
         control.save_switch(self.db, control.KILL_SWITCH, tripped, reason)  # persisted before anyone is told
         self.kill_tripped, self.kill_reason = tripped, reason
         (self.log.error if tripped else self.log.warning)("kill switch {}: {}", "TRIPPED" if tripped else "reset", reason)
@@ -386,12 +349,5 @@ class Supervisor(ChildActor):
         self.stopping = (None, reason)
         for c in self.children.values():  # anything that ignored ActorExitRequest
             if c.addr is not None and c.pid:
-                _kill(c.pid)
+                kill(c.pid)
         self.send(requester, ShutdownDone(reason=reason + (" (timed out waiting for children)" if timed_out else "")))
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass

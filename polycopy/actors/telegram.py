@@ -38,10 +38,10 @@ STATUS_ANSWERS = {"status": format_status, "pnl": format_pnl, "positions": forma
 
 def telegram_wanted(_cfg=None) -> bool:
     """Whether the supervisor starts this actor: a token is set (a bad chat list still starts it, to say so)."""
-    from polycopy.config import process_secrets
+    from polycopy import bootstrap
 
     try:
-        return process_secrets().telegram_token is not None
+        return bootstrap.secrets().telegram_token is not None
     except ConfigError:
         return True
 
@@ -60,10 +60,10 @@ class TelegramControl(ChildActor):
         self.refusals = RateLimitedLog(60.0)
 
     def on_init(self, msg) -> None:
-        from polycopy.config import process_secrets
+        from polycopy import bootstrap
 
         try:
-            secrets = process_secrets()
+            secrets = bootstrap.secrets()
         except ConfigError as e:
             self.log.error("Telegram control is off: {}", e)
             return

@@ -1,6 +1,6 @@
 """Telemetry: stage timings joined by correlation id, Prometheus metrics, alerts, the auto kill,
-the dry-run/paper CSVs and the live-view snapshot. It is off the hot path: everyone only tells it,
-in batches (`Reports`, see ChildActor.report).
+copy fidelity (ops/fidelity.py), the dry-run/paper CSVs and the live-view snapshot. It is off
+the hot path: everyone only tells it, in batches (`Reports`, see ChildActor.report).
 
 Stage timings arrive in pieces (intake: recv+intake; risk: recv+risk; executor: exec_* stages)
 under one key, the source fill's key; they are merged per key, and each piece is logged as one
@@ -13,6 +13,9 @@ Auto kill: over `risk.kill_window_s`, with at least `risk.kill_min_orders` order
 or a p95 internal latency > `risk.kill_p95_internal_ms` sends one TripKillSwitch to the parent.
 The latency judged excludes the coalescer's deliberate burst hold (`StageJoin.work`).
 It re-arms when the operator resets the switch.
+
+Long because it is where every report meets: timings, metrics, alerts, CSVs, the snapshot and
+the auto kill each take a few lines; the work itself is in ops/ (metrics, alerts, csvfiles).
 """
 from __future__ import annotations
 
@@ -20,22 +23,25 @@ import json
 import os
 import time
 from collections import Counter, OrderedDict, deque
+from decimal import Decimal
 from datetime import timedelta
 from pathlib import Path
 
 from polycopy.actors.base import ChildActor
 from polycopy.ops.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
 from polycopy.ops.csvfiles import TargetCsv, trade_row
+from polycopy.ops.fidelity import Fidelity
 from polycopy.ops.logs import make_scrubber
-from polycopy.messages import (Alert, CapitalReport, FeedHealth, FeedStats, OrderOutcome, Reports, RiskDecision,
-                               StageTiming, TelemetrySnapshot, TripKillSwitch)
+from polycopy.messages import (Alert, CapitalReport, FeedHealth, FeedStats, OrderOutcome, ReconcileStats, Reports,
+                               RiskDecision, StageTiming, TelemetrySnapshot, TripKillSwitch)
 from polycopy.ops.metrics import Metrics, StageJoin, snapshot_path
 
 TICK = "telemetry-tick"
 TICK_S = 1.0
 MAX_OUTCOMES = 5000  # outcomes remembered to ignore redeliveries
 SENT_STATUSES = ("filled", "partial", "rejected", "unknown")
-REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, CapitalReport, Reports)
+REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, ReconcileStats, CapitalReport,
+           Reports)
 EVENTS = ("child_restart", "unconfirmed_fill", "settlement_failed", "late_fill", "venue_account")  # never resolved
 
 
@@ -49,6 +55,7 @@ class Telemetry(ChildActor):
         self.outcomes_seen: OrderedDict = OrderedDict()
         self.feeds: dict = {}
         self.feed_stats: dict = {}
+        self.reconcile: dict = {}  # the reconciler's rounds and what they did (ReconcileStats)
         self.capital: dict = {}  # the ledger's latest CapitalReport
         self.orders: deque = deque()  # (mono s, failed) of orders sent
         self.rejects: deque = deque()  # mono s of venue rejects
@@ -68,6 +75,7 @@ class Telemetry(ChildActor):
     def on_init(self, msg) -> None:
         tcfg, rcfg = self.config.telemetry, self.config.risk
         self.metrics = Metrics()
+        self.fidelity = Fidelity(self.metrics.registry)
         self.timings = StageJoin(self.metrics, rcfg.kill_window_s)
         try:
             self.metrics_port = self.metrics.serve(tcfg.metrics_port)
@@ -84,9 +92,9 @@ class Telemetry(ChildActor):
         self.wakeupAfter(timedelta(seconds=TICK_S), payload=TICK)
 
     def _start_sender(self) -> None:
-        from polycopy.config import process_secrets
+        from polycopy import bootstrap
 
-        secrets = process_secrets()
+        secrets = bootstrap.secrets()
         urls = split_urls(secrets.alert_urls.get_secret_value() if secrets.alert_urls else "")
         if urls:
             self.sender = AlertSender(urls, scrub=make_scrubber(secrets.values()))
@@ -135,6 +143,7 @@ class Telemetry(ChildActor):
     def receiveMsg_RiskDecision(self, msg: RiskDecision, sender):
         self.counters[f"risk_{msg.decision}"] += 1
         self.metrics.decision(msg.decision, msg.reason)
+        self.fidelity.decision(msg.decision, msg.reason, msg.source_size)
 
     def receiveMsg_OrderOutcome(self, msg: OrderOutcome, sender):
         seen = (msg.intent_id, msg.status, msg.filled_size)
@@ -146,6 +155,8 @@ class Telemetry(ChildActor):
         now = time.monotonic()
         self.counters[f"orders_{msg.status}"] += 1
         self.metrics.outcome(msg.status, msg.reason)
+        if msg.status in ("rejected", "not_sent"):
+            self.fidelity.outcome(msg.status, msg.reason)
         if msg.status in SENT_STATUSES:
             self.orders.append((now, order_failed(msg.status, msg.reason)))
         if msg.status == "rejected":
@@ -159,12 +170,14 @@ class Telemetry(ChildActor):
         self._check_kill()
 
     def _record_trade(self, msg: OrderOutcome) -> None:
-        if not (msg.status in ("filled", "partial") or (self.csv and msg.reason == "dry_run")):
+        if not (msg.status in ("filled", "partial") or msg.reason == "dry_run"):
             return
         order, intent = self._journal_rows(msg)
         row = trade_row(msg, order, intent, self.config.mode.value)
         if row is None:
             return
+        self.fidelity.copied(row["side"], Decimal(row["size"]), Decimal(row["price"]),
+                             Decimal(row["source_price"] or 0))
         if row["slippage_bps"] and msg.status in ("filled", "partial"):
             self.metrics.slippage.observe(float(row["slippage_bps"]))
         if self.csv is not None:
@@ -239,7 +252,11 @@ class Telemetry(ChildActor):
     def receiveMsg_FeedStats(self, msg: FeedStats, sender):
         self.metrics.feed_stats(msg.feed, msg.first_seen)
         self.feed_stats[msg.feed] = {"first_seen": msg.first_seen, "duplicates": msg.duplicates, "stale": msg.stale,
+                                     "unconfirmed": msg.unconfirmed, "invalid": msg.invalid,
                                      "lag_source_ms_p50": msg.lag_source_ms_p50}
+
+    def receiveMsg_ReconcileStats(self, msg: ReconcileStats, sender):
+        self.reconcile = {"rounds": msg.rounds, **dict(msg.counts)}
 
     def _silence(self, f: dict, now: float) -> float:
         return f["silence_s"] + (now - f["at"])  # a watcher that stops reporting counts as silent too
@@ -302,11 +319,13 @@ class Telemetry(ChildActor):
             "mode": self.config.mode.value,
             "kill_switch": self.kill_tripped,
             "counters": dict(self.counters),
+            "fidelity": self.fidelity.summary(),
             **self.timings.summary(),
             "feeds": {n: {"connected": f["connected"], "silence_s": round(self._silence(f, now), 1),
                           "reconnects": f["reconnects"], "malformed": f["malformed"],
                           "circuit_open": f["circuit_open"], **self.feed_stats.get(n, {})}
                       for n, f in self.feeds.items()},
+            "reconcile": self.reconcile,
             "alerts_firing": self.policy.firing(),
             "alerts_recent": list(self.alert_log),
             "positions": self.csv.summary() if self.csv is not None else [],

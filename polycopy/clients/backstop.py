@@ -3,7 +3,7 @@ out once.
 
 A poll pages newest-first with the cursor down to a floor (the newest source timestamp seen
 minus `lookback_s`; at start, `start_floor_s`), at most `max_pages` pages; numbers identical
-fills per poll (venue/source_fill.py); and hands out only keys it has not handed out before.
+fills per poll (wire/source_fill.py); and hands out only keys it has not handed out before.
 The watermark (newest seen) never moves past now + `skew_s`: a row dated in the future must
 not lift the floor over the fills that come after it. A row that does not parse costs no other
 row; it is counted (`malformed`, `last_bad`) the first poll that lists it, not again each poll
@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Callable
 
 from polycopy.messages import SourceFill
-from polycopy.venue.source_fill import fill_from_trade
+from polycopy.wire.source_fill import fill_from_trade
 from polycopy.wire.data_api import Page
 
 MAX_PAGES = 10  # per poll: 1,000 fills within the look-back at the default page size

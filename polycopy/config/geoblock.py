@@ -4,8 +4,8 @@ mid-run switches to close-only whatever the table says.
 
 - tier 1 (blocked, OFAC): live mode refuses to start;
 - tier 2 (close-only on the API too): live mode starts in close-only mode;
-- tier 3 (close-only on the website only), or `blocked: true` for a place the table does not
-  list: starts, with a warning (the endpoint answers `blocked` for close-only places too).
+- tier 3 (close-only on the website only: the API trades) or a place the table does not list:
+  starts; with a warning when the endpoint answers `blocked` (it does for close-only places too).
 """
 from __future__ import annotations
 
@@ -43,6 +43,6 @@ def classify(country: str, region: str, blocked: bool, overrides: dict | None = 
     for place in (f"{country}-{region}", country):
         if place in table:
             tier = table[place]
-            action = {1: REFUSE, 2: CLOSE_ONLY}.get(tier, WARN if blocked or tier == 3 else OK)
+            action = {1: REFUSE, 2: CLOSE_ONLY}.get(tier, WARN if blocked else OK)
             return Verdict(action, tier, place)
     return Verdict(WARN if blocked else OK, 0, country)

@@ -15,13 +15,14 @@ import time
 from decimal import Decimal, InvalidOperation
 
 from polycopy.clients import probe
-from polycopy.config import Config, Mode, Secrets, required_secrets_missing
+from polycopy.config import Config, Mode, Secrets, geoblock, required_secrets_missing
 from polycopy.errors import Malformed, TemporaryError
 from polycopy.wire.data_api import parse_page
 from polycopy.wire.gamma import parse_keyset
 
 TIMEOUT_S = 3.0
 OK, FAIL, WARN = True, False, None
+CLOSE_ONLY = "close_only"  # a warning that also starts the system close-only (live mode)
 CLOB_VERSION = 2
 
 
@@ -81,16 +82,26 @@ def check_version(cfg: Config):
 
 
 def check_geoblock(cfg: Config):
+    """The venue's geoblock answer for this host, judged by the tier table (config/geoblock.py): in live
+    mode tier 1 fails, tier 2 starts close-only, tier 3 or an unlisted `blocked` warns."""
     url = cfg.venue.geoblock_url
     try:
         ans = probe.get(url).json()
-        blocked, where = ans["blocked"], f"{ans.get('country', '?')}-{ans.get('region', '?')} ({ans.get('ip', '?')})"
+        blocked, country, region = ans["blocked"], str(ans.get("country", "")), str(ans.get("region", ""))
     except (TemporaryError, ValueError, KeyError, TypeError, AttributeError) as e:
         return FAIL, f"geoblock: no answer from {url}: {type(e).__name__}"
-    if blocked is not True:
-        return OK, f"geoblock: this host may trade ({where})"
-    line = f"geoblock: the venue blocks orders from this host, {where}: orders will be rejected"
-    return (FAIL, line) if cfg.mode is Mode.live else (WARN, line + " (fine for this mode, fatal for --live)")
+    v = geoblock.classify(country, region, blocked is True, cfg.venue.geoblock_tier_overrides)
+    where = f"{country or '?'}-{region or '?'} ({ans.get('ip', '?')}), tier {v.tier or 'unlisted'} " \
+            f"(table of {geoblock.as_of()})"
+    if v.action == geoblock.OK:
+        return OK, f"geoblock: this host may trade, {where}"
+    if v.action == geoblock.REFUSE:
+        line = f"geoblock: {v.place} is blocked completely, {where}: no order may be placed from this host"
+        return (FAIL, line) if cfg.mode is Mode.live else (WARN, line + " (fine for this mode, fatal for --live)")
+    if v.action == geoblock.CLOSE_ONLY:
+        return CLOSE_ONLY, f"geoblock: {v.place} may only close positions, {where}: the bot starts close-only"
+    return WARN, (f"geoblock: the venue answers blocked for {where}; the API may still trade there. The bot "
+                  f"starts; a refused order switches it to close-only")
 
 
 def make_signer(cfg: Config, secrets: Secrets):
@@ -200,13 +211,15 @@ def run_checks(cfg: Config, secrets: Secrets) -> list[tuple]:
     return out
 
 
-def preflight(cfg: Config, secrets: Secrets) -> list[str]:
-    """The failed lines only (for the runner at start)."""
-    return [line for ok, line in run_checks(cfg, secrets) if ok is FAIL]
+def preflight(cfg: Config, secrets: Secrets) -> tuple[list[str], str]:
+    """(the failed lines, the close-only reason the system must start with or "") for the runner at start."""
+    results = run_checks(cfg, secrets)
+    close_only = "region_close_only" if any(ok is CLOSE_ONLY for ok, _ in results) and cfg.mode is Mode.live else ""
+    return [line for ok, line in results if ok is FAIL], close_only
 
 
 def healthcheck(cfg: Config, secrets: Secrets) -> int:
     results = run_checks(cfg, secrets)
     for ok, line in results:
-        print(f"{'ok  ' if ok is OK else 'warn' if ok is WARN else 'FAIL'} {line}")
+        print(f"{'ok  ' if ok is OK else 'FAIL' if ok is FAIL else 'warn'} {line}")
     return 0 if all(ok is not FAIL for ok, _ in results) else 1

@@ -13,6 +13,11 @@ def market_end(slug: str, venue_end_ts: int = 0) -> int:
     return int(venue_end_ts or end_ts_from_slug(slug) or 0)
 
 
+def is_updown(slug: str) -> bool:
+    """A 15-minute Up/Down market's slug (`<asset>-updown-15m-<window start>`)."""
+    return _UPDOWN_15M.match(slug or "") is not None
+
+
 def end_ts_from_slug(slug: str) -> int | None:
     """`btc-updown-15m-1787102100` ends at start + 900 s; None for any other slug."""
     m = _UPDOWN_15M.match(slug or "")

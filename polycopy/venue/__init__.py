@@ -1,4 +1,4 @@
-"""The execution side of the venue: order math (orders), EIP-712 and signing (eip712, clob),
-placing and the posters, order heartbeats; and what venue facts mean to us: a source fill's
-identity (source_fill) and a settlement's legs and provisional fills (mempool). Parsing lives in
-polycopy.wire, network I/O in polycopy.clients."""
+"""The execution side of the venue: order math (orders), EIP-712 and signing (eip712, clob — the
+one module that imports the venue's SDK), placing (placer, followup, parking), the posters of each
+mode (posters, paper), order heartbeats; and what a settlement means to us (mempool: its legs and
+the source's provisional fills). Parsing lives in polycopy.wire, network I/O in polycopy.clients."""

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from loguru import logger
 
-from polycopy.paper import PaperPoster
+from polycopy.venue.paper import PaperPoster
 from polycopy.venue import clob
 from polycopy.wire.clob import PostResult, VenueOrder, dec, parse_post
 

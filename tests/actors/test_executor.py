@@ -13,6 +13,7 @@ from decimal import Decimal as D
 from pydantic import SecretStr
 from thespian.actors import WatchMessage
 
+from polycopy import bootstrap
 from polycopy.actors.executor import HEARTBEAT, RETRY, SETTLE, Executor
 from polycopy.actors.post_pool import PostPool
 from polycopy.config.loader import Secrets
@@ -106,20 +107,14 @@ def make(tmp_path, mode="live", rest=None, key=KEY, kill=False, pool=InlinePool)
                       api_secret=None, api_passphrase=None)
 
     class E(Executor):
-        def make_rest(self):
-            return rest
-
-        def make_secrets(self):
-            return secrets
+        def make_ports(self, held):
+            return bootstrap.execution_ports(self.config, held, s=secrets, rest=rest, post_pool=pool)
 
         def _start_stream(self):
             pass
 
         def _start_book_stream(self):
             pass
-
-        def make_post_pool(self, poster):
-            return pool(poster)
 
     cfg = Config.model_validate({"execution": {"mode": mode}, "store": {"path": str(tmp_path / "x.sqlite")}})
     h = Harness(E, config=cfg, peers={"risk": "risk", "telemetry": "telemetry"}, kill_switch_tripped=kill)
@@ -444,7 +439,7 @@ def test_reload_changes_slippage(tmp_path):
     from polycopy.messages import ReloadConfig
     h, rest = live(tmp_path)
     h.deliver(FACTS)
-    cfg = h.actor.config.model_copy(update={"execution": h.actor.config.execution.model_copy(update={"max_slippage_bps": 0})})
+    cfg = h.actor.config.model_copy(update={"execution": h.actor.config.execution.model_copy(update={"max_slippage_bps": 0, "max_slippage_ticks": 0})})
     h.deliver(ReloadConfig(config=cfg))
     h.deliver(approved())  # cap 0.525 exactly -> 0.52: 4 shares at the cap, the rest FAK-killed at the venue
     body = json.loads(rest.posts[0])

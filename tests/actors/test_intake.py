@@ -16,7 +16,6 @@ from polycopy.store import fills as store
 from polycopy.store.db import open_db
 from tests.actors.harness import Harness
 
-NOW_MS = time.time_ns() // 1_000_000
 
 
 def cfg(tmp_path, max_age_s=60):
@@ -188,11 +187,12 @@ def test_restart_routes_nothing_twice_and_the_buffered_once(tmp_path):
 
 def test_old_fills_at_start_are_recorded_not_copied(tmp_path):
     h = start(tmp_path, max_age_s=60)
-    h.deliver(FillBatch(fills=(fill("0xold", ts=NOW_MS - 120_000, feed="backstop"), fill("0xyoung", ts=NOW_MS - 10_000))))
+    now_ms = time.time_ns() // 1_000_000
+    h.deliver(FillBatch(fills=(fill("0xold", ts=now_ms - 120_000, feed="backstop"), fill("0xyoung", ts=now_ms - 10_000))))
     assert routed(h) == ["0xyoung|11|BUY|0.5|5|0"]
     assert h.actor.counters["backstop"].stale == 1
     assert store.count_by_status(open_db(tmp_path / "s.sqlite")) == {"stale": 1, "routed": 1}
-    h.deliver(FillBatch(fills=(fill("0xold", ts=NOW_MS - 120_000),)))  # not new a second time either
+    h.deliver(FillBatch(fills=(fill("0xold", ts=now_ms - 120_000),)))  # not new a second time either
     assert h.actor.counters["rtds"].duplicates == 1
 
 

@@ -12,7 +12,6 @@ from polycopy.store.db import open_db
 from tests.actors.harness import Harness
 from tests.conftest import make_config
 
-NOW_MS = time.time_ns() // 1_000_000
 WALLET = "0xsource"
 
 
@@ -36,14 +35,14 @@ def pending(order="0xo1", tx="0xt1", size="10", side="BUY"):
     raw = int(Decimal(size) * 1_000_000)
     return SourceFill(key=f"pending|{order}|{raw}", source_wallet=WALLET, condition_id="0xc", token_id="11",
                       outcome="", side=side, price=Decimal("0.5"), size=Decimal(size), tx_hash=tx,
-                      source_ts_ms=NOW_MS, feed="mempool", recv_mono_ns=time.monotonic_ns(), provisional=True,
+                      source_ts_ms=time.time_ns() // 1_000_000, feed="mempool", recv_mono_ns=time.monotonic_ns(), provisional=True,
                       order_hash=order)
 
 
 def settled(tx="0xt1", size="10", feed="rtds", occ=0, side="BUY"):
     return SourceFill(key=f"{tx}|11|{side}|0.5|{size}|{occ}", source_wallet=WALLET, condition_id="0xc",
                       token_id="11", outcome="Up", side=side, price=Decimal("0.5"), size=Decimal(size), tx_hash=tx,
-                      source_ts_ms=NOW_MS, feed=feed, recv_mono_ns=time.monotonic_ns(),
+                      source_ts_ms=time.time_ns() // 1_000_000, feed=feed, recv_mono_ns=time.monotonic_ns(),
                       slug="btc-updown-15m-1787102100")
 
 

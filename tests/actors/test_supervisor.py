@@ -158,7 +158,7 @@ def test_coalescer_created_once_and_retired_without_counting_a_failure(tmp_path)
 
 def test_a_silent_child_is_killed(tmp_path, monkeypatch):
     killed = []
-    monkeypatch.setattr(sup_mod, "_kill", killed.append)
+    monkeypatch.setattr(sup_mod, "kill", killed.append)
     h, _ = start(tmp_path, actors={"ping_interval_ms": 50, "pong_timeout_ms": 100})
     for c in h.actor.children.values():
         h.deliver(Pong(role=c.role, pid=1000 + len(c.role)), c.addr)
@@ -210,3 +210,11 @@ def test_coalescers_learn_a_restarted_risk_address(tmp_path):
     (update,) = h.sent_to(coal, Peers)
     assert update.peers["risk"] == addr_of(h, "risk")
     assert not any(k.startswith("coalescer:") for k in update.peers)
+
+
+def test_a_host_the_preflight_found_close_only_starts_every_child_close_only(tmp_path):
+    cfg = make_config(tmp_path)
+    h = Harness(StubbedSupervisor, init=False)
+    h.deliver(Init(config=cfg, entries_paused="region_close_only"), h.parent)
+    assert {i.entries_paused for i in h.sent(Init)} == {"region_close_only"}
+    assert h.actor.status()["entries"]["venue_close_only"] == "region_close_only"

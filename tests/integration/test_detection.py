@@ -229,7 +229,7 @@ def sim_expected(rig, until_s=BURST_END_S) -> Counter:
     """The source fills polysim published, as our keys (polysim numbers identical fills too)."""
     from decimal import Decimal
 
-    from polycopy.venue.source_fill import fill_key
+    from polycopy.wire.source_fill import fill_key
 
     rig.pump(lambda: rig.sim.clock.t() > until_s, timeout=until_s + 2)
     records = rig.sim.call(lambda: list(rig.sim.feed.records))

@@ -259,6 +259,7 @@ def test_live_executor_heartbeats_fills_and_settlement(server, tmp_path):
     from pydantic import SecretStr
     from thespian.actors import WatchMessage
 
+    from polycopy import bootstrap
     from polycopy.actors.executor import HEARTBEAT, Executor
     from polycopy.config.loader import Secrets
     from polycopy.config.models import Config
@@ -269,8 +270,8 @@ def test_live_executor_heartbeats_fills_and_settlement(server, tmp_path):
                       api_passphrase=None)
 
     class E(Executor):
-        def make_secrets(self):
-            return secrets
+        def make_ports(self, held):
+            return bootstrap.execution_ports(self.config, held, s=secrets)
 
     cfg = Config.model_validate({"execution": {"mode": "live", "max_slippage_bps": 300},
                                  "venue": {"clob_url": server.url, "clob_ws_user_url": server.ws_url,

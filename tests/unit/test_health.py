@@ -11,7 +11,7 @@ import requests
 from aiohttp import web
 
 from polycopy.config import load_secrets
-from polycopy.ops.health import healthcheck, preflight, run_checks
+from polycopy.ops.health import CLOSE_ONLY, healthcheck, preflight, run_checks
 from polycopy.sim.geoblock import Geoblock
 from polycopy.sim.server import Polysim
 from tests.conftest import make_config
@@ -88,7 +88,7 @@ def failed(results):
 def test_dry_run_passes(cfg_for, capsys):
     assert healthcheck(cfg_for(), secrets()) == 0
     out = capsys.readouterr().out
-    assert "FAIL" not in out and "ok   CLOB order version 2" in out and "geoblock: this host may trade (IE-L" in out
+    assert "FAIL" not in out and "ok   CLOB order version 2" in out and "geoblock: this host may trade, IE-L" in out
 
 
 def test_live_with_a_funded_key_passes_including_funds(cfg_for):
@@ -124,12 +124,29 @@ def test_skewed_clock(cfg_for, sim):
     assert 29 <= float(lines[0].split()[3]) * -1 <= 31  # /time has whole seconds
 
 
-def test_geoblocked_host_fails_live_and_warns_otherwise(cfg_for, geo, capsys):
-    requests.post(geo.url + "/geoblock", json={"blocked": True, "country": "US", "region": "NY"}, timeout=5)
+def geo_answer(geo, **answer):
+    requests.post(geo.url + "/geoblock", json=answer, timeout=5).raise_for_status()
+
+
+def test_a_tier_one_host_fails_live_naming_the_place_and_warns_otherwise(cfg_for, geo, capsys):
+    geo_answer(geo, blocked=True, country="IR", region="23")
     lines = failed(run_checks(cfg_for("live"), secrets(private_key=HARDHAT0)))
-    assert lines == ["geoblock: the venue blocks orders from this host, US-NY (127.0.0.1): orders will be rejected"]
+    assert len(lines) == 1 and lines[0].startswith("geoblock: IR is blocked completely, IR-23 (127.0.0.1), tier 1")
+    assert preflight(cfg_for("live"), secrets(private_key=HARDHAT0)) == (lines, "")
     assert healthcheck(cfg_for("paper"), secrets()) == 0
-    assert "warn geoblock: the venue blocks orders from this host, US-NY" in capsys.readouterr().out
+    assert "warn geoblock: IR is blocked completely" in capsys.readouterr().out
+
+
+def test_a_tier_two_host_starts_close_only_and_a_tier_three_one_warns(cfg_for, geo):
+    geo_answer(geo, blocked=True, country="US", region="NY")
+    failures, close_only = preflight(cfg_for("live"), secrets(private_key=HARDHAT0))
+    assert (failures, close_only) == ([], "region_close_only")
+    assert [line for ok, line in run_checks(cfg_for("live"), secrets(private_key=HARDHAT0)) if ok == CLOSE_ONLY] == [
+        "geoblock: US may only close positions, US-NY (127.0.0.1), tier 2 (table of 2026-12-07): the bot starts "
+        "close-only"]
+    geo_answer(geo, blocked=True, country="NL", region="NH")  # the API trades there; the endpoint says blocked
+    assert preflight(cfg_for("live"), secrets(private_key=HARDHAT0)) == ([], "")
+    assert any(ok is None and "NL-NH" in line for ok, line in run_checks(cfg_for("live"), secrets(private_key=HARDHAT0)))
 
 
 def test_unreachable_endpoints(cfg_for):
@@ -146,7 +163,7 @@ def test_unreachable_clob_is_one_line_not_three(cfg_for):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    lines = preflight(cfg_for(clob_url=f"http://127.0.0.1:{dead}"), secrets())
+    lines, _ = preflight(cfg_for(clob_url=f"http://127.0.0.1:{dead}"), secrets())
     assert lines == [f"CLOB unreachable at http://127.0.0.1:{dead}: connection refused"]
 
 

@@ -1,6 +1,6 @@
 from decimal import Decimal as D
 
-from polycopy.paper import PaperPoster, book_of, walk
+from polycopy.venue.paper import PaperPoster, book_of, walk
 from polycopy.venue.clob import SignedOrder
 from polycopy.venue.orders import plan_order
 

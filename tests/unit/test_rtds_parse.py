@@ -1,11 +1,11 @@
-"""RTDS frame parsing (wire/rtds.py) and the shared fill key (venue/source_fill.py)."""
+"""RTDS frame parsing (wire/rtds.py) and the shared fill key (wire/source_fill.py)."""
 import json
 from decimal import Decimal
 
 import pytest
 
 from polycopy.errors import Malformed
-from polycopy.venue.source_fill import Occurrences, canon, fill_from_trade, fill_key
+from polycopy.wire.source_fill import Occurrences, canon, fill_from_trade, fill_key
 from polycopy.wire.rtds import SUBSCRIBE, frame_trade, parse_frame, wallet_of
 from tests.conftest import POLYMARKET
 

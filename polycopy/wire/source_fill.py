@@ -4,19 +4,15 @@ key = `tx|token|side|price|size|occurrence`. Amounts are written canonically (`0
 `0.52` give the same text), so a number sent as a JSON number by one feed and as a string by
 another still matches.
 
-Occurrence rule. A transaction can hold several identical fills of the source wallet (same
+Occurrence numbering. A transaction can hold several identical fills of the source wallet (same
 token, side, price and size). Each *delivery stream* numbers them 0, 1, 2, ... in the order it
-lists them, and Intake treats the keys as a multiset: the union over streams counts each
-identical fill max(count per stream) times, never merged and never doubled. A stream is:
-- an RTDS subscription type (`trades` and `orders_matched` each carry the taker row of the same
-  fill, so they are counted apart), across frames and reconnects, with counters kept for
-  `Occurrences.window_s` after the last frame of that transaction;
-- one Data API poll (all pages of it): every poll re-lists the transaction and numbers afresh,
-  so a poll that saw 2 of 3 rows yields occurrences 0, 1 and a later one adds 2.
-A stream that delivers the same fill twice would over-count; none of ours does (a watcher's
-replay to a restarted Intake re-sends the same keys, which Intake drops). A stream that loses
-or renumbers part of a transaction (a reconnect, a watcher restart) under-counts, and another
-stream or a later poll fills the gap.
+lists them: an RTDS subscription type (`trades` and `orders_matched` each carry the taker row of
+the same fill, so they are counted apart), across frames and reconnects, with counters kept for
+`Occurrences.window_s` after the last frame of that transaction; or one Data API poll (all pages
+of it), which re-lists the transaction and numbers afresh. Intake treats the keys as a multiset.
+A stream that delivers the same frame twice numbers the repeat 1, exactly like a genuine second
+fill: policy/dedupe.py says how intake tells them apart (a repeat counts once the backstop, which
+lists the venue's own rows, reports it too).
 """
 from __future__ import annotations
 
