@@ -22,12 +22,11 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
+from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
 from polycopy.actors.ledger_books import gather_ours, pnl_rows, read_source
-from polycopy.clients.balance import make_balance_reader
 from polycopy.clients.data_api import DataApi
-from polycopy.config import process_secrets
 from polycopy.config.models import Mode
 from polycopy.messages import Alert, BalanceSeen, CapitalReport, Redeemed, RefreshBalance
 from polycopy.policy.pnl import q
@@ -46,6 +45,7 @@ class Ledger(ChildActor):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.db = self.jobs = self.reader = self.data = None
+        self.wallet = ""
         self.balance: Decimal | None = None
         self.allowance: Decimal | None = None
         self.curve: list = []  # (unix s, balance)
@@ -55,7 +55,10 @@ class Ledger(ChildActor):
         self.low = False
 
     def make_reader(self):
-        return make_balance_reader(self.config, process_secrets())
+        return bootstrap.balance_reader(self.config)
+
+    def make_wallet(self) -> str:
+        return bootstrap.our_wallet(self.config) if self.live else ""
 
     def make_data(self) -> DataApi:
         return DataApi(self.config.venue.data_api_url, self.config.capital.http_timeout_ms / 1000)
@@ -73,6 +76,7 @@ class Ledger(ChildActor):
         self.final = {r["condition_id"] for r in pnl_store.load(self.db)
                       if r["resolved"] and Decimal(r["ours_value"]) == 0 and Decimal(r["source_value"]) == 0}
         self.data = self.make_data()
+        self.wallet = self.make_wallet()  # whose positions the venue lists as ours (live)
         self.jobs = JobThread("ledger-io")
         self.jobs.start()
         if self.live:
@@ -123,13 +127,10 @@ class Ledger(ChildActor):
         if not ours:
             return self._send_report()
         self.computing = True
-        wallet = self.reader_wallet()
+        wallet = self.wallet
         source = self.config.copy.source_wallet
         data, clob = self.data, self.config.venue.clob_url
         self.jobs.submit("pnl", lambda: (ours, read_source(data, source, wallet, ours, clob)))
-
-    def reader_wallet(self) -> str:
-        return getattr(self.reader, "wallet", "") if self.live else ""
 
     # ------------------------------------------------------------ results
 

@@ -2,18 +2,15 @@
 the Data API and, through venue/redeem.py, to the SDK; they never touch the database (the actor
 owns its connection) and never decide anything (the actor does, from what they return).
 
-`Steps.from_config` is the one place the redeemer's clients are built (from the secrets, through
-the one loader): a composition root can build `Steps` instead and hand it over.
+Built by the composition root (bootstrap.redeem_steps) and handed over; tests hand a fake.
 """
 from __future__ import annotations
 
 from decimal import Decimal
 
 from polycopy.clients.data_api import DataApi
-from polycopy.config import process_secrets
-from polycopy.errors import ConfigError
 from polycopy.policy.redeem import Holding, holdings
-from polycopy.venue import clob, redeem
+from polycopy.venue import redeem
 
 ZERO = Decimal(0)
 JUDGE_LOOKBACK_S = 120.0  # our orders signed this long before a submit may still move pUSD during it
@@ -24,26 +21,6 @@ class Steps:
         self._connect = connect  # () -> SdkRedeemer (network)
         self.data = data
         self.sdk: redeem.SdkRedeemer | None = None
-
-    @classmethod
-    def from_config(cls, config) -> "Steps":
-        v, r = config.venue, config.redeem
-        secrets = process_secrets()
-        if secrets.private_key is None:
-            raise ConfigError("the redeemer needs POLYCOPY_PRIVATE_KEY")
-        signer = clob.ClobSigner(secrets.private_key.get_secret_value(), signature_type=secrets.signature_type,
-                                 funder=secrets.funder, chain_id=v.chain_id)
-        env = redeem.environment(clob_url=v.clob_url, gamma_url=v.gamma_url, data_url=v.data_api_url,
-                                 relayer_url=v.relayer_url, rpc_url=v.polygon_rpc_url, chain_id=v.chain_id)
-        creds = None
-        if secrets.api_key and secrets.api_secret and secrets.api_passphrase:
-            creds = clob.ApiCreds(secrets.api_key.get_secret_value(), secrets.api_secret.get_secret_value(),
-                                  secrets.api_passphrase.get_secret_value())
-        api_key = redeem.api_key_of(secrets)
-        key = secrets.private_key.get_secret_value()
-        return cls(lambda: redeem.SdkRedeemer.create(private_key=key, wallet=signer.maker, env=env, creds=creds,
-                                                     api_key=api_key),
-                   DataApi(v.data_api_url, r.http_timeout_ms / 1000))
 
     # ------------------------------------------------------------ steps
 

@@ -18,8 +18,13 @@ auto-redeemer, or the relayer's `STATE_FAILED` + `PRECHECK_SKIPPED`) counts as d
 makes the ledger read the balance at once (`RefreshBalance`), which is how risk sees the credit.
 
 Every SDK and HTTP call is blocking and runs on the actor's I/O thread (io_jobs.py); the actor
-never waits, and copying never waits on it. Alerts: a redemption pending longer than
+never waits, and copying never waits on it. At most `batch_size` redemptions start per round
+(the relayer's `/submit` is rate limited). Alerts: a redemption pending longer than
 `pending_alert_s`, one that failed `max_attempts` times, one that burned the shares and paid nothing.
+
+Long because one redemption's state machine (scan, prepare, submit, recover, follow, measure,
+endings) reads best in one place; each step is a short handler, the blocking work is in
+redeem_steps.py and the rules in policy/redeem.py.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
+from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
 from polycopy.actors.io_jobs import JobThread
 from polycopy.actors.redeem_steps import Steps, trades_between
@@ -51,13 +57,14 @@ class Redeemer(ChildActor):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.db = self.jobs = self.steps = None
-        self.connected = self.connecting = False
+        self.connected = self.connecting = self.down = False
         self.busy: set[str] = set()  # row keys with a job outstanding
         self.submitting = ""  # the one row between its nonce read and the venue's answer
+        self.started = 0  # redemptions started since the last periodic round
         self.alerted: set[str] = set()
 
     def make_steps(self) -> Steps:
-        return Steps.from_config(self.config)
+        return bootstrap.redeem_steps(self.config)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -94,6 +101,7 @@ class Redeemer(ChildActor):
 
     def on_wakeup(self, payload) -> None:
         if payload == ROUND:
+            self.started = 0
             self._round()
             self.wakeupAfter(timedelta(seconds=self.config.redeem.interval_s), payload=ROUND)
         elif payload == ONCE:
@@ -120,7 +128,7 @@ class Redeemer(ChildActor):
                 store.update(self.db, row["key"], state="waiting")
             elif row["state"] in ("submitted", "submitting") and not self.submitting:
                 self._pending_alert(row, now)
-        if not self.submitting:
+        if not self.submitting and self.started < cfg.batch_size:
             due = [r for r in store.active(self.db) if r["state"] == "waiting" and r["key"] not in self.busy
                    and now >= max(r["seen_ts"], r["resolved_ts"]) + cfg.delay_after_resolution_s]
             if due:
@@ -143,10 +151,12 @@ class Redeemer(ChildActor):
         if error is not None:
             self.log.warning("redeemer cannot reach the venue yet ({}); retry in {:.0f}s", error, CONNECT_RETRY_S)
             self._alert("redeemer_down", f"the redeemer cannot start: {str(error)[:200]}")
+            self.down = True
             self.wakeupAfter(timedelta(seconds=CONNECT_RETRY_S), payload=CONNECT)
             return
         self.connected = True
-        self._alert("redeemer_down", "the redeemer is running", resolved=True)
+        if self.down:
+            self._alert("redeemer_down", "the redeemer is running", resolved=True)
         self.log.info("redeemer ready for wallet {} ({})", self.steps.wallet, self.steps.wallet_type)
         for row in store.active(self.db):  # what a previous run left half done
             if row["state"] == "submitting":
@@ -185,6 +195,7 @@ class Redeemer(ChildActor):
 
     def _prepare(self, row: dict) -> None:
         self.submitting = row["key"]
+        self.started += 1
         self._job("prepare", row["key"], self.steps.prepare, row["condition_id"], urgent=True)
 
     def _prepare_done(self, key, result, error) -> None:

@@ -11,10 +11,9 @@ from polycopy.wire.balance import BalanceAllowance, parse_balance_allowance
 
 
 class BalanceReader:
-    def __init__(self, rest: ClobRest, signature_type: int, wallet: str = ""):
+    def __init__(self, rest: ClobRest, signature_type: int):
         self.rest = rest
         self.signature_type = signature_type
-        self.wallet = wallet  # the funder whose balance this is
 
     def read(self) -> BalanceAllowance:
         status, _, data = self.rest.request("GET", "/balance-allowance", auth=True, params={
@@ -43,4 +42,4 @@ def make_balance_reader(config, secrets) -> BalanceReader:
     else:
         rest.creds = rest.create_or_derive_api_key(signer)
     rest.address = signer.address
-    return BalanceReader(rest, secrets.signature_type, signer.maker)
+    return BalanceReader(rest, secrets.signature_type)

@@ -82,10 +82,3 @@ def test_one_malformed_one_retry_rule_one_retry_after_parser():
     assert [f for f, t in text.items() if "parsedate" in t] == ["wire/http.py"]
     assert not [f for f, t in text.items() if "RETRY_STATUSES" in t or "status_code == 429" in t]
 
-
-SDK = re.compile(r"^\s*(?:import|from)\s+polymarket\b", re.M)
-SDK_MODULES = ["venue/clob.py", "venue/redeem.py"]  # orders and auth; redemption and merge
-
-
-def test_only_the_venue_edge_imports_the_sdk():
-    assert sorted(str(p.relative_to(ROOT)) for p in PRODUCTION if SDK.search(p.read_text())) == SDK_MODULES
