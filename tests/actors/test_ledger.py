@@ -14,7 +14,7 @@ from polycopy.store import journal
 from polycopy.store import pnl as pnl_store
 from polycopy.store.db import open_db
 from polycopy.wire.balance import BalanceAllowance
-from polycopy.wire.data_api import Activity, Position, Resolution
+from polycopy.wire.data_api import Activity, Resolution
 from tests.actors.harness import Harness
 from tests.conftest import make_config
 
