@@ -13,8 +13,9 @@ PnL (paper and live), every `capital.pnl_interval_s`: our fills from the executo
 our redemptions (store/redemptions.py); the source's trades, redemptions and merges on the same
 markets from the Data API v2 (`/v2/activity`), and what each wallet holds and its price from
 `/v2/positions`; computed by policy/pnl.py, written to `pnl_markets` (store/pnl.py) and sent to
-telemetry (`--status`, metrics, the live view). A market both wallets are done with (resolved,
-nothing held) is final: its row stays and it is not read again.
+telemetry (`--status`, metrics, the live view). A resolved market we hold nothing of any more is
+final (its payouts are fixed; the source can only move money from unredeemed to redeemed there):
+its row stays and it is not read again.
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ class Ledger(ChildActor):
         pnl_store.ensure(self.db)
         redemptions.ensure(self.db)
         self.final = {r["condition_id"] for r in pnl_store.load(self.db)
-                      if r["resolved"] and Decimal(r["ours_value"]) == 0 and Decimal(r["source_value"]) == 0}
+                      if r["resolved"] and Decimal(r["ours_value"]) == 0}
         self.data = self.make_data()
         self.wallet = self.make_wallet()  # whose positions the venue lists as ours (live)
         self.jobs = JobThread("ledger-io")
@@ -182,7 +183,7 @@ class Ledger(ChildActor):
         rows = pnl_rows(ours, source, self.config.sizing.size_multiplier)
         pnl_store.save(self.db, rows)
         for r in rows:
-            if r.resolved and r.ours.value == 0 and r.source.value == 0:
+            if r.resolved and r.ours.value == 0:  # redeemed or lost: nothing of ours moves any more
                 self.final.add(r.condition_id)
         self._send_report()
 
