@@ -108,11 +108,20 @@ def positions_table(snap: dict) -> Table:
     return t
 
 
+def capital_line(snap: dict) -> Text:
+    """Balance, PnL (ours, the source's, tracking error) and redemptions, from the ledger's report."""
+    c = snap.get("capital") or {}
+    pnl, red = c.get("pnl") or {}, c.get("redemptions") or {}
+    return Text(f"balance {c.get('balance_usd') or '-'} pUSD   PnL ours {pnl.get('ours_total', '-')}  source "
+                f"{pnl.get('source_total', '-')}  tracking error {pnl.get('tracking_error', '-')}   redeemed "
+                f"{red.get('redeemed', 0)} ({red.get('redeemed_usd', '0')} pUSD), pending {red.get('pending', 0)}")
+
+
 def render(snap: dict | None, now: float | None = None):
     now = time.time() if now is None else now
     if snap is None:
         return Panel(Text("no telemetry snapshot yet: is the bot running with this config?", "yellow"), title="polycopy")
-    parts = [header(snap, now), latency_table(snap), feeds_table(snap), alerts_panel(snap), copies_table(snap),
+    parts = [header(snap, now), capital_line(snap), latency_table(snap), feeds_table(snap), alerts_panel(snap), copies_table(snap),
              counters_table(snap)]
     if snap.get("positions"):
         parts.append(positions_table(snap))
