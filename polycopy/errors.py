@@ -74,3 +74,11 @@ class DuplicateKey(PolycopyError):
     def __init__(self, key: str, mark):
         super().__init__(key)
         self.key, self.mark = key, mark
+
+
+class LaneFrameError(PolycopyError):
+    """A lane hello or frame that does not verify: the connection is closed unread (polycopy/lane)."""
+
+
+class LaneCodecError(PolycopyError):
+    """A lane body the codec cannot read: a bug, since every body was sealed by a process with the key."""

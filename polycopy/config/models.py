@@ -43,7 +43,7 @@ class CopyConfig(Section):
     mempool_confirm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0  # a provisional fill unconfirmed this long is stale
     pending_revert_policy: Literal["hold", "unwind"] = "hold"  # our copy of a provisional fill that failed
     max_fill_age_at_start_s: Annotated[int, Field(ge=0, le=DAY_S)] = 60  # older fills found at start are recorded, not copied
-    market_facts_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = 2000  # a new market's first fills wait this long for its end
+    market_facts_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = 5000  # a new market's first fills wait this long for the catalog
 
     @field_validator("source_wallet")
     @classmethod

@@ -24,6 +24,9 @@ The sweep file (YAML):
 Each variant's `set` is merged into the base policy, section by section. The reconciler is off
 unless a variant turns it on: its corrections follow when it polls, not the feed, so they would
 make variants differ by timing alone.
+
+Long because it runs, watches and stops N replays side by side and renders their table three ways;
+the figures of one replay are read by ops/replay_stats.py.
 """
 from __future__ import annotations
 
