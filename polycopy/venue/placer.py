@@ -220,8 +220,9 @@ class Placer(Followup):
             return self._final(row, "rejected", r.reason)
         if r.kind == "retry_later":  # not placed: parked as it is, the same bytes go when the window ends
             now = self.clock()
-            # Without a useful Retry-After, wait longer after each refusal: the posts are bounded.
-            least = self.cfg.retry_check_ms / 1000 * 2 ** max(0, row["posts"] - 1)
+            # A Retry-After shorter than the window would spend the order's bounded posts inside it:
+            # each refusal waits at least twice as long as the one before (1 s, 2 s, 4 s, ...).
+            least = max(1.0, self.cfg.retry_check_ms / 1000) * 2 ** max(0, row["posts"] - 1)
             self.blocked_until = max(self.blocked_until, now + max(r.retry_after_s or 0, least))
             self.blocked_reason = r.reason
             if self.blocked_until < row["park_until_ts"]:

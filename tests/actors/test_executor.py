@@ -241,8 +241,8 @@ def test_rate_limit_parks_then_reposts_same_bytes(tmp_path):
     h.deliver(approved())
     assert h.sent_to("risk", OrderOutcome) == []
     h.fire_wakeups(lambda p: p == RETRY)
-    assert len(rest.posts) == 1  # no Retry-After: still a short wait (execution.retry_check_ms)
-    clock.t += 0.5
+    assert len(rest.posts) == 1  # a Retry-After of 0: still a wait of 1 s (the first of 1, 2, 4, ... s)
+    clock.t += 1
     h.fire_wakeups(lambda p: p == RETRY)
     (out,) = h.sent_to("risk", OrderOutcome)
     assert out.status == "filled" and len(rest.posts) == 2 and rest.posts[0] == rest.posts[1]
