@@ -159,10 +159,11 @@ def parse_resolution(row) -> Resolution:
         if not isinstance(raw, list) or len(raw) != 2:
             raise Malformed("payouts", "not a pair")
         payouts = tuple(f.decimal(x, "payouts", ZERO, Decimal(1_000_000)) / 1_000_000 for x in raw)
-    at = row.get("resolved_at")
+    at, now = row.get("resolved_at"), time.time()
     return Resolution(condition_id=f.condition_id(row.get("condition_id")),
                       status=f.text(row.get("status"), "status", 40), payouts=payouts,
-                      resolved_ts=f.timestamp_s(at, "resolved_at", time.time(), time.time() - f.EARLIEST_S) if at not in (None, "", 0) else 0)
+                      resolved_ts=f.timestamp_s(at, "resolved_at", now, now - f.EARLIEST_S) if at not in (None, "", 0)
+                      else 0)
 
 
 def parse_error(status: int, text) -> ApiError:
