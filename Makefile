@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: install sysdeps test demo run healthcheck shutdown status live-view clean
+.PHONY: install sysdeps test demo run healthcheck shutdown status live-view report screens clean
 
 install: $(VENV)/.installed
 
@@ -14,10 +14,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# System tools some tests drive: promtool (Debian's prometheus) checks deploy/prometheus/, and a
-# headless chromium renders the HTML report. Installed with apt-get when missing and possible (root,
-# apt-get present); never fails the build: the tests that need a missing tool skip and say why.
-SYSDEPS := promtool:prometheus chromium:chromium
+# System tools some tests drive: promtool (Debian's prometheus) checks deploy/prometheus/, a headless
+# chromium renders the HTML report, tmux captures the console for `make screens`. Installed with
+# apt-get when missing and possible (root, apt-get present); never fails the build: the tests that
+# need a missing tool skip and say why.
+SYSDEPS := promtool:prometheus chromium:chromium tmux:tmux
 APT := DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=300
 
 sysdeps:
@@ -50,6 +51,15 @@ status: install
 
 live-view: install
 	$(BIN)/python -m polycopy.ops.live_view --config $(CONFIG)
+
+# The HTML report of the last `make demo` run (state/sim/); open report.html in a browser.
+report: install
+	$(BIN)/python -m polycopy.ops.report --db state/sim/polycopy.sqlite --html report.html
+
+# What a person sees: console and live view (tmux captures) and the report (Chromium screenshot)
+# of a fresh --sim run, into screens/.
+screens: sysdeps install
+	$(BIN)/python -m bench.screens --out screens
 
 clean:
 	rm -rf $(VENV) state .pytest_cache

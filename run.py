@@ -14,7 +14,8 @@ from polycopy import runner
 from polycopy.config import dotenv_path, load_config, process_secrets, use_dotenv, with_secret_urls
 from polycopy.config.loader import control_config
 from polycopy.errors import ConfigError, PolycopyError, SystemNotRunningError, SystemRunningError
-from polycopy.ops.logs import make_scrubber, setup_logging
+from polycopy.ops import progress
+from polycopy.ops.logs import make_scrubber, setup_logging, stdout_is_json
 from polycopy.store.private import private_umask
 
 
@@ -29,6 +30,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--scenario", type=Path, help="polysim scenario for --sim")
     p.add_argument("--record", type=Path, metavar="FILE", help="append the raw source feed (RTDS frames, backstop rows) to FILE")
     p.add_argument("--replay", type=Path, metavar="FILE", help="--sim with polysim replaying a --record FILE (paper mode unless told)")
+    p.add_argument("--log-format", choices=("human", "json"),
+                   help="stdout: one human line per event, or JSON lines (default: telemetry.log_format; "
+                        "auto = human on a terminal, JSON otherwise); polycopy.log is always JSON")
     cmd = p.add_mutually_exclusive_group()
     cmd.add_argument("--healthcheck", action="store_true", help="run the preflight checks and exit")
     cmd.add_argument("--shutdown", action="store_true", help="stop the running system and wait until it is gone")
@@ -66,10 +70,13 @@ def main(argv=None) -> int:
         except ConfigError as e2:
             print(f"config error: {scrub(str(e2))}", file=sys.stderr)
             return 2
+    json_stdout = not control and stdout_is_json(args.log_format or cfg.telemetry.log_format)
+    args.progress = args.replay is not None and not json_stdout and progress.enabled()
     setup_logging(
         level=cfg.telemetry.log_level,
+        console_level="WARNING" if args.progress else None,  # the bar shows the replay; the file has every line
         log_path=None if (args.status or args.shutdown) else cfg.telemetry.log_path,
-        json_stdout=cfg.telemetry.log_json_stdout and not control,
+        json_stdout=json_stdout,
         secret_values=secrets.values(),
         rotate_mb=cfg.telemetry.log_rotate_mb,
         keep_files=cfg.telemetry.log_keep_files,
@@ -129,7 +136,14 @@ def _run(args, cfg, secrets, overrides) -> int:
             from polycopy.ops.health import healthcheck
 
             return healthcheck(cfg, secrets)
-        return runner.run(cfg, secrets, reload_config, args.config, control_dir)
+        if not args.progress:
+            return runner.run(cfg, secrets, reload_config, args.config, control_dir)
+        from polycopy.sim.replay import load_items
+
+        items = load_items(args.replay)[1]
+        with progress.progress_bar(total=items[-1][0] if items else 1, what="replay", unit="s") as bar:
+            watch = progress.ReplayProgress(bar, cfg.store.path, items[-1][0] if items else 1)
+            return runner.run(cfg, secrets, reload_config, args.config, control_dir, on_poll=watch)
     finally:
         if sim is not None:
             sim.stop()

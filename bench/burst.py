@@ -19,6 +19,7 @@ from bench import collect
 from bench.machine import quantiles, write_result
 from bench.procs import ProcSampler
 from bench.system import PATIENT, BenchSystem
+from polycopy.ops.progress import progress_bar
 
 SCENARIO = Path(__file__).parent / "scenarios" / "burst.yaml"
 OVERRIDES = {"execution": {"max_slippage_bps": 5000}, **PATIENT}
@@ -89,7 +90,12 @@ def main(argv=None) -> int:
         bs.wait_ready()
         sampler = ProcSampler(bs).start()
         sim_t = bs.control("GET", "/health")["t"]
-        time.sleep(max(0.0, 70.5 - sim_t) + args.tail)  # the burst ends at 70 s scenario time
+        wait_s = max(0.0, 70.5 - sim_t) + args.tail  # the burst ends at 70 s scenario time
+        with progress_bar(total=wait_s, what="burst", unit="s") as bar:
+            t0 = time.monotonic()
+            while (waited := time.monotonic() - t0) < wait_s:
+                bar.update(waited)
+                time.sleep(min(1.0, wait_s - waited))
         sampler.stop()
     run = collect.gather(bs)
     per_burst = orders_per_burst(run, bs.config()["copy"]["burst_horizon_ms"])

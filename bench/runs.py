@@ -9,6 +9,7 @@ import yaml
 
 from bench import collect
 from bench.machine import quantiles
+from polycopy.ops.progress import progress_bar
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 FEED_MODELS = {
@@ -36,11 +37,13 @@ def run_until(bs, fills_after_ready: int, tail_s: float, max_s: float) -> dict:
     start = bs.stats().get("source_fills", 0)
     t0 = time.monotonic()
     last = start
-    while time.monotonic() - t0 < max_s:
-        last = bs.stats().get("source_fills", last)
-        if last - start >= fills_after_ready:
-            break
-        time.sleep(1)
+    with progress_bar(total=fills_after_ready, what="source fills") as bar:
+        while time.monotonic() - t0 < max_s:
+            last = bs.stats().get("source_fills", last)
+            bar.update(min(last - start, fills_after_ready))
+            if last - start >= fills_after_ready:
+                break
+            time.sleep(1)
     until_ns = time.monotonic_ns()
     time.sleep(tail_s)
     return {"since_ns": bs.ready_mono_ns, "until_ns": until_ns, "source_fills_published": last - start,

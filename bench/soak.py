@@ -23,6 +23,7 @@ from bench import collect
 from bench.machine import quantiles, write_result
 from bench.procs import ProcSampler
 from bench.system import BenchSystem
+from polycopy.ops.progress import progress_bar
 from polycopy.policy.coalesce import intent_id_for
 
 OVERRIDES = {"copy": {"copy_mode": "fill_by_fill"}, "execution": {"max_slippage_bps": 5000}}
@@ -155,8 +156,10 @@ def main(argv=None) -> int:
         bs.wait_ready()
         sampler = ProcSampler(bs, every_s=2.0).start()
         end_t = START_S + args.minutes * 60
-        while bs.control("GET", "/health")["t"] < end_t:
-            time.sleep(2)
+        with progress_bar(total=end_t, what="soak", unit="s") as bar:
+            while (t := bs.control("GET", "/health")["t"]) < end_t:
+                bar.update(t)
+                time.sleep(2)
         until_ns = time.monotonic_ns()
         time.sleep(12)  # the last fills through the Data API backstop (5 s lag) and the venue
         sampler.stop()

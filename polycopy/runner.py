@@ -107,14 +107,15 @@ def sim_config(cfg: Config, sim: Polysim) -> Config:
 
 
 def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | None = None,
-        control_dir: Path | None = None) -> int:
+        control_dir: Path | None = None, on_poll=None) -> int:
     """Start the system, supervise it until a signal or a --shutdown, stop it. Returns the exit code.
 
     The policy is reloaded on SIGHUP and when `config_path` changes on disk and then holds still
     for a poll (an editor's save in progress is never read half-written). `reload_config` returns
     the new Config or raises ConfigError; a refused policy keeps the old one and raises an alert.
     `control_dir` is where --status/--shutdown/--kill find the transport key (the config's state
-    folder; `--sim` keeps its state in a subfolder of it).
+    folder; `--sim` keeps its state in a subfolder of it). `on_poll` is called once a poll (a
+    replay's progress bar).
     """
     from polycopy.actors.supervisor import Supervisor
 
@@ -168,6 +169,8 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
             logger.error("supervisor has not answered for {} polls; stopping", misses)
             stop["reason"] = "supervisor unresponsive"
         notify("WATCHDOG=1")
+        if on_poll is not None:
+            on_poll()
     logger.info("stopping: {}", stop["reason"])
     notify("STOPPING=1")
     done, pids, killed = stop_system(asys, sup, port, stop["reason"])

@@ -35,7 +35,7 @@ from polycopy.policy.markets import WINDOW_S, is_updown, market_end, updown_slug
 from polycopy.store import positions as store
 from polycopy.store.db import open_db
 
-CONSUMERS = ("executor", "intake", "reconciler")
+CONSUMERS = ("executor", "intake", "reconciler", "telemetry")  # telemetry: names for people
 RETRY, PRELOAD, TICKS = "catalog-retry", "catalog-preload", "catalog-ticks"
 HTTP_TIMEOUT_S = 2.0
 MAX_ATTEMPTS = 6  # a token Gamma does not know after this many tries is given up (logged)

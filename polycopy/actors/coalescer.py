@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from polycopy.actors.base import ChildActor
 from polycopy.messages import CopyIntent, FillBatch, Init, RiskDecision, StageTiming
+from polycopy.ops.console import event
 from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Drop, Emit, intent_id_for
 from polycopy.policy.sizing import SizingParams
 
@@ -101,16 +102,21 @@ class Coalescer(ChildActor):
         )
         t_sent = time.monotonic_ns()
         self.tell("risk", intent)
-        self.log.info("{} intent {} {} {} @ {} covers {} fills (first {})", a.reason, intent.intent_id, pc.side, a.size,
-                      pc.source_price, len(pc.fill_keys), pc.fill_keys[0])
+        n = len(pc.fill_keys)
+        self.log.bind(**event("intent", market=self.market, token_id=self.token_id, side=pc.side, size=a.size,
+                              price=pc.source_price, outcome=a.reason, detail=f"{n} fill{'s' * (n != 1)}")).info(
+            "{} intent {} {} {} @ {} covers {} fills (first {})", a.reason, intent.intent_id, pc.side, a.size,
+            pc.source_price, n, pc.fill_keys[0])
         self.report(StageTiming(key=pc.fill_keys[0], stages=(*self.arrival, ("coalesced", t_sent)),
                                 source_ts_ms=pc.source_ts_ms))
 
     def _report_drop(self, a: Drop) -> None:
         pc = a.piece
         iid = intent_id_for(pc.fill_keys)
-        self.log.info("dropped {} fills (first {}): {} (net {} {} -> {} shares)", len(pc.fill_keys), pc.fill_keys[0],
-                      a.reason, pc.side, pc.source_size, a.size)
+        self.log.bind(**event("intent", market=self.market, token_id=self.token_id, side=pc.side, size=pc.source_size,
+                              price=pc.source_price, outcome="dropped", reason=a.reason)).info(
+            "dropped {} fills (first {}): {} (net {} {} -> {} shares)", len(pc.fill_keys), pc.fill_keys[0], a.reason,
+            pc.side, pc.source_size, a.size)
         notice = RiskDecision(intent_id=iid, decision="dropped", reason=a.reason, size=a.size,
                               source_size=pc.source_size)
         if "risk" in self.peers:  # risk records every verdict; telemetry counts it

@@ -29,7 +29,9 @@ from polycopy.clients.user_stream import run_user_stream
 from polycopy.clients.ws import SocketPolicy, socket_policy
 from polycopy.config.models import Mode
 from polycopy.errors import TemporaryError
+from polycopy.ops.console import event
 from polycopy.ops.credentials import hint
+from polycopy.ops.names import MarketBook
 from polycopy.messages import (Alert, ApprovedIntent, CloseOnly, Market, OrderOutcome, PositionsReply, PositionsSnapshot,
                                StageTiming)
 from polycopy.store import journal
@@ -53,6 +55,7 @@ class Executor(ChildActor):
         self.posts: PostPool | None = None
         self.corr: dict[str, str] = {}  # intent id -> correlation key, while its first post is in flight
         self.books = BookCache()
+        self.markets = MarketBook()  # to name tokens in log lines and alerts
         self.ready = False  # recovery done
         self.retry_pending = False
         self.retry_delay_ms = 0
@@ -141,24 +144,25 @@ class Executor(ChildActor):
 
     def receiveMsg_Market(self, msg: Market, sender) -> None:
         self.books.want(msg.token_ids)  # the catalog's markets: subscribe to their books before the first intent
+        self.markets.add(msg)
 
     def receiveMsg_ApprovedIntent(self, msg: ApprovedIntent, sender) -> None:
         t_in = time.monotonic_ns()
         it = msg.intent
+        self.markets.add(it.market)
         blocked = self._blocked() or ("market_unknown" if it.market is None else "")
         if blocked:
             self._report(_not_sent(msg, blocked))
             return
         stages = [("exec_in", t_in)]
-        try:
-            book = self.books.get(it.token_id)
-            if book is None:
+        book = self.books.get(it.token_id)
+        if book is None and not self.placer.waiting():
+            try:
                 book = self.rest.get_book(it.token_id)
                 stages.append(("exec_book_rest", time.monotonic_ns()))
-        except TemporaryError as e:
-            self.log.warning("intent {}: {}", it.intent_id, e)
-            self._report(_not_sent(msg, "venue_data_unavailable"))
-            return
+            except TemporaryError as e:  # the venue asks us to wait: the copy is parked, not dropped
+                self.log.warning("intent {}: no book ({}); parked", it.intent_id, e)
+                self.placer.back_off(e.retry_after_s, "book_unavailable")
         stages.append(("exec_book", time.monotonic_ns()))
         try:
             out = self.placer.place(msg, it.market, book)
@@ -193,10 +197,12 @@ class Executor(ChildActor):
             if kind == "event":
                 changed = apply_trade(self.db, data, time.time())
                 if changed and changed[1] == "FAILED":
-                    self._alert("settlement_failed", f"trade for order {changed[0]['order_id']} FAILED on chain")
+                    self._alert("settlement_failed", f"trade for order {changed[0]['order_id']} "
+                                f"({self.markets.name(changed[0]['token_id'])}) FAILED on chain")
                 late = changed and changed[0]["state"] != "accepted"
                 if late and changed[0]["order_id"] not in self.placer.in_flight:  # in flight: its answer is coming
-                    self._alert("late_fill", f"order {changed[0]['order_id']} traded after it was recorded as "
+                    self._alert("late_fill", f"order {changed[0]['order_id']} "
+                                             f"({self.markets.name(changed[0]['token_id'])}) traded after it was recorded as "
                                              f"{changed[0]['state']}; reconcile positions")
             elif kind == "connected":
                 self.log.info("user stream {}", "connected" if data else "disconnected")
@@ -241,7 +247,8 @@ class Executor(ChildActor):
             for row in unconfirmed(self.db, time.time(), self.config.execution.unconfirmed_fill_alert_s):
                 if row["order_id"] not in self.alerted:
                     self.alerted.add(row["order_id"])
-                    self._alert("unconfirmed_fill", f"order {row['order_id']} matched but not confirmed "
+                    self._alert("unconfirmed_fill", f"order {row['order_id']} ({self.markets.name(row['token_id'])}) "
+                                                    f"matched but not confirmed "
                                                     f"after {self.config.execution.unconfirmed_fill_alert_s}s")
             self.wakeupAfter(timedelta(seconds=SETTLE_CHECK_S), payload=SETTLE)
 
@@ -265,6 +272,7 @@ class Executor(ChildActor):
     def _heartbeat(self) -> None:
         was_ok = self.heartbeats.ok
         ok = self.heartbeats.beat()
+        self.placer.held = "" if ok else "heartbeat_failed"  # copies wait (parked) until the beats are accepted again
         if ok != was_ok:
             self._alert("heartbeat", "order heartbeats failing: no new orders" if not ok else "order heartbeats ok",
                         resolved=ok)
@@ -278,8 +286,6 @@ class Executor(ChildActor):
             return "executor_not_ready"
         if not self.ready:
             return "recovering"
-        if self.heartbeats is not None and not self.heartbeats.ok:
-            return "heartbeat_failed"
         return ""
 
     def _schedule_retry(self) -> None:
@@ -289,7 +295,11 @@ class Executor(ChildActor):
                              payload=RETRY)
 
     def _report(self, out: OrderOutcome) -> None:
-        self.log.info("intent {} -> {} {} ({})", out.intent_id, out.status, out.filled_size, out.reason)
+        price = out.filled_notional_usd / out.filled_size if out.filled_size > 0 else None
+        self.log.bind(**event("order", market=self.markets.get(out.token_id), token_id=out.token_id, side=out.side,
+                              size=out.filled_size or None, price=price and round(price, 4), outcome=out.status,
+                              reason=out.reason)).info(
+            "intent {} -> {} {} ({})", out.intent_id, out.status, out.filled_size, out.reason)
         if out.status == "rejected" and hint(out.reason):
             self._alert("venue_account", f"orders rejected ({out.reason}): {hint(out.reason)}")
         if out.status == "rejected" and out.reason in CLOSE_ONLY and self.parent is not None:

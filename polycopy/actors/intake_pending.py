@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Callable
 
 from polycopy.messages import SourceFill
+from polycopy.ops.names import market_name
 from polycopy.policy.pending import PendingFills
 from polycopy.venue.mempool import SIZE_TOLERANCE, confirms
 
@@ -91,7 +92,8 @@ class PendingRouter:
             keys.append(f.key)
             if not copied:
                 continue
-            alerts.append(f"the source's settlement {f.tx_hash[:14]} of {f.side} {f.size} token {f.token_id[:12]} was "
+            name = market_name(None, f.token_id, slug=f.slug, outcome=f.outcome)
+            alerts.append(f"the source's settlement {f.tx_hash[:14]} of {f.side} {f.size} {name} was "
                           f"not confirmed in {timeout_s:g}s (confirmed {confirmed}); our copy is "
                           f"{'unwound' if policy == 'unwind' else 'held'}")
             if policy == "unwind" and f.size - confirmed > 0:

@@ -14,6 +14,7 @@ import time
 from polycopy.actors.base import ChildActor
 from polycopy.messages import (Alert, ApprovedIntent, BalanceSeen, CopyIntent, Init, OrderOutcome, RiskDecision,
                                StageTiming)
+from polycopy.ops.console import event
 from polycopy.policy.balance import BalanceBook
 from polycopy.policy.risk import SETTLED, Decision, Limits, decide, entry_for, utc_day
 from polycopy.store import exposure
@@ -112,8 +113,11 @@ class Risk(ChildActor):
 
     def _report(self, msg: CopyIntent, d: Decision, stamps: tuple) -> None:
         corr = msg.fill_keys[0] if msg.fill_keys else msg.intent_id
-        self.log.info("intent {} ({}) {}: {} {} of {} shares, {:.4f} USD reserved", msg.intent_id, corr, d.decision,
-                      d.reason, d.size, msg.size, d.notional_usd)
+        self.log.bind(**event("risk", market=msg.market, token_id=msg.token_id, side=msg.side, size=d.size or msg.size,
+                              price=msg.source_price, outcome=d.decision, reason="" if d.reason == "ok" else d.reason,
+                              detail=f"{d.notional_usd:.2f} USD reserved" if d.notional_usd else "")).info(
+            "intent {} ({}) {}: {} {} of {} shares, {:.4f} USD reserved", msg.intent_id, corr, d.decision, d.reason,
+            d.size, msg.size, d.notional_usd)
         self.report(RiskDecision(intent_id=msg.intent_id, decision=d.decision, reason=d.reason, size=d.size,
                                  source_size=msg.source_size))
         self.report(StageTiming(key=corr, stages=(("recv", msg.first_recv_mono_ns), *stamps), source_ts_ms=msg.source_ts_ms))

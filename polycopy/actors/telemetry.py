@@ -28,12 +28,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from polycopy.actors.base import ChildActor
+from polycopy.ops import copybook
 from polycopy.ops.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
 from polycopy.ops.csvfiles import TargetCsv, trade_row
+from polycopy.ops.console import event
 from polycopy.ops.fidelity import Fidelity
 from polycopy.ops.logs import make_scrubber
-from polycopy.messages import (Alert, CapitalReport, FeedHealth, FeedStats, OrderOutcome, ReconcileStats, Reports,
-                               RiskDecision, StageTiming, TelemetrySnapshot, TripKillSwitch)
+from polycopy.ops.names import MarketBook
+from polycopy.messages import (Alert, CapitalReport, FeedHealth, FeedStats, Market, OrderOutcome, ReconcileStats,
+                               Reports, RiskDecision, StageTiming, TelemetrySnapshot, TripKillSwitch)
 from polycopy.ops.metrics import Metrics, StageJoin, snapshot_path
 
 TICK = "telemetry-tick"
@@ -42,6 +45,7 @@ MAX_OUTCOMES = 5000  # outcomes remembered to ignore redeliveries
 SENT_STATUSES = ("filled", "partial", "rejected", "unknown")
 REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, ReconcileStats, CapitalReport,
            Reports)
+BOOK_EVERY_S = 5.0  # positions: whole-table sums, so not every tick
 EVENTS = ("child_restart", "unconfirmed_fill", "settlement_failed", "late_fill", "venue_account")  # never resolved
 
 
@@ -60,6 +64,10 @@ class Telemetry(ChildActor):
         self.orders: deque = deque()  # (mono s, failed) of orders sent
         self.rejects: deque = deque()  # mono s of venue rejects
         self.kill_sent = False
+        self.markets = MarketBook()  # the catalog's markets: names for tokens
+        self.book: dict = {}  # the copybook part of the snapshot (ops/copybook.py)
+        self.book_at = 0.0
+        self.fill_names: dict = {}  # token -> name from the fills' slugs, for tokens of no Market known
         self.metrics = self.policy = self.sender = self.csv = self.db = None
         self.snapshot_file: Path | None = None
         self.metrics_port = 0
@@ -133,10 +141,23 @@ class Telemetry(ChildActor):
 
     def receiveMsg_StageTiming(self, msg: StageTiming, sender):
         rel, completed = self.timings.add(msg.key, dict(msg.stages), msg.source_ts_ms)
-        self.log.bind(corr=msg.key, stages_ms=rel).info(
+        self.log.bind(corr=msg.key, stages_ms=rel, trace=True).info(
             "copy stages {}", " ".join(f"{k}={v}" for k, v in rel.items()) or ",".join(k for k, _ in msg.stages))
         if completed:
+            self._log_copy(msg.key, self.timings.recent[-1])
             self._check_kill()
+
+    def _log_copy(self, key: str, done: dict) -> None:
+        """The console's one line for a copy's timings (its pieces are trace lines, file only)."""
+        parts = key.split("|")  # SourceFill.key: tx|token|side|price|size|occurrence
+        token = parts[1] if len(parts) >= 6 else ""
+        delay = done["copy_delay_ms"]
+        detail = f"internal {done['internal_ms']:.1f} ms" + ("" if delay is None else f", copy delay {delay / 1000:.2f} s")
+        self.log.bind(corr=key, **event("copied", market=self.markets.get(token), token_id=token, detail=detail)).info(
+            "copy sent: {}", detail)
+
+    def receiveMsg_Market(self, msg: Market, sender):
+        self.markets.add(msg)
 
     # ------------------------------------------------------------ decisions and outcomes
 
@@ -173,7 +194,8 @@ class Telemetry(ChildActor):
         if not (msg.status in ("filled", "partial") or msg.reason == "dry_run"):
             return
         order, intent = self._journal_rows(msg)
-        row = trade_row(msg, order, intent, self.config.mode.value)
+        row = trade_row(msg, order, intent, self.config.mode.value,
+                        copybook.namer(self.fill_names, self.markets)(msg.token_id))
         if row is None:
             return
         self.fidelity.copied(row["side"], Decimal(row["size"]), Decimal(row["price"]),
@@ -328,11 +350,30 @@ class Telemetry(ChildActor):
             "reconcile": self.reconcile,
             "alerts_firing": self.policy.firing(),
             "alerts_recent": list(self.alert_log),
-            "positions": self.csv.summary() if self.csv is not None else [],
+            "entries_paused": self.entries_paused,
+            **self._copybook(),
             "capital": self.capital,
             "pnl": self.capital.get("pnl", {}),
             "metrics_port": self.metrics_port,
         }
+
+    def _copybook(self) -> dict:
+        """Positions (source vs ours) and the recent copies, from the database (ops/copybook.py)."""
+        try:
+            if self.db is None:
+                from polycopy.store import open_db
+
+                self.db = open_db(self.config.store.path, self.config.store.synchronous)
+            conn, name = self.db.conn, copybook.namer(self.fill_names, self.markets)
+            if time.monotonic() - self.book_at >= BOOK_EVERY_S:
+                self.book_at = time.monotonic()
+                self.fill_names = copybook.fill_names(conn)
+                name = copybook.namer(self.fill_names, self.markets)
+                self.book["positions"] = copybook.positions(conn, name, self.config.mode.value)
+            self.book["waterfall"] = copybook.waterfall(conn, name)
+        except Exception as e:  # noqa: BLE001 - the snapshot goes out without them
+            self.log.warning("positions and copies not read from the database: {}", e)
+        return {"positions": [], "waterfall": [], **self.book}
 
     def _write_snapshot(self, snap: dict) -> None:
         """Atomically (write, then rename) so the live view never reads half a file."""

@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from polycopy.config import checks
 
@@ -181,7 +181,22 @@ class AlertsConfig(Section):
 class TelemetryConfig(Section):
     log_path: Path = Path("state/polycopy.log")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_json_stdout: bool = True
+    log_format: Literal["auto", "human", "json"] = "auto"  # stdout; auto: human on a terminal, JSON otherwise
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_key(cls, data):
+        """`log_json_stdout` (before log_format): true = json, false = human; not both."""
+        if isinstance(data, dict) and "log_json_stdout" in data:
+            data = dict(data)
+            old = data.pop("log_json_stdout")
+            if "log_format" in data:
+                raise ValueError("give log_format only (log_json_stdout is its older name)")
+            if isinstance(old, bool):
+                data["log_format"] = "json" if old else "human"
+            else:
+                data["log_format"] = old  # not a bool: refused below with the key's allowed values
+        return data
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0 = off
     log_rotate_mb: Annotated[int, Field(gt=0, le=100_000)] = 50
     log_keep_files: Annotated[int, Field(ge=1, le=1000)] = 10

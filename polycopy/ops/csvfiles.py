@@ -7,6 +7,9 @@ and keyed by order ID, so a redelivered outcome or a restart never writes a row 
 - target_trades.csv: one row per copied order.
 - target_positions.csv: one row per position change (the token's shares, average price and cost
   after that order); the last row of a token is its current position.
+
+Each row names its market for people ("BTC Up · 8:30–8:45 PM ET", ops/names.py) beside the
+token id for machines. A file written by an older version keeps its own columns (no `market`).
 """
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ from pathlib import Path
 
 TRADES = "target_trades.csv"
 POSITIONS = "target_positions.csv"
-TRADE_FIELDS = ("ts", "mode", "order_id", "intent_id", "token_id", "condition_id", "side", "size", "price",
+TRADE_FIELDS = ("ts", "mode", "market", "order_id", "intent_id", "token_id", "condition_id", "side", "size", "price",
                 "notional_usd", "source_price", "slippage_bps", "status")
-POSITION_FIELDS = ("ts", "order_id", "token_id", "condition_id", "shares", "avg_price", "cost_usd")
+POSITION_FIELDS = ("ts", "market", "order_id", "token_id", "condition_id", "shares", "avg_price", "cost_usd")
 Q6 = Decimal("0.000001")
 
 
@@ -38,7 +41,7 @@ def _dec(v) -> Decimal:
         return Decimal(0)
 
 
-def trade_row(outcome, order: dict | None, intent: dict | None, mode: str) -> dict | None:
+def trade_row(outcome, order: dict | None, intent: dict | None, mode: str, market: str = "") -> dict | None:
     """The CSV row for one OrderOutcome, or None if nothing was (or would have been) traded."""
     if outcome.status in ("filled", "partial") and outcome.filled_size > 0:
         size, notional = outcome.filled_size, outcome.filled_notional_usd
@@ -51,7 +54,7 @@ def trade_row(outcome, order: dict | None, intent: dict | None, mode: str) -> di
         return None
     source = _dec((intent or {}).get("source_price"))
     slip = slippage_bps(outcome.side, source, price)
-    return {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "mode": mode,
+    return {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "mode": mode, "market": market,
             "order_id": outcome.order_id or (order or {}).get("order_id", ""), "intent_id": outcome.intent_id,
             "token_id": outcome.token_id, "condition_id": outcome.condition_id, "side": outcome.side,
             "size": str(size), "price": str(price), "notional_usd": str(notional),
@@ -88,7 +91,7 @@ class TargetCsv:
         self.positions[row["token_id"]] = (shares, cost)
         avg = (cost / shares).quantize(Q6) if shares > 0 else Decimal(0)
         _append(self.positions_path, POSITION_FIELDS, {
-            "ts": row["ts"], "order_id": key, "token_id": row["token_id"], "condition_id": row["condition_id"],
+            "ts": row["ts"], "market": row.get("market", ""), "order_id": key, "token_id": row["token_id"], "condition_id": row["condition_id"],
             "shares": str(shares), "avg_price": str(avg), "cost_usd": str(cost.quantize(Q6))})
         return True
 
@@ -108,6 +111,9 @@ def _read(path: Path) -> list[dict]:
 def _append(path: Path, fields, row: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists() or path.stat().st_size == 0
+    if not new:
+        with path.open(newline="") as f:
+            fields = next(csv.reader(f), None) or fields  # an older file's columns: rows stay aligned
     with path.open("a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         if new:

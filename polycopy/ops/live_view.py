@@ -1,8 +1,14 @@
-"""A terminal view of the running bot: `python -m polycopy.ops.live_view --config config.yaml`.
+"""A terminal view of the running bot: `python -m polycopy.ops.live_view --config config.yaml [--sim]`.
 
-It only reads the JSON snapshot the telemetry actor writes (atomically, once a second) in the
-state folder, so it never touches the actor system or the hot path, and it works the same when
-the bot runs under systemd or in Docker (mount the state folder). Ctrl-C leaves.
+What it shows answers the operator's three questions: is it copying (the source's positions
+beside ours, per market outcome; the recent source trade -> our order waterfall), what is it
+costing (cost, PnL and balance when the bot reports them, price gap, delay), is anything wrong
+(why fills were not copied, feed health, alerts, the kill switch and whether entries are paused).
+
+It reads the JSON snapshot the telemetry actor writes (atomically, once a second) in the state
+folder, so it never touches the hot path, and works the same under systemd or in Docker (mount
+the state folder). Keys: `q` quits; `k` trips the kill switch and `r` resets it, each after a
+`y` to confirm: the messages `run.py --kill` / `--reset-kill` send (runner.set_kill_switch).
 """
 from __future__ import annotations
 
@@ -10,20 +16,23 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from polycopy.config.loader import control_config
 from polycopy.errors import ConfigError
+from polycopy.ops.copybook import clock
+from polycopy.ops.keys import Controls, Keys
 from polycopy.ops.metrics import snapshot_path
 
 STALE_S = 5.0
+OUTCOME_STYLE = {"filled": "green", "partial": "cyan", "dry_run": "cyan", "rejected": "red", "dropped": "yellow",
+                 "not_sent": "yellow", "unfilled": "yellow", "unknown": "bold red"}
 
 
 def load_snapshot(path: Path) -> dict | None:
@@ -33,78 +42,92 @@ def load_snapshot(path: Path) -> dict | None:
         return None
 
 
-def _ms(v) -> str:
-    return "-" if v is None else f"{v:,.1f}"
+def _n(v, places: int = 2) -> str:
+    return "-" if v is None else f"{v:,.{places}f}"
+
+
+def _table(title: str, columns) -> Table:
+    """A compact table: one line per row (long names end in "…"), numbers right-aligned."""
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold")
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 or col in ("market", "up", "outcome") else "right",
+                     no_wrap=True, overflow="ellipsis", max_width=34 if col == "market" else None)
+    return t
 
 
 def header(snap: dict, now: float) -> Text:
     age = now - snap.get("t", 0)
-    t = Text.assemble(("polycopy ", "bold"), (snap.get("mode", "?"), "bold cyan"), "  kill switch: ")
-    t.append("TRIPPED", "bold white on red") if snap.get("kill_switch") else t.append("armed", "green")
+    t = Text.assemble(("polycopy ", "bold"), (snap.get("mode", "?"), "bold cyan"), "  kill switch ")
+    t.append(" TRIPPED ", "bold white on red") if snap.get("kill_switch") else t.append("armed", "green")
+    paused = snap.get("entries_paused")
+    t.append("  entries ")
+    t.append(f"PAUSED ({paused})" if paused else "open", "bold yellow" if paused else "green")
+    if snap.get("balance_usd") is not None:
+        t.append(f"  balance {_n(_float(snap['balance_usd']))} USD", "bold")
     t.append(f"  snapshot {age:.0f} s old", "red" if age > STALE_S else "dim")
     if age > STALE_S:
-        t.append("  (is the bot running?)", "red")
-    port = snap.get("metrics_port")
-    t.append(f"  metrics 127.0.0.1:{port}" if port else "  metrics off", "dim")
+        t.append(" (is the bot running?)", "red")
     return t
 
 
-def latency_table(snap: dict) -> Table:
-    t = Table(title="latency (ms)", expand=True)
-    for col in ("", "p50", "p95", "p99", "max", "n"):
-        t.add_column(col, justify="right" if col else "left")
-    for name, key in (("internal", "internal_ms"), ("internal w/o burst hold", "work_ms"), ("copy delay", "copy_delay_ms"),
-                      ("detection lag", "detection_lag_ms")):
-        q = snap.get(key) or {}
-        t.add_row(name, *(_ms(q.get(k)) for k in ("p50", "p95", "p99", "max")), str(q.get("n", 0)))
+def positions_table(snap: dict, rows: int = 8) -> Table:
+    pnl = {str(k): v for k, v in (snap.get("pnl_by_token") or {}).items()}
+    t = _table("positions: source vs ours (net shares, net cost USD)",
+               ["market", "source shares", "source cost", "our shares", "our cost", "ours/source"]
+               + (["PnL USD"] if pnl else []))
+    for p in (snap.get("positions") or [])[:rows]:
+        src, ours = _float(p.get("source_shares")), _float(p.get("shares"))
+        ratio = f"{ours / src + 0.0:.0%}" if src else "-"
+        cells = [p.get("market") or p.get("token_id", "?")[:12], _n(src), _n(_float(p.get("source_cost_usd"))),
+                 _n(ours), _n(_float(p.get("cost_usd"))), ratio]
+        if pnl:
+            v = pnl.get(p.get("token_id", ""))
+            cells.append(Text(_n(_float(v)), "green" if _float(v) >= 0 else "red") if v is not None else "-")
+        t.add_row(*cells)
     return t
 
 
-def feeds_table(snap: dict) -> Table:
-    t = Table(title="feeds", expand=True)
-    for col in ("feed", "connected", "silence s", "reconnects", "malformed", "circuit", "first seen"):
-        t.add_column(col)
-    for name, f in sorted((snap.get("feeds") or {}).items()):
-        t.add_row(name, "[green]yes[/]" if f.get("connected") else "[red]no[/]", f"{f.get('silence_s', 0):.1f}",
-                  str(f.get("reconnects", 0)), str(f.get("malformed", 0)),
-                  "[red]OPEN[/]" if f.get("circuit_open") else "closed", str(f.get("first_seen", "-")))
+def waterfall_table(snap: dict, rows: int = 10) -> Table:
+    t = _table("recent copies: source trade -> our order (gap: ours - source, + = worse for us)",
+               ["time", "market", "source", "ours", "delay s", "gap ¢", "outcome"])
+    for c in (snap.get("waterfall") or [])[:rows]:
+        side = c.get("side", "")
+        src = f"{side} {_n(c.get('source_size'))} @ {_n(c.get('source_price'), 3)}" if side else "-"
+        ours = f"{_n(c.get('size'))} @ {_n(c.get('price'), 3)}" if c.get("size") else "-"
+        gap = c.get("gap_cents")
+        outcome = c.get("outcome", "")
+        why = f" {c['reason']}" if c.get("reason") else ""
+        t.add_row(clock(c.get("t", 0)), c.get("market", ""), src, ours,
+                  _n(None if c.get("delay_ms") is None else c["delay_ms"] / 1000),
+                  Text(_n(gap), "red" if (gap or 0) > 0 else "green") if gap is not None else "-",
+                  Text(outcome + why, OUTCOME_STYLE.get(outcome, "")))
     return t
 
 
-def counters_table(snap: dict) -> Table:
-    t = Table(title="counters", expand=True)
-    t.add_column("what")
-    t.add_column("n", justify="right")
-    for k, v in sorted((snap.get("counters") or {}).items()):
+def not_copied_table(snap: dict, rows: int = 8) -> Table:
+    t = _table("not copied (this run)", ["stage:reason", "n"])
+    counts = (snap.get("fidelity") or {}).get("not_copied") or {}
+    for k, v in list(counts.items())[:rows]:
         t.add_row(k, str(v))
     return t
 
 
-def alerts_panel(snap: dict) -> Panel:
-    lines = [Text(f"FIRING {c}: {a.get('text', '')}", "bold red") for c, a in (snap.get("alerts_firing") or {}).items()]
-    for a in list(snap.get("alerts_recent") or [])[-6:]:
-        when = datetime.fromtimestamp(a.get("t", 0)).strftime("%H:%M:%S")
-        lines.append(Text(f"{when} {'resolved' if a.get('resolved') else 'ALERT'} {a.get('condition')}: {a.get('text')}",
-                          "green" if a.get("resolved") else "yellow"))
-    return Panel(Group(*lines) if lines else Text("no alerts", "green"), title="alerts")
-
-
-def copies_table(snap: dict) -> Table:
-    t = Table(title="recent copies", expand=True)
-    for col in ("time", "correlation id", "internal ms", "copy delay ms"):
-        t.add_column(col)
-    for c in reversed(list(snap.get("copies_recent") or [])[-8:]):
-        t.add_row(datetime.fromtimestamp(c.get("t", 0)).strftime("%H:%M:%S"), c.get("corr", ""),
-                  _ms(c.get("internal_ms")), _ms(c.get("copy_delay_ms")))
+def feeds_table(snap: dict) -> Table:
+    t = _table("feeds", ["feed", "up", "silent s", "reconnects", "first", "lag p50 ms"])
+    for name, f in sorted((snap.get("feeds") or {}).items()):
+        up = "[red]OPEN[/]" if f.get("circuit_open") else ("[green]yes[/]" if f.get("connected") else "[red]no[/]")
+        t.add_row(name, up, _n(f.get("silence_s"), 1), str(f.get("reconnects", 0)), str(f.get("first_seen", "-")),
+                  _n(f.get("lag_source_ms_p50"), 0))
     return t
 
 
-def positions_table(snap: dict) -> Table:
-    t = Table(title="target positions (dry run / paper)", expand=True)
-    for col in ("token", "shares", "cost USD"):
-        t.add_column(col)
-    for p in snap.get("positions") or []:
-        t.add_row(p["token_id"][:20], p["shares"], p["cost_usd"])
+def latency_line(snap: dict) -> Text:
+    t = Text("latency p50/p95 ms  ", "dim")
+    for name, key in (("internal", "internal_ms"), ("copy delay", "copy_delay_ms"), ("detection", "detection_lag_ms")):
+        q = snap.get(key) or {}
+        t.append(f"{name} ")
+        t.append(f"{_n(q.get('p50'), 1)}/{_n(q.get('p95'), 1)}", "bold")
+        t.append(f" (n={q.get('n', 0)})   ", "dim")
     return t
 
 
@@ -117,15 +140,42 @@ def capital_line(snap: dict) -> Text:
                 f"{red.get('redeemed', 0)} ({red.get('redeemed_usd', '0')} pUSD), pending {red.get('pending', 0)}")
 
 
-def render(snap: dict | None, now: float | None = None):
+def fidelity_line(snap: dict) -> Text:
+    f = snap.get("fidelity") or {}
+    t = Text("copy fidelity  ", "dim")
+    share = f.get("size_copied_share")
+    t.append(f"size copied {share:.0%} of the source's" if share is not None else "size copied -", "bold")
+    gap = f.get("price_gap_cents") or {}
+    t.append(f"   price gap p50/p95 {_n(gap.get('p50'))}/{_n(gap.get('p95'))} ¢ over {f.get('copies', 0)} copies")
+    return t
+
+
+def alerts_text(snap: dict) -> Text:
+    firing = snap.get("alerts_firing") or {}
+    if not firing:
+        return Text("alerts: none firing", "green")
+    t = Text("alerts firing: ", "bold red")
+    t.append("; ".join(f"{c}: {a.get('text', '')}"[:90] for c, a in firing.items()), "red")
+    return t
+
+
+def side_by_side(*tables) -> Table:
+    grid = Table.grid(expand=True)
+    for _ in tables:
+        grid.add_column(ratio=1)
+    grid.add_row(*tables)
+    return grid
+
+
+def render(snap: dict | None, now: float | None = None, footer: Text | None = None):
     now = time.time() if now is None else now
+    foot = footer or Text("q quit   k kill switch   r reset kill switch", "dim")
     if snap is None:
-        return Panel(Text("no telemetry snapshot yet: is the bot running with this config?", "yellow"), title="polycopy")
-    parts = [header(snap, now), capital_line(snap), latency_table(snap), feeds_table(snap), alerts_panel(snap), copies_table(snap),
-             counters_table(snap)]
-    if snap.get("positions"):
-        parts.append(positions_table(snap))
-    return Group(*parts)
+        return Group(Text("no telemetry snapshot yet: is the bot running with this config (and --sim if it runs "
+                          "with --sim)?", "yellow"), foot)
+    return Group(header(snap, now), capital_line(snap), latency_line(snap), fidelity_line(snap), alerts_text(snap),
+                 positions_table(snap),
+                 waterfall_table(snap), side_by_side(not_copied_table(snap), feeds_table(snap)), foot)
 
 
 def main(argv=None) -> int:
@@ -143,17 +193,31 @@ def main(argv=None) -> int:
     if args.sim:
         path = path.parent / "sim" / path.name
     console = Console()
-    if args.once:
+    if args.once or not sys.stdin.isatty():
         console.print(render(load_snapshot(path)))
         return 0
+    controls = Controls(args.config)
+    with Keys() as keys, Live(render(load_snapshot(path)), console=console, screen=True,
+                              auto_refresh=False) as live:
+        next_read = 0.0
+        while True:
+            ch = keys.read(timeout_s=0.1)
+            if ch and not controls.key(ch):
+                return 0
+            if ch or time.monotonic() >= next_read:
+                next_read = time.monotonic() + args.interval
+                live.update(render(load_snapshot(path), footer=controls.message), refresh=True)
+
+
+def _float(v) -> float:
     try:
-        with Live(render(load_snapshot(path)), console=console, refresh_per_second=4, screen=False) as live:
-            while True:
-                time.sleep(args.interval)
-                live.update(render(load_snapshot(path)))
-    except KeyboardInterrupt:
-        return 0
+        return float(v)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -1,6 +1,7 @@
 """loguru, configured once in the runner before the actor system starts (actors inherit it by fork).
 
-Sinks: JSON lines (or plain text) on stdout, and `polycopy.log`, rotated by size. Every line is
+Sinks: JSON lines or, for a person at a terminal, one human line per event (ops/console.py) on
+stdout, and JSON lines in `polycopy.log`, rotated by size. Every line is
 scrubbed of every secret value twice: a patcher cleans the message and the extra fields, and
 each sink cleans the final text, so no sink ever sees a secret, whatever the code logged.
 
@@ -25,6 +26,8 @@ import traceback
 from pathlib import Path
 
 from loguru import logger
+
+from polycopy.ops.console import make_human, on_console, wants_color
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LEN = 6
@@ -93,16 +96,6 @@ def to_json(record) -> str:
     return json.dumps(out, default=str, separators=(",", ":"))
 
 
-def to_text(record) -> str:
-    extra = record["extra"]
-    corr = f" [{extra['corr'][:24]}]" if extra.get("corr") else ""
-    line = f"{record['time']:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" {record['level'].name:<7} {extra.get('actor', 'runner'):<10}{corr} {record['message']}"
-    exc = record["exception"]
-    if exc is not None and exc.type is not None:
-        line += "\n" + "".join(traceback.format_exception(exc.type, exc.value, exc.traceback)).rstrip()
-    return line
-
-
 class FdSink:
     """Whole lines to an inherited descriptor (stdout) with one write each."""
 
@@ -167,16 +160,31 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[n:]
 
 
+def stdout_is_json(log_format: str, fd: int | None = None) -> bool:
+    """"json", "human", or "auto": human on a terminal, JSON under systemd/journald, Docker or a pipe."""
+    if log_format in ("json", "human"):
+        return log_format == "json"
+    fd = sys.stdout.fileno() if fd is None else fd
+    return not os.isatty(fd) or bool(os.environ.get("JOURNAL_STREAM"))
+
+
 def setup_logging(*, level: str, log_path: Path | None, json_stdout: bool, secret_values: list[str],
-                  rotate_mb: int = 50, keep_files: int = 10, stdout_fd: int | None = None) -> None:
-    """Replace every loguru sink. Call once per process, before the actor system starts."""
+                  rotate_mb: int = 50, keep_files: int = 10, stdout_fd: int | None = None,
+                  color: bool | None = None, console_level: str | None = None) -> None:
+    """Replace every loguru sink. Call once per process, before the actor system starts.
+    `json_stdout` False: the human console (colours when `color`, default: stdout is a terminal),
+    at `console_level` (default `level`; a replay's progress bar keeps only warnings there)."""
     scrub = make_scrubber(secret_values)
     logger.remove()
     logger.configure(patcher=make_redactor(secret_values), extra={"actor": "runner"})
     fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     fmt = lambda _record: "{message}"  # noqa: E731 - the sinks render the record themselves
-    logger.add(FdSink(fd, to_json if json_stdout else to_text, scrub), level=level, format=fmt,
-               backtrace=False, diagnose=False)
+    if json_stdout:
+        logger.add(FdSink(fd, to_json, scrub), level=level, format=fmt, backtrace=False, diagnose=False)
+    else:
+        human = make_human(wants_color(fd) if color is None else color)
+        logger.add(FdSink(fd, human, scrub), level=console_level or level, format=fmt, filter=on_console,
+                   backtrace=False, diagnose=False)
     if log_path is not None:
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,9 @@
-"""What a run did, from its database: `python -m polycopy.ops.report --db STATE.sqlite [--json]`.
+"""What a run did, from its database:
+`python -m polycopy.ops.report --db STATE.sqlite [--json | --html report.html [--resolutions FILE]]`.
+
+Text (or JSON) figures; `--html` writes them as one self-contained page with charts
+(ops/report_html.py). Markets are named for people ("BTC Up · 8:30–8:45 PM ET") in the text's
+positions and in the page; the JSON keeps token ids.
 
 - source fills seen, by intake status (routed / buffered / stale);
 - risk decisions (the `decisions` table): approved, clipped, rejected, with reasons, and the
@@ -27,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from statistics import median
 
+from polycopy.ops import copybook
 from polycopy.policy.limits import parse_refusal
 
 ZERO = Decimal(0)
@@ -122,7 +128,7 @@ def _capital(conn: sqlite3.Connection) -> dict:
     return {**out, **({"redemptions": dict(red)} if red else {})}
 
 
-def render(report: dict) -> str:
+def render(report: dict, positions: list[dict] | None = None) -> str:
     lines = []
     for section, value in report.items():
         lines.append(f"{section.replace('_', ' ')}:")
@@ -132,25 +138,64 @@ def render(report: dict) -> str:
             if isinstance(v, dict):
                 v = ", ".join(f"{a}={b}" for a, b in v.items())
             lines.append(f"  {k}: {v}")
+    if positions:
+        lines.append("positions (source vs ours, net shares):")
+        lines += [f"  {p['market']}: source {p['source_shares']:g}, ours {p['shares']:g}" for p in positions]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m polycopy.ops.report", description="What a run did, from its database.")
     p.add_argument("--db", required=True, type=Path, help="the run's SQLite file (store.path; --sim: state/sim/...)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON instead of text")
+    out.add_argument("--html", type=Path, metavar="FILE", help="write one self-contained HTML page with charts")
+    p.add_argument("--resolutions", type=Path, metavar="FILE",
+                   help="with --html: token id -> payout per share (JSON or YAML), for PnL ours vs the source")
     args = p.parse_args(argv)
     if not args.db.is_file():
         print(f"no such database: {args.db}", file=sys.stderr)
         return 2
     try:
+        resolutions = load_resolutions(args.resolutions) if args.resolutions else None
+    except (OSError, ValueError) as e:
+        print(f"resolutions not read from {args.resolutions}: {e}", file=sys.stderr)
+        return 2
+    try:
         conn = sqlite3.connect(f"file:{args.db.resolve()}?mode=ro", uri=True)
         report = build(conn)
+        if args.html:
+            from polycopy.ops import report_html
+
+            text = report_html.page(report, report_html.collect(conn), resolutions, f"polycopy report: {args.db.name}")
+        elif not args.json:
+            positions = copybook.positions(conn, copybook.namer(copybook.fill_names(conn)),
+                                           copybook.mode_of(conn))
     except sqlite3.Error as e:
         print(f"cannot read {args.db}: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report))
+    if args.html:
+        args.html.write_text(text, encoding="utf-8")
+        print(f"wrote {args.html} ({len(text) // 1024} KiB)")
+    else:
+        print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report, positions))
     return 0
+
+
+def load_resolutions(path: Path) -> dict[str, float]:
+    """{token id: payout per share}; anything else is refused with the reason."""
+    import yaml
+
+    raw = yaml.safe_load(path.read_text())
+    if not isinstance(raw, dict):
+        raise ValueError("expected a mapping of token id -> payout per share")
+    out = {}
+    for k, v in raw.items():
+        payout = float(v)
+        if not 0 <= payout <= 1:
+            raise ValueError(f"payout {v} for {k} is not between 0 and 1")
+        out[str(k)] = payout
+    return out
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from polycopy.actors.system import free_port
 from polycopy.config import load_config
 from polycopy.errors import ConfigError
+from polycopy.ops.progress import progress_bar
 from polycopy.ops.replay_stats import figures
 from polycopy.ops.sweep_table import markdown, replace_section
 from polycopy.sim.replay import load_items
@@ -104,7 +105,7 @@ def variant_config(base: dict, v: Variant, vdir: Path) -> dict:
     raw = merge(merge(base, {"reconcile": {"enabled": False}}), v.set)
     return merge(raw, {"store": {"path": str(vdir / "state" / "polycopy.sqlite")},
                        "telemetry": {"log_path": str(vdir / "state" / "polycopy.log"), "metrics_port": 0,
-                                     "write_csv": False, "log_json_stdout": False},
+                                     "write_csv": False, "log_format": "human"},
                        "actors": {"admin_port": free_port()}})
 
 
@@ -198,8 +199,14 @@ def run_sweep(spec: SweepFile, replay: Path, base_path: Path, out: Path, jobs: i
             f"copied, {row['orders_sent']} orders")
         return row
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, enumerate(spec.variants, 1)))
+    with progress_bar(total=n, what="sweep", unit="variants") as bar, \
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        def counted(i_v):
+            row = one(i_v)
+            bar.advance(note=f"last: {i_v[1].name}")
+            return row
+
+        return list(pool.map(counted, enumerate(spec.variants, 1)))
 
 
 def write_outputs(rows: list[dict], out: Path, meta: dict) -> str:

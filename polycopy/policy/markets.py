@@ -20,8 +20,14 @@ def is_updown(slug: str) -> bool:
 
 def end_ts_from_slug(slug: str) -> int | None:
     """`btc-updown-15m-1787102100` ends at start + 900 s; None for any other slug."""
+    parts = updown_window(slug)
+    return parts[1] + WINDOW_S if parts else None
+
+
+def updown_window(slug: str) -> tuple[str, int] | None:
+    """A 15-minute slug's asset and window start (`btc`, 1787102100); None for any other slug."""
     m = _UPDOWN_15M.match(slug or "")
-    return int(m.group("start")) + WINDOW_S if m else None
+    return (m.group("asset"), int(m.group("start"))) if m else None
 
 
 def window_start(ts: int) -> int:

@@ -71,9 +71,13 @@ def test_stage_pieces_join_by_correlation_id_into_metrics_and_log_lines(tmp_path
     h = start(tmp_path, monkeypatch)
     copy(h, internal_ms=3.0, src_age_ms=2500, sent="exec_posted")
     stop(h)
-    corr = [r for r in lines if r["extra"].get("corr") == KEY]
-    assert len(corr) == 3  # one line per stage piece, joinable by the fill's key
+    corr = [r for r in lines if r["extra"].get("corr") == KEY and "stages_ms" in r["extra"]]
+    assert len(corr) == 3  # one line per stage piece, joinable by the fill's key; file only (trace)
+    assert all(r["extra"]["trace"] for r in corr)
     assert corr[-1]["extra"]["stages_ms"]["exec_posted"] == pytest.approx(3.0, abs=0.01)
+    done = [r for r in lines if r["extra"].get("stage") == "copied"]  # the console's one line for the copy
+    assert len(done) == 1 and done[0]["extra"]["corr"] == KEY
+    assert "internal 3.0 ms" in done[0]["extra"]["detail"] and "copy delay 2.5" in done[0]["extra"]["detail"]
     assert metric(h, "polycopy_copy_delay_seconds_count") == 1
     assert metric(h, "polycopy_internal_latency_seconds_count") == 1
     assert metric(h, "polycopy_detection_lag_seconds_count") == 1

@@ -72,8 +72,10 @@ def test_forked_telemetry_metrics_alerts_and_redacted_logs(tmp_path, monkeypatch
                       "polycopy RESOLVED: feed_silent:rtds"]
     assert 'polycopy_stage_seconds_count{stage="exec_posted"} 1.0' in body
     log_lines = [json.loads(x) for x in cfg.telemetry.log_path.read_text().splitlines()]
-    corr = [x for x in log_lines if x.get("corr") == CORR]
+    corr = [x for x in log_lines if x.get("corr") == CORR and "stages_ms" in x]
     assert len(corr) == 2 and corr[1]["actor"] == "telemetry" and corr[1]["stages_ms"]["exec_posted"] == 4.0
+    done = [x for x in log_lines if x.get("corr") == CORR and x.get("stage") == "copied"]  # the console's line
+    assert len(done) == 1 and "internal 4.0 ms" in done[0]["detail"]
     out, err = capfd.readouterr()
     everything = out + err + cfg.telemetry.log_path.read_text() + json.dumps(bodies)
     everything += "".join(p.read_text(errors="replace") for p in (tmp_path / "state").glob("*") if p.is_file())

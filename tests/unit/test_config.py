@@ -404,3 +404,12 @@ def test_process_secrets_reads_the_dotenv_once_and_the_environment_wins(tmp_path
     assert process_secrets() is first
     monkeypatch.setenv("POLYCOPY_PRIVATE_KEY", "0xfromtheenvironment")  # a changed environment is a fresh read
     assert process_secrets().private_key.get_secret_value() == "0xfromtheenvironment"
+
+
+def test_log_format_and_its_older_name():
+    assert load_config(ROOT / "config.yaml").telemetry.log_format == "auto"
+    assert parse_config({"telemetry": {"log_json_stdout": True}}).telemetry.log_format == "json"
+    assert parse_config({"telemetry": {"log_json_stdout": False}}).telemetry.log_format == "human"
+    for bad in ({"log_json_stdout": True, "log_format": "json"}, {"log_format": "xml"}, {"log_json_stdout": "yes"}):
+        with pytest.raises(ConfigError):
+            parse_config({"telemetry": bad})
