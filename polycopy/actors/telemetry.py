@@ -354,6 +354,7 @@ class Telemetry(ChildActor):
             **self._copybook(),
             "capital": self.capital,
             "pnl": self.capital.get("pnl", {}),
+            "balance_usd": self.capital.get("balance_usd"),
             "metrics_port": self.metrics_port,
         }
 

@@ -132,12 +132,15 @@ def latency_line(snap: dict) -> Text:
 
 
 def capital_line(snap: dict) -> Text:
-    """Balance, PnL (ours, the source's, tracking error) and redemptions, from the ledger's report."""
+    """PnL (ours, the source's, tracking error) and redemptions, from the ledger's report (nothing
+    before it reports; the balance is in the header)."""
     c = snap.get("capital") or {}
     pnl, red = c.get("pnl") or {}, c.get("redemptions") or {}
-    return Text(f"balance {c.get('balance_usd') or '-'} pUSD   PnL ours {pnl.get('ours_total', '-')}  source "
-                f"{pnl.get('source_total', '-')}  tracking error {pnl.get('tracking_error', '-')}   redeemed "
-                f"{red.get('redeemed', 0)} ({red.get('redeemed_usd', '0')} pUSD), pending {red.get('pending', 0)}")
+    if not pnl and not red:
+        return Text("")
+    return Text(f"PnL ours {pnl.get('ours_total', '-')}  source {pnl.get('source_total', '-')}  tracking error "
+                f"{pnl.get('tracking_error', '-')}   redeemed {red.get('redeemed', 0)} ({red.get('redeemed_usd', '0')}"
+                f" pUSD), pending {red.get('pending', 0)}")
 
 
 def fidelity_line(snap: dict) -> Text:
