@@ -1,8 +1,8 @@
-"""What happens to an order after its first post, and at start-up: look up what the venue did
-with an order whose fate is unclear, re-send the same bytes only while the venue does not know
-it (never more than `max_posts_per_order` times), send parked orders when their back-off window
-ends or end them, and resolve every journaled order left open by a crash before new intents are
-admitted. A part of the Placer (placer.py), which it completes: it uses the placer's journal,
+"""What happens to an order after a post, and at start-up: journal what the venue answered; look
+up what the venue did with an order whose fate is unclear; re-send the same bytes only while the
+venue does not know it (never more than `max_posts_per_order` times); send parked orders when
+their back-off window ends, or end them; and resolve every journaled order left open by a crash
+before new intents are admitted. A part of the Placer (placer.py), which it completes: it uses the placer's journal,
 poster, clock and state.
 """
 from __future__ import annotations
@@ -13,12 +13,44 @@ from loguru import logger
 
 from polycopy.errors import TemporaryError
 from polycopy.store import journal
+from polycopy.store.user_trades import RANK
 from polycopy.venue.parking import NEAR_EXPIRY, STALE
 from polycopy.messages import OrderOutcome
-from polycopy.wire.clob import VenueOrder
+from polycopy.wire.clob import PostResult, VenueOrder
 
 
 class Followup:
+    def handle(self, row: dict, r: PostResult) -> OrderOutcome | None:
+        oid = row["order_id"]
+        if r.kind == "accepted":
+            buy = row["side"] == "BUY"
+            size, usd = (r.taking, r.making) if buy else (r.making, r.taking)
+            matched = r.status == "matched"
+            now = journal.get_order(self.db, oid)  # the user stream may have seen its trade first (async posts)
+            settlement = now["settlement"] if RANK.get(now["settlement"], 0) >= RANK["MATCHED"] or not matched \
+                else "MATCHED"
+            journal.update_order(self.db, oid, state="accepted", venue_status=r.status, filled_size=size,
+                                 filled_notional=usd, trade_ids=tuple(dict.fromkeys(now["trade_ids"] + r.trade_ids)),
+                                 settlement=settlement, matched_ts=now["matched_ts"] or (self.clock() if matched else 0.0))
+            return self._fill_outcome(row, size, usd, r.status)
+        if r.kind == "dry_run":
+            journal.update_order(self.db, oid, state="not_sent", reason="dry_run")
+            return self._final(row, "not_sent", "dry_run")
+        if r.kind == "rejected":
+            journal.update_order(self.db, oid, state="rejected", reason=r.reason, venue_status=r.error[:200])
+            return self._final(row, "rejected", r.reason)
+        if r.kind == "retry_later":  # not placed: parked as it is, the same bytes go when the window ends
+            # A Retry-After shorter than the window would spend the order's bounded posts inside it:
+            # each refusal waits at least four times as long as the one before (1 s, 4 s, 16 s, ...).
+            least = max(1.0, self.cfg.retry_check_ms / 1000) * 4 ** max(0, row["posts"] - 1)
+            self.back_off(max(r.retry_after_s or 0, least), r.reason)
+            if self.blocked_until < row["park_until_ts"]:
+                journal.update_order(self.db, oid, state="retry_wait", reason=r.reason, retry_at_ts=self.blocked_until)
+                return None
+            return self._end_parked(row)
+        journal.update_order(self.db, oid, state="unknown", reason=r.reason)  # unknown or duplicate
+        return self.resolve(oid)
+
     def resolve(self, order_id: str) -> OrderOutcome | None:
         """Settle an order whose fate is unclear: look it up; re-send the same bytes only if the venue
         does not know it and it is still fresh. None: still unresolved (try again later)."""
@@ -50,7 +82,7 @@ class Followup:
                              filled_size=v.size_matched, filled_notional=usd, trade_ids=v.trade_ids,
                              settlement=now["settlement"] or ("MATCHED" if filled else ""),
                              matched_ts=now["matched_ts"] or (self.clock() if filled else 0.0))
-        return self._filloutcome(row, v.size_matched, usd, v.status.lower())
+        return self._fill_outcome(row, v.size_matched, usd, v.status.lower())
 
     def refresh_pending_fills(self) -> list[OrderOutcome]:
         """Accepted orders the venue had not matched yet (delayed / unmatched): look them up again."""
@@ -121,7 +153,7 @@ class Followup:
 
     # ------------------------------------------------------------ outcomes
 
-    def _filloutcome(self, row: dict, size: Decimal, usd: Decimal, status: str) -> OrderOutcome:
+    def _fill_outcome(self, row: dict, size: Decimal, usd: Decimal, status: str) -> OrderOutcome:
         if size <= 0:
             kind = "unknown" if status in ("live", "delayed", "unmatched") else "rejected"
             reason = status or "no_fill"

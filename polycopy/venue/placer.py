@@ -30,7 +30,6 @@ from loguru import logger
 from polycopy.messages import ApprovedIntent, Market, OrderOutcome
 from polycopy.policy.limits import Slippage
 from polycopy.store import journal
-from polycopy.store.user_trades import RANK
 from polycopy.venue.clob import SignedOrder
 from polycopy.venue.orders import OrderPlan, PlanRejected, marketable_price, plan_order
 from polycopy.venue.followup import Followup, outcome
@@ -210,37 +209,6 @@ class Placer(Followup):
             logger.exception("post of {} failed: {}", order_id, e)
             result = PostResult(kind="unknown", reason="client_error")
         return self.handle(row, result)
-
-    def handle(self, row: dict, r: PostResult) -> OrderOutcome | None:
-        oid = row["order_id"]
-        if r.kind == "accepted":
-            buy = row["side"] == "BUY"
-            size, usd = (r.taking, r.making) if buy else (r.making, r.taking)
-            matched = r.status == "matched"
-            now = journal.get_order(self.db, oid)  # the user stream may have seen its trade first (async posts)
-            settlement = now["settlement"] if RANK.get(now["settlement"], 0) >= RANK["MATCHED"] or not matched \
-                else "MATCHED"
-            journal.update_order(self.db, oid, state="accepted", venue_status=r.status, filled_size=size,
-                                 filled_notional=usd, trade_ids=tuple(dict.fromkeys(now["trade_ids"] + r.trade_ids)),
-                                 settlement=settlement, matched_ts=now["matched_ts"] or (self.clock() if matched else 0.0))
-            return self._filloutcome(row, size, usd, r.status)
-        if r.kind == "dry_run":
-            journal.update_order(self.db, oid, state="not_sent", reason="dry_run")
-            return self._final(row, "not_sent", "dry_run")
-        if r.kind == "rejected":
-            journal.update_order(self.db, oid, state="rejected", reason=r.reason, venue_status=r.error[:200])
-            return self._final(row, "rejected", r.reason)
-        if r.kind == "retry_later":  # not placed: parked as it is, the same bytes go when the window ends
-            # A Retry-After shorter than the window would spend the order's bounded posts inside it:
-            # each refusal waits at least four times as long as the one before (1 s, 4 s, 16 s, ...).
-            least = max(1.0, self.cfg.retry_check_ms / 1000) * 4 ** max(0, row["posts"] - 1)
-            self.back_off(max(r.retry_after_s or 0, least), r.reason)
-            if self.blocked_until < row["park_until_ts"]:
-                journal.update_order(self.db, oid, state="retry_wait", reason=r.reason, retry_at_ts=self.blocked_until)
-                return None
-            return self._end_parked(row)
-        journal.update_order(self.db, oid, state="unknown", reason=r.reason)  # unknown or duplicate
-        return self.resolve(oid)
 
 
 def _signed_of(row: dict) -> SignedOrder:

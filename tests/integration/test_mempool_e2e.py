@@ -75,18 +75,25 @@ def rows(db_path, token):
         db.conn.close()
 
 
-def settle_window(db_path, token):
-    """Until RTDS and the backstop (the Data API, 2 s behind) have both delivered the token's fill."""
-    wait_for(lambda: {"rtds", "backstop"} <= {r[1] for r in rows(db_path, token)}, timeout_s=20,
+def delivered(status, feed: str) -> int:
+    """How many fills a feed has delivered to intake so far, new or not (intake's FeedStats, every 10 s)."""
+    stats = status()["telemetry"]["feeds"].get(feed, {})
+    return stats.get("first_seen", 0) + stats.get("duplicates", 0)
+
+
+def settle_window(status, before: dict):
+    """Until RTDS and the backstop (the Data API, 2 s behind) have both delivered since `before`."""
+    wait_for(lambda: all(delivered(status, f) > n for f, n in before.items()), timeout_s=40,
              what="every settled feed to deliver the fill")
 
 
 def test_a_fill_from_all_three_feeds_is_copied_once_from_the_mempool(live):
-    sim, _, db_path = live
+    sim, status, db_path = live
+    before = {f: delivered(status, f) for f in ("rtds", "backstop")}
     rec = inject(sim, market="mp-a", outcome="Up", side="BUY", price="0.51", size="12")
     token = rec[0]["token_id"]
     wait_for(lambda: orders_for(sim, token), timeout_s=10, what="the copy")
-    settle_window(db_path, token)
+    settle_window(status, before)
     assert len(orders_for(sim, token)) == 1
     stored = rows(db_path, token)
     [(pkey, _, pstatus, _)] = [r for r in stored if r[1] == "mempool"]
@@ -96,24 +103,26 @@ def test_a_fill_from_all_three_feeds_is_copied_once_from_the_mempool(live):
 
 
 def test_a_settlement_pending_twice_under_two_hashes_is_copied_once(live):
-    sim, _, db_path = live
+    sim, status, db_path = live
+    before = {f: delivered(status, f) for f in ("rtds", "backstop")}
     rec = inject_while(sim, "polygon_retry_share", market="mp-a", outcome="Down", side="BUY", price="0.51", size="12")
     token = rec[0]["token_id"]
     tx = rec[0]["tx_hash"]
     hashes = [a.hash for a in list(sim.polygon.attempts) if a.hash == tx or a.outcome == "reverted"][-2:]
     assert len(set(hashes)) == 2  # a reverted first attempt and the retry under the reported hash
     wait_for(lambda: orders_for(sim, token), timeout_s=10, what="the copy")
-    settle_window(db_path, token)
+    settle_window(status, before)
     assert len(orders_for(sim, token)) == 1
     assert [r[2] for r in rows(db_path, token) if r[1] == "mempool"] == ["confirmed"]
 
 
 def test_a_fill_the_node_never_shows_is_copied_from_rtds(live):
-    sim, _, db_path = live
+    sim, status, db_path = live
+    before = {f: delivered(status, f) for f in ("rtds", "backstop")}
     rec = inject_while(sim, "polygon_unseen_share", market="mp-b", outcome="Up", side="BUY", price="0.51", size="12")
     token = rec[0]["token_id"]
     wait_for(lambda: orders_for(sim, token), timeout_s=10, what="the copy from RTDS")
-    settle_window(db_path, token)
+    settle_window(status, before)
     assert len(orders_for(sim, token)) == 1
     stored = rows(db_path, token)
     assert not [r for r in stored if r[1] == "mempool"]

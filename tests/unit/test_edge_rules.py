@@ -83,4 +83,3 @@ def test_one_malformed_one_retry_rule_one_retry_after_parser():
     assert sorted(f for f, t in text.items() if re.search(r"def \w*retry_after\w*\(", t)) == ["wire/clob.py", "wire/http.py"]
     assert [f for f, t in text.items() if "parsedate" in t] == ["wire/http.py"]
     assert not [f for f, t in text.items() if "RETRY_STATUSES" in t or "status_code == 429" in t]
-
