@@ -56,7 +56,7 @@ def merge(base: dict, over: dict) -> dict:
 
 class BenchSystem:
     def __init__(self, scenario: Path, overrides: dict | None = None, name: str = "bench", patch: str = "",
-                 mempool: bool = False):
+                 mempool: bool = False, env: dict | None = None):
         self.scenario = Path(scenario)
         self.overrides = merge(BENCH_LIMITS, overrides or {})
         self.dir = Path(tempfile.mkdtemp(prefix=f"polycopy-{name}-"))
@@ -69,6 +69,7 @@ class BenchSystem:
         self.last_status: dict | None = None
         self.patch = patch  # a benchmark-only experiment in bench/patches/sitecustomize.py
         self.mempool = mempool  # point venue.polygon_ws_url at polysim's node (the mempool watcher runs)
+        self.env = dict(env or {})  # more POLYCOPY_* for run.py (a proxy wallet and its relayer key: bench.capital)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -99,7 +100,7 @@ class BenchSystem:
 
     def start_bot(self) -> None:
         """run.py on this run's config and state folder (again after kill_tree: its output is appended)."""
-        env = {**os.environ, "POLYCOPY_PRIVATE_KEY": SIM_TEST_KEY, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "POLYCOPY_PRIVATE_KEY": SIM_TEST_KEY, "PYTHONPATH": str(REPO), **self.env}
         if self.patch:
             env.update(POLYCOPY_BENCH_PATCH=self.patch, PYTHONPATH=f"{REPO / 'bench' / 'patches'}:{REPO}")
         self.bot = subprocess.Popen([PY, str(REPO / "run.py"), "--config", str(self.config_path), "--live"],

@@ -97,3 +97,36 @@ def our_wallet(config: Config) -> str:
         return s.funder.lower()
     sign = signer(config, s)
     return sign.address.lower() if sign is not None else ""
+
+
+def balance_reader(config: Config):
+    """`GET /balance-allowance` for the ledger (live mode; network: derives the API credentials
+    when the environment has none)."""
+    from polycopy.clients.balance import make_balance_reader
+
+    return make_balance_reader(config, secrets())
+
+
+def redeem_steps(config: Config):
+    """The redeemer's clients: the Data API, and the SDK's client for our wallet (built on the
+    redeemer's I/O thread when `connect` runs: it talks to the CLOB and, for a gasless wallet, the
+    relayer), with the Relayer API key or Builder keys from the environment."""
+    from polycopy.actors.redeem_steps import Steps
+    from polycopy.clients.data_api import DataApi
+    from polycopy.venue import clob, redeem
+
+    v, s = config.venue, secrets()
+    sign = signer(config, s)
+    if sign is None:
+        raise ConfigError("the redeemer needs POLYCOPY_PRIVATE_KEY")
+    env = redeem.environment(clob_url=v.clob_url, gamma_url=v.gamma_url, data_url=v.data_api_url,
+                             relayer_url=v.relayer_url, rpc_url=v.polygon_rpc_url, chain_id=v.chain_id)
+    creds = None
+    if s.api_key and s.api_secret and s.api_passphrase:
+        creds = clob.ApiCreds(s.api_key.get_secret_value(), s.api_secret.get_secret_value(),
+                              s.api_passphrase.get_secret_value())
+    api_key, key = redeem.api_key_of(s), s.private_key.get_secret_value()
+    return Steps(lambda: redeem.SdkRedeemer.create(private_key=key, wallet=sign.maker, env=env, creds=creds,
+                                                   api_key=api_key),
+                 DataApi(v.data_api_url, config.redeem.http_timeout_ms / 1000))
+

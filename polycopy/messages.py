@@ -333,6 +333,53 @@ class OrderOutcome(Message):
     side: str = ""
 
 
+# ---------------------------------------------------------------- capital
+
+
+@_msg
+class BalanceSeen(Message):
+    """Ledger or redeemer -> risk: the venue's pUSD balance (and the smallest exchange allowance),
+    as read by a request sent at `asked_mono_ns` (monotonic ns, system-wide on Linux). Risk keeps the
+    newest reading and counts against it only what it settled after that instant (policy/balance.py)."""
+
+    balance_usd: Decimal
+    asked_mono_ns: int
+    allowance_usd: Decimal | None = None  # None: the venue did not say
+    source: str = ""  # "ledger" | "redeemer"
+
+
+@_msg
+class RefreshBalance(Message):
+    """Redeemer -> ledger: a payout landed; read the venue balance now (risk learns the credit from it)."""
+
+    reason: str = ""
+
+
+@_msg
+class Redeemed(Message):
+    """Redeemer -> ledger: a redemption, merge or lost close-out reached a terminal state."""
+
+    condition_id: str
+    kind: str  # "redeem" | "merge" | "lost"
+    state: str  # "done" | "failed"
+    credited_usd: Decimal = Decimal(0)
+    detail: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.condition_id
+
+
+@_msg
+class CapitalReport(Message):
+    """Ledger -> telemetry: balance, redemptions and PnL for `--status`, metrics and the live view."""
+
+    report: dict  # JSON-ready
+
+    def __repr__(self) -> str:
+        return "CapitalReport()"
+
+
 # ---------------------------------------------------------------- telemetry
 
 

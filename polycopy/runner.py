@@ -82,6 +82,8 @@ class Polysim:
             "clob_ws_market_url": e["clob_ws_market"],
             "clob_ws_user_url": e["clob_ws_user"],
             "geoblock_url": e["geoblock"],
+            "relayer_url": e["relayer"],
+            "polygon_rpc_url": e["polygon_rpc"],
             "polygon_ws_url": e["polygon"] if mempool else None,  # never a real node from --sim
         }
 

@@ -13,6 +13,8 @@ CHILDREN = {
     "catalog": "polycopy.actors.catalog:Catalog",
     "risk": "polycopy.actors.risk:Risk",
     "executor": "polycopy.actors.executor:Executor",
+    "ledger": "polycopy.actors.ledger:Ledger",
+    "redeemer": "polycopy.actors.redeemer:Redeemer",
     "intake": "polycopy.actors.intake:Intake",
     "rtds": "polycopy.actors.rtds_watcher:RtdsWatcher",
     "backstop": "polycopy.actors.backstop_watcher:BackstopWatcher",
@@ -22,7 +24,9 @@ CHILDREN = {
 }
 # Children that exist only when the config asks for them.
 OPTIONAL = {"mempool": lambda cfg: bool(cfg.venue.polygon_ws_url), "reconciler": lambda cfg: cfg.reconcile.enabled,
-            "telegram": lambda cfg: load_class("polycopy.actors.telegram:telegram_wanted")(cfg)}
+            "telegram": lambda cfg: load_class("polycopy.actors.telegram:telegram_wanted")(cfg),
+            "ledger": lambda cfg: cfg.execution.mode.value in ("paper", "live"),  # a dry run holds nothing
+            "redeemer": lambda cfg: cfg.execution.mode.value == "live" and cfg.redeem.enabled}
 COALESCER = "polycopy.actors.coalescer:Coalescer"
 
 

@@ -3,15 +3,19 @@ rejection; every verdict goes to the log and as a RiskDecision to telemetry.
 
 An approval reserves its notional in the ledger (store/exposure.py, committed before the
 ApprovedIntent is sent); the executor's OrderOutcome settles it. The rules are in
-policy/risk.py; limits follow ReloadConfig.
+policy/risk.py; limits follow ReloadConfig. The pUSD balance (policy/balance.py) comes from the
+ledger's and the redeemer's reads (`BalanceSeen`); a BUY it cannot pay for is refused with
+`insufficient_balance`, and an alert says so while it lasts.
 """
 from __future__ import annotations
 
 import time
 
 from polycopy.actors.base import ChildActor
-from polycopy.messages import ApprovedIntent, CopyIntent, Init, OrderOutcome, RiskDecision, StageTiming
+from polycopy.messages import (Alert, ApprovedIntent, BalanceSeen, CopyIntent, Init, OrderOutcome, RiskDecision,
+                               StageTiming)
 from polycopy.ops.console import event
+from polycopy.policy.balance import BalanceBook
 from polycopy.policy.risk import SETTLED, Decision, Limits, decide, entry_for, utc_day
 from polycopy.store import exposure
 from polycopy.store.db import open_db
@@ -26,16 +30,23 @@ class Risk(ChildActor):
         self.db = None
         self.book = None
         self.limits: Limits | None = None
+        self.balance = BalanceBook()
+        self.balance_blocked = False  # an insufficient_balance refusal is the latest word on BUYs
 
     def on_init(self, msg: Init) -> None:
         self.db = open_db(self.config.store.path, self.config.store.synchronous)
         now = self.clock()
         self.book = exposure.load_book(self.db, utc_day(now), now)
         self.limits = Limits.from_config(self.config)
+        self.balance = BalanceBook(self.config.capital.fee_reserve_bps)
+        for e in self.book.entries.values():  # open BUYs from before a restart still hold their pUSD
+            if e.side == "BUY" and e.state != SETTLED:
+                self.balance.reserve(e.intent_id, e.counted())
         self.log.info("exposure loaded: {} entries, today {:.4f} USD", len(self.book.entries), self.book.daily.get(utc_day(now), 0))
 
     def on_reload(self) -> None:
         self.limits = Limits.from_config(self.config)
+        self.balance.fee_reserve_bps = self.config.capital.fee_reserve_bps
         self.log.info("risk limits reloaded")
 
     def receiveMsg_CopyIntent(self, msg: CopyIntent, sender):
@@ -43,16 +54,21 @@ class Risk(ChildActor):
         if "executor" not in self.peers:
             d = Decision("rejected", "executor_unavailable")
         else:
-            d = decide(msg, self.clock(), self.limits, self.book, self.kill_tripped, self.entries_paused)
+            d = decide(msg, self.clock(), self.limits, self.book, self.kill_tripped, self.entries_paused,
+                       self.balance.room())
         if d.approved:
             entry = entry_for(msg, d)
             exposure.save_entry(self.db, entry)  # committed before the order can exist
             self.book.add(entry)
+            if msg.side == "BUY":
+                self.balance.reserve(msg.intent_id, d.notional_usd)
         t_out = time.monotonic_ns()
         if d.approved:
             self.tell("executor", ApprovedIntent(intent=msg, size=d.size, max_notional_usd=d.notional_usd,
                                                  decision=d.decision, reason=d.reason))
         self._report(msg, d, (("risk_in", t_in), ("risk", t_out)))
+        if msg.side == "BUY":
+            self._balance_alert(d)
         recv_ms = (time.monotonic_ns() - msg.first_recv_mono_ns) / 1e6 if msg.first_recv_mono_ns else -1.0
         exposure.save_decision(self.db, msg, d.decision, d.reason, d.size, d.notional_usd, recv_ms)  # after the send
 
@@ -68,12 +84,27 @@ class Risk(ChildActor):
             self.log.warning("outcome {} for intent {} after it was settled; recording {} USD filled", msg.status,
                              msg.intent_id, msg.filled_notional_usd)
         entry = self.book.settle(msg.intent_id, msg.status, msg.filled_notional_usd)
+        self.balance.settle(msg.intent_id, msg.status, msg.filled_notional_usd, time.monotonic_ns())
         if entry is None:
             self.log.warning("outcome {} for unknown intent {}", msg.status, msg.intent_id)
             return
         exposure.save_entry(self.db, entry)
         self.log.info("intent {} settled {}: filled {:.4f} USD of {:.4f} reserved", msg.intent_id, msg.status,
                       msg.filled_notional_usd, entry.reserved_usd)
+
+    def receiveMsg_BalanceSeen(self, msg: BalanceSeen, sender):
+        if self.balance.seen(msg.balance_usd, msg.asked_mono_ns, msg.allowance_usd):
+            self.log.debug("balance {} pUSD from {}; available {}", msg.balance_usd, msg.source, self.balance.available())
+
+    def _balance_alert(self, d: Decision) -> None:
+        """Raised once when BUYs start being refused for the balance, resolved by the next BUY approved."""
+        blocked = d.reason == "insufficient_balance" and not d.approved
+        if blocked != self.balance_blocked:
+            self.balance_blocked = blocked
+            avail = self.balance.available()
+            text = (f"trading blocked for balance: {avail:.2f} pUSD available for new BUYs (redemptions or a "
+                    "deposit free more)" if blocked else "BUYs approved again: the balance covers them")
+            self.report(Alert(condition="balance_blocked", text=text, resolved=not blocked))
 
     def on_exit(self) -> None:
         if self.db is not None:

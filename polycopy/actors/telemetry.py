@@ -35,16 +35,16 @@ from polycopy.ops.console import event
 from polycopy.ops.fidelity import Fidelity
 from polycopy.ops.logs import make_scrubber
 from polycopy.ops.names import MarketBook
-from polycopy.messages import (Alert, FeedHealth, FeedStats, Market, OrderOutcome, ReconcileStats, Reports,
-                               RiskDecision, StageTiming,
-                               TelemetrySnapshot, TripKillSwitch)
+from polycopy.messages import (Alert, CapitalReport, FeedHealth, FeedStats, Market, OrderOutcome, ReconcileStats,
+                               Reports, RiskDecision, StageTiming, TelemetrySnapshot, TripKillSwitch)
 from polycopy.ops.metrics import Metrics, StageJoin, snapshot_path
 
 TICK = "telemetry-tick"
 TICK_S = 1.0
 MAX_OUTCOMES = 5000  # outcomes remembered to ignore redeliveries
 SENT_STATUSES = ("filled", "partial", "rejected", "unknown")
-REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, ReconcileStats, Reports)
+REPORTS = (StageTiming, RiskDecision, OrderOutcome, FeedHealth, FeedStats, Alert, ReconcileStats, CapitalReport,
+           Reports)
 BOOK_EVERY_S = 5.0  # positions: whole-table sums, so not every tick
 EVENTS = ("child_restart", "unconfirmed_fill", "settlement_failed", "late_fill", "venue_account")  # never resolved
 
@@ -60,6 +60,7 @@ class Telemetry(ChildActor):
         self.feeds: dict = {}
         self.feed_stats: dict = {}
         self.reconcile: dict = {}  # the reconciler's rounds and what they did (ReconcileStats)
+        self.capital: dict = {}  # the ledger's latest CapitalReport
         self.orders: deque = deque()  # (mono s, failed) of orders sent
         self.rejects: deque = deque()  # mono s of venue rejects
         self.kill_sent = False
@@ -253,6 +254,10 @@ class Telemetry(ChildActor):
         if self.metrics is not None:
             self.metrics.entries_paused.set(1 if msg.reason else 0)
 
+    def receiveMsg_CapitalReport(self, msg: CapitalReport, sender):
+        self.capital = dict(msg.report)
+        self.metrics.capital(self.capital)
+
     # ------------------------------------------------------------ feeds and alerts
 
     def receiveMsg_FeedHealth(self, msg: FeedHealth, sender):
@@ -347,6 +352,9 @@ class Telemetry(ChildActor):
             "alerts_recent": list(self.alert_log),
             "entries_paused": self.entries_paused,
             **self._copybook(),
+            "capital": self.capital,
+            "pnl": self.capital.get("pnl", {}),
+            "balance_usd": self.capital.get("balance_usd"),
             "metrics_port": self.metrics_port,
         }
 

@@ -21,10 +21,12 @@ import time
 
 from polycopy.clients.http import HttpClient
 from polycopy.errors import TemporaryError
-from polycopy.wire.data_api import Activity, Page, Position, activity_row, parse_page, parse_position, trade_row
+from polycopy.wire.data_api import (Activity, Page, Position, Resolution, activity_row, parse_page, parse_position,
+                                    parse_resolution, trade_row)
 from polycopy.wire.fields import EARLIEST_S
 
-TRADES, ACTIVITY, POSITIONS = "/v2/trades", "/v2/activity", "/v2/positions"
+TRADES, ACTIVITY, POSITIONS, RESOLUTIONS = "/v2/trades", "/v2/activity", "/v2/positions", "/v2/resolutions"
+MAX_CONDITIONS = 20  # the v2 `condition` filter takes at most this many ids
 PAGE = 1000  # the v2 maximum
 MAX_PAGES = 20  # a listing longer than this is not read whole: the caller gets TemporaryError
 NON_TRADE = ("SPLIT", "MERGE", "REDEEM", "CONVERSION")
@@ -67,14 +69,40 @@ class DataApi:
                 return out
         raise TemporaryError(f"{route}: more than {MAX_PAGES} pages")
 
-    def positions(self, user: str) -> list[Position]:
-        """Every position of `user`, the smallest included (v2 hides < 0.1 share by default)."""
-        return self.listing(POSITIONS, {"user": user, "filter_type": "TOKENS", "filter_amount": 0}, parse_position)
+    def positions(self, user: str, conditions=()) -> list[Position]:
+        """Every position of `user` (on these markets only, if given), the smallest included (v2
+        hides < 0.1 share by default)."""
+        params = {"user": user, "filter_type": "TOKENS", "filter_amount": 0}
+        return self._by_condition(POSITIONS, params, parse_position, conditions)
 
-    def activity(self, user: str, start_ts: int, types=NON_TRADE + ("TRADE",)) -> list[Activity]:
-        """`user`'s activity of these types since `start_ts` (unix s), newest first."""
+    def activity(self, user: str, start_ts: int, types=NON_TRADE + ("TRADE",), conditions=()) -> list[Activity]:
+        """`user`'s activity of these types since `start_ts` (unix s) (on these markets only, if
+        given), newest first."""
         params = {"user": user, "type": ",".join(types), "start": int(start_ts)}
-        return self.listing(ACTIVITY, params, activity_row(time.time()))
+        return self._by_condition(ACTIVITY, params, activity_row(time.time()), conditions)
+
+    def resolutions(self, conditions) -> list[Resolution]:
+        """`/v2/resolutions` of these markets (status, payouts, when)."""
+        out = []
+        for chunk in _chunks(list(conditions)):
+            answer = self.http.read(RESOLUTIONS, {"condition": ",".join(chunk), "_": time.time_ns()})
+            page = parse_page(answer.body, parse_resolution, paged=False)
+            if page.bad:
+                raise TemporaryError(f"{RESOLUTIONS}: {len(page.bad)} malformed rows (first: {page.bad[0]})")
+            out.extend(page.items)
+        return out
+
+    def _by_condition(self, route: str, params: dict, parse_row, conditions) -> list:
+        if not conditions:
+            return self.listing(route, params, parse_row)
+        out = []
+        for chunk in _chunks(list(conditions)):
+            out.extend(self.listing(route, {**params, "condition": ",".join(chunk)}, parse_row))
+        return out
 
     def close(self) -> None:
         self.http.close()
+
+
+def _chunks(items: list) -> list[list]:
+    return [items[i:i + MAX_CONDITIONS] for i in range(0, len(items), MAX_CONDITIONS)]

@@ -123,6 +123,8 @@ class VenueConfig(Section):
     chain_id: Annotated[int, Field(gt=0, le=2**32)] = 137
     geoblock_url: str = "https://polymarket.com/api/geoblock"  # checked by --healthcheck and at a live start
     geoblock_tier_overrides: dict[str, Annotated[int, Field(ge=1, le=3)]] = {}  # "NL": 3, "CA-ON": 2 (config/geoblock.yaml)
+    relayer_url: str = "https://relayer-v2.polymarket.com"  # gasless redemption (proxy, Safe, deposit wallet)
+    polygon_rpc_url: str = "https://polygon.drpc.org"  # JSON-RPC over HTTP: EOA redemption, gas estimates (the SDK's default)
 
 
 class ReconcileConfig(Section):
@@ -133,6 +135,34 @@ class ReconcileConfig(Section):
     settle_s: Annotated[float, Field(ge=0, le=600)] = 20.0  # leave a token alone this long after either side traded it
     adopt_existing_positions: bool = False  # copy positions the source already held at start
     http_timeout_ms: Annotated[int, Field(gt=0, le=30_000)] = 3000
+
+
+class CapitalConfig(Section):
+    """The pUSD balance as state (actors/ledger.py, risk) and the profit and loss."""
+
+    balance_poll_s: Annotated[float, Field(ge=1, le=3600)] = 30.0  # GET /balance-allowance this often (live)
+    low_balance_alert_usd: NonNegUsd = Decimal("50")  # alert while the venue balance is below this
+    fee_reserve_bps: Annotated[int, Field(ge=0, le=5000)] = 700  # a BUY needs notional x (1 + this) of pUSD: the taker fee's bound
+    pnl_interval_s: Annotated[float, Field(ge=1, le=3600)] = 60.0  # PnL recomputed this often (Data API reads)
+    http_timeout_ms: Annotated[int, Field(gt=0, le=30_000)] = 3000
+
+
+class RedeemConfig(Section):
+    """Resolved positions back into pUSD (actors/redeemer.py), through the official SDK."""
+
+    enabled: bool = True
+    interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0  # look for redeemable positions this often
+    delay_after_resolution_s: Annotated[float, Field(ge=0, le=DAY_S)] = 30.0  # wait this long after first seeing one redeemable
+    batch_size: Annotated[int, Field(ge=1, le=100)] = 5  # redemptions started per round at most
+    merge: bool = False  # merge complementary holdings (YES + NO -> pUSD) of markets that stopped trading
+    pending_alert_s: Annotated[float, Field(gt=0, le=DAY_S)] = 600.0  # a redemption unresolved this long raises an alert
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3  # failed submissions of one redemption before it is left to the operator
+    retry_after_s: Annotated[float, Field(ge=1, le=DAY_S)] = 120.0  # wait between attempts
+    eoa_max_gas_price_gwei: Annotated[Decimal, Field(gt=0, le=100_000)] = Decimal("500")  # EOA: defer while gas costs more
+    eoa_min_payout_usd: NonNegUsd = Decimal("1")  # EOA: do not pay gas for less than this
+    poll_ms: Annotated[int, Field(ge=10, le=60_000)] = 2000  # how often a submitted transaction is polled (SDK: 2000)
+    max_polls: Annotated[int, Field(ge=1, le=10_000)] = 100  # polls before the SDK's wait gives up (then: followed by balance)
+    http_timeout_ms: Annotated[int, Field(gt=0, le=30_000)] = 5000
 
 
 class StoreConfig(Section):
@@ -192,6 +222,8 @@ class Config(Section):
     detection: DetectionConfig = DetectionConfig()
     venue: VenueConfig = VenueConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    capital: CapitalConfig = CapitalConfig()
+    redeem: RedeemConfig = RedeemConfig()
     store: StoreConfig = StoreConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     actors: ActorsConfig = ActorsConfig()

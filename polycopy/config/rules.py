@@ -36,6 +36,7 @@ FIXED_SIZE = (  # with sizing.mode: fixed, the fixed order must be sendable
     ("sizing.fixed_notional_usd", "sizing.max_notional_per_order_usd"),
 )
 URLS = {"clob_url": "http", "data_api_url": "http", "gamma_url": "http", "geoblock_url": "http",
+        "relayer_url": "http", "polygon_rpc_url": "http",
         "rtds_url": "ws", "clob_ws_market_url": "ws", "clob_ws_user_url": "ws", "polygon_ws_url": "ws"}
 # Read once at start: a reload that changes them would be accepted and then ignored.
 RESTART_ONLY = ("execution.mode", "store", "actors.admin_port", "actors.system_base", "telemetry.log_path",

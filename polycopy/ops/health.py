@@ -4,8 +4,10 @@ Checks: the secrets the mode needs; every endpoint answers (the Data API as v2 p
 `/v2/trades`, Gamma as `/markets/keyset`: what the backstop, the reconciler and the catalog
 read; an answer in another shape fails); clock skew against the CLOB's `/time`; the CLOB's order version (`/version`, V2 expected); the venue's geoblock answer for this
 host; the wallet and signature type agree; and in live mode the pUSD balance and allowances
-(`/balance-allowance`, L2 auth). A "warn" line informs without failing (a geoblock outside live
-mode, where nothing is posted).
+(`/balance-allowance`, L2 auth); with `redeem.enabled`, what redemption needs: for a gasless
+wallet (signature types 1-3) a Relayer API key (or Builder keys) and a deployed wallet (the
+relayer's `/deployed`, which the SDK asks too), for an EOA a reachable Polygon JSON-RPC. A "warn"
+line informs without failing (a geoblock outside live mode, where nothing is posted).
 """
 from __future__ import annotations
 
@@ -160,6 +162,36 @@ def check_funds(cfg: Config, secrets: Secrets, signer):
     return OK, f"funds: {balance:.2f} pUSD, allowances set for {len(allowances)} exchanges"
 
 
+RELAYER_TYPES = {1: "PROXY", 2: "SAFE", 3: "WALLET"}
+
+
+def check_redeem(cfg: Config, secrets: Secrets, signer):
+    """Redemption (actors/redeemer.py, live mode) has what it needs."""
+    if not cfg.redeem.enabled:
+        return WARN, "redemption off (redeem.enabled: false): resolved positions stay unredeemed"
+    if secrets.signature_type == 0:
+        ok, line = check_tcp("Polygon JSON-RPC (EOA redemption, gas in POL)", cfg.venue.polygon_rpc_url)
+        return ok, line
+    has_key = bool(secrets.relayer_api_key and secrets.relayer_api_key_address) or bool(
+        secrets.builder_api_key and secrets.builder_secret and secrets.builder_passphrase)
+    if not has_key:
+        line = ("redemption: a gasless wallet (signature type {}) needs POLYCOPY_RELAYER_API_KEY and "
+                "POLYCOPY_RELAYER_API_KEY_ADDRESS (or POLYCOPY_BUILDER_API_KEY, _SECRET, _PASSPHRASE), "
+                "or redeem.enabled: false").format(secrets.signature_type)
+        return FAIL, line
+    kind = RELAYER_TYPES[secrets.signature_type]
+    try:
+        ans = probe.get(cfg.venue.relayer_url.rstrip("/") + "/deployed", {"address": signer.maker, "type": kind})
+        deployed = ans.json()["deployed"] if ans.status_code == 200 else None
+    except (TemporaryError, ValueError, KeyError, TypeError) as e:
+        return FAIL, f"relayer unreachable at {cfg.venue.relayer_url}: {e}"
+    if deployed is not True:
+        if kind == "WALLET":
+            return WARN, f"relayer: deposit wallet {signer.maker} not deployed yet (the SDK deploys it on first use)"
+        return FAIL, f"relayer: wallet {signer.maker} is not deployed ({kind}); the SDK refuses to redeem for it"
+    return OK, f"redemption: relayer key present, wallet {signer.maker} deployed ({kind})"
+
+
 def run_checks(cfg: Config, secrets: Secrets) -> list[tuple]:
     v = cfg.venue
     out = [check_secrets(cfg, secrets), check_http("CLOB", v.clob_url, "/time")]
@@ -174,6 +206,8 @@ def run_checks(cfg: Config, secrets: Secrets) -> list[tuple]:
     out.append(wallet)
     if cfg.mode is Mode.live and signer is not None and clob_up:
         out.append(check_funds(cfg, secrets, signer))
+    if cfg.mode is Mode.live and signer is not None:
+        out.append(check_redeem(cfg, secrets, signer))
     return out
 
 

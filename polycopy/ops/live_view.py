@@ -131,6 +131,18 @@ def latency_line(snap: dict) -> Text:
     return t
 
 
+def capital_line(snap: dict) -> Text:
+    """PnL (ours, the source's, tracking error) and redemptions, from the ledger's report (nothing
+    before it reports; the balance is in the header)."""
+    c = snap.get("capital") or {}
+    pnl, red = c.get("pnl") or {}, c.get("redemptions") or {}
+    if not pnl and not red:
+        return Text("")
+    return Text(f"PnL ours {pnl.get('ours_total', '-')}  source {pnl.get('source_total', '-')}  tracking error "
+                f"{pnl.get('tracking_error', '-')}   redeemed {red.get('redeemed', 0)} ({red.get('redeemed_usd', '0')}"
+                f" pUSD), pending {red.get('pending', 0)}")
+
+
 def fidelity_line(snap: dict) -> Text:
     f = snap.get("fidelity") or {}
     t = Text("copy fidelity  ", "dim")
@@ -164,7 +176,8 @@ def render(snap: dict | None, now: float | None = None, footer: Text | None = No
     if snap is None:
         return Group(Text("no telemetry snapshot yet: is the bot running with this config (and --sim if it runs "
                           "with --sim)?", "yellow"), foot)
-    return Group(header(snap, now), latency_line(snap), fidelity_line(snap), alerts_text(snap), positions_table(snap),
+    return Group(header(snap, now), capital_line(snap), latency_line(snap), fidelity_line(snap), alerts_text(snap),
+                 positions_table(snap),
                  waterfall_table(snap), side_by_side(not_copied_table(snap), feeds_table(snap)), foot)
 
 

@@ -23,6 +23,8 @@ LOOPBACK = "127.0.0.1"
 FAST = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)  # internal work
 SLOW = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)  # feed and copy delays
 BPS = (-200, -100, -50, -20, -10, 0, 10, 20, 50, 100, 200, 500)
+PNL_BOOKS = ("ours", "ours_realised", "ours_unrealised", "source", "source_realised", "source_unrealised",
+             "tracking_error")  # polycopy_pnl_usd{book}: "ours" and "source" are the totals
 
 
 class Metrics:
@@ -109,6 +111,15 @@ class Metrics:
         self.copies.labels("dry_run" if dry_run else status, reason).inc()
         if dry_run or status in ("filled", "partial"):
             self.copies_placed.inc()
+
+    def capital(self, report: dict) -> None:
+        """The ledger's report: the venue balance, and PnL by book (PNL_BOOKS)."""
+        if report.get("balance_usd") is not None:
+            self.balance.set(float(report["balance_usd"]))
+        for book in PNL_BOOKS:
+            key = f"{book}_total" if book in ("ours", "source") else book
+            if key in (report.get("pnl") or {}):
+                self.pnl.labels(book).set(float(report["pnl"][key]))
 
     def feed_stats(self, feed: str, first_seen: int) -> None:
         """Intake's running count of fills each feed delivered first, turned into a counter."""

@@ -15,7 +15,9 @@ positions and in the page; the JSON keeps token ids.
   for us (a BUY paid more, a SELL got less); weighted by filled notional;
 - latency (ms): source timestamp -> risk decision, our receipt -> risk decision (monotonic,
   exact), receipt -> order signed and receipt -> matched (wall clock: the receipt's wall time
-  is the decision's wall time minus receipt -> decision).
+  is the decision's wall time minus receipt -> decision);
+- capital: PnL totals, ours and the source's, and the tracking error (the ledger's `pnl_markets`),
+  and the redemptions by kind and state (the redeemer's `redemptions`).
 
 Opens the file read-only: safe on the database of a running system.
 """
@@ -111,7 +113,19 @@ def build(conn: sqlite3.Connection) -> dict:
             "recv_to_signed": _stats(to_signed),
             "recv_to_matched": _stats(to_matched),
         },
+        "capital": _capital(conn),
     }
+
+
+def _capital(conn: sqlite3.Connection) -> dict:
+    pnl = _rows(conn, "SELECT * FROM pnl_markets")
+    out = {f"{who}_{k}": str(sum((Decimal(r[f"{who}_{k}"]) for r in pnl), ZERO))
+           for who in ("ours", "source") for k in ("total", "realised", "unrealised")} if pnl else {}
+    if pnl:
+        out["tracking_error"] = str(sum((Decimal(r["tracking_error"]) for r in pnl), ZERO))
+        out["markets"] = len(pnl)
+    red = Counter(f"{r['kind']}:{r['state']}" for r in _rows(conn, "SELECT kind, state FROM redemptions"))
+    return {**out, **({"redemptions": dict(red)} if red else {})}
 
 
 def render(report: dict, positions: list[dict] | None = None) -> str:

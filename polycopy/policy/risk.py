@@ -11,7 +11,9 @@ What each cap counts:
 - per market (condition id), per 15-minute window (markets whose end falls in the same window)
   and portfolio (markets not yet ended): the notional of *opening* intents (BUY). Closing
   trades reduce risk and never free room: the caps are gross, which can only err on the safe side;
-- daily volume (UTC day of the approval): every intent, both sides.
+- daily volume (UTC day of the approval): every intent, both sides;
+- the pUSD balance (policy/balance.py): every BUY, reason `insufficient_balance`, so a copy the
+  wallet cannot pay for is refused (or clipped) here rather than rejected by the venue.
 """
 from __future__ import annotations
 
@@ -141,11 +143,12 @@ def _blacklisted(intent, market, lim: Limits) -> str | None:
 
 
 def decide(intent, now_s: float, lim: Limits, book: ExposureBook, kill: bool = False,
-           entries_paused: str = "") -> Decision:
+           entries_paused: str = "", balance_room: Decimal | None = None) -> Decision:
     """Approve, clip or reject one CopyIntent. Every outcome carries its reason.
 
     `entries_paused`: while set (the operator paused entries, or the venue allows this host to close
-    positions only), opening intents are refused with this reason; closing ones still go."""
+    positions only), opening intents are refused with this reason; closing ones still go.
+    `balance_room`: the notional a BUY may still pay for (BalanceBook.room); None = not known yet."""
     if kill:
         return _reject("kill_switch")
     if intent.intent_id in book.entries:
@@ -171,6 +174,8 @@ def decide(intent, now_s: float, lim: Limits, book: ExposureBook, kill: bool = F
     day, win = utc_day(now_s), window_start(end) if end else 0
     price = sizing.notional_per_share(intent.source_price, intent.side)
     rooms = {"cap_order": lim.max_order_usd, "cap_daily": lim.max_daily_usd - book.daily.get(day, ZERO)}
+    if intent.side == "BUY" and balance_room is not None:
+        rooms["insufficient_balance"] = balance_room
     if intent.opening:
         rooms["cap_market"] = lim.max_market_usd - book.market.get(intent.condition_id, ZERO)
         rooms["cap_window"] = lim.max_window_usd - book.window.get(win, ZERO)

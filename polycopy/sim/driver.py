@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from polycopy.sim import chain_faults, faults
 from polycopy.sim.feed import Clock, Feed
-from polycopy.sim.markets import WINDOW_S, Catalog, MarketInfo
+from polycopy.sim.markets import Catalog, MarketInfo
 from polycopy.sim.plan import PlannedFill, plan_once
 from polycopy.sim.scenario import Scenario
 from polycopy.sim.wire import Fill, Profile
@@ -139,7 +139,8 @@ class Driver:
     async def _roll(self) -> None:
         while True:
             self.catalog.ensure_windows(self.clock.unix(self.clock.t()))
-            to_boundary = WINDOW_S - self.clock.unix(self.clock.t()) % WINDOW_S
+            window = self.catalog.shortest_window_s()
+            to_boundary = window - self.clock.unix(self.clock.t()) % window
             await asyncio.sleep(min(5.0, to_boundary + 0.01))
 
     async def _timeline(self) -> None:

@@ -1,8 +1,9 @@
-"""The market catalog: explicit markets plus rolling 15-minute Up/Down series, and their books.
+"""The market catalog: explicit markets plus rolling Up/Down series, and their books.
 
 Ids are derived from the slug (sha256), so a scenario always yields the same condition and
 token ids. Series slugs follow the real rule `<asset>-updown-15m-<window start>`, end = start
-+ 900; `ensure_windows` adds the windows around "now" as simulated time moves on.
++ 900 (a series with another `window_s`: `<asset>-updown-<minutes>m-<start>`, end = start +
+window_s); `ensure_windows` adds the windows around "now" as simulated time moves on.
 """
 from __future__ import annotations
 
@@ -49,9 +50,9 @@ def condition_id(slug: str, version: str = "v1") -> str:
     return "0x" + (digest[:62] + "00" if version == "v2" else digest)
 
 
-def window_title(asset_title: str, start_ts: int) -> str:
+def window_title(asset_title: str, start_ts: int, window_s: int = WINDOW_S) -> str:
     start = datetime.fromtimestamp(start_ts, ET)
-    end = datetime.fromtimestamp(start_ts + WINDOW_S, ET)
+    end = datetime.fromtimestamp(start_ts + window_s, ET)
     clock = lambda t: t.strftime("%I:%M%p").lstrip("0")  # noqa: E731
     return f"{asset_title} Up or Down - {start:%B} {start.day}, {clock(start)}-{clock(end)} ET"
 
@@ -100,21 +101,22 @@ class Catalog:
         return info
 
     def _window_market(self, series: SeriesSpec, start: int) -> SimMarket:
-        slug = f"{series.asset}-updown-15m-{start}"
-        title = window_title(series.title, start)
+        slug = series_slug(series, start)
+        title = window_title(series.title, start, series.window_s)
         return SimMarket(
             condition_id=condition_id(slug, series.version), question=title, slug=slug, event_slug=slug,
             tokens=[token_id(slug, "Up"), token_id(slug, "Down")], outcomes=["Up", "Down"],
-            start_ts=start - 86400, end_ts=start + WINDOW_S, tick_size=series.tick_size,
+            start_ts=start - 86400, end_ts=start + series.window_s, tick_size=series.tick_size,
             fee_rate=series.fee_rate, version=series.version)
 
     def ensure_windows(self, now_unix: float) -> list[MarketInfo]:
         """Add the series windows around `now_unix`; return the ones that are new."""
-        current = int(now_unix) // WINDOW_S * WINDOW_S
         added = []
         for series in self.scenario.series:
+            w = series.window_s
+            current = int(now_unix) // w * w
             for k in range(-series.lookback_windows, series.lookahead_windows + 1):
-                market = self._window_market(series, current + k * WINDOW_S)
+                market = self._window_market(series, current + k * w)
                 if market.slug not in self.by_slug:
                     added.append(self._add(market, ICON.format(series.asset.upper())))
         return added
@@ -126,9 +128,10 @@ class Catalog:
         match = _REF.match(ref)
         if not match or match.group(1) not in self._series:
             raise KeyError(f"unknown market {ref!r}")
-        start = int(at_unix) // WINDOW_S * WINDOW_S + int(match.group(2) or 0) * WINDOW_S
         series = self._series[match.group(1)]
-        slug = f"{series.asset}-updown-15m-{start}"
+        w = series.window_s
+        start = int(at_unix) // w * w + int(match.group(2) or 0) * w
+        slug = series_slug(series, start)
         return self.by_slug.get(slug) or self._add(
             self._window_market(series, start), ICON.format(series.asset.upper()))
 
@@ -153,4 +156,11 @@ class Catalog:
                 yield token, bids, asks
 
     def _matches_series(self, ref: str, market: SimMarket) -> bool:
-        return ref in self._series and market.slug.startswith(f"{ref}-updown-15m-")
+        return ref in self._series and market.slug.startswith(series_slug(self._series[ref], 0)[:-1])
+
+    def shortest_window_s(self) -> int:
+        return min((s.window_s for s in self.scenario.series), default=WINDOW_S)
+
+
+def series_slug(series: SeriesSpec, start: int) -> str:
+    return f"{series.asset}-updown-{series.window_s // 60}m-{start}"

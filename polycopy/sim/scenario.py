@@ -48,10 +48,12 @@ class SourceSpec(_Model):
 
 
 class SeriesSpec(_Model):
-    """A rolling series of 15-minute Up/Down markets: `<asset>-updown-15m-<window start>`."""
+    """A rolling series of Up/Down markets: `<asset>-updown-<minutes>m-<window start>`, 15 minutes
+    unless `window_s` says otherwise (60 makes a market that rolls and resolves every minute)."""
 
     asset: str = Field(pattern=r"^[a-z]{2,10}$")
     title: str  # "Bitcoin"
+    window_s: int = Field(900, ge=60, le=86400, multiple_of=60)
     lookback_windows: int = Field(1, ge=0, le=8)
     lookahead_windows: int = Field(2, ge=0, le=8)
     tick_size: Decimal = Decimal("0.01")

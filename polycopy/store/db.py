@@ -41,9 +41,9 @@ def create_schema(path: str | Path, synchronous: str = "NORMAL") -> None:
     Actors call their own `ensure` too (tests use them alone); on an existing table that is a
     no-op that takes no write lock, so start-up never races on DDL.
     """
-    from polycopy.store import control, exposure, fills, journal, positions
+    from polycopy.store import control, exposure, fills, journal, pnl, positions, redemptions
 
     db = open_db(path, synchronous)
-    for module in (control, exposure, fills, journal, positions):
+    for module in (control, exposure, fills, journal, positions, redemptions, pnl):
         module.ensure(db)
     db.conn.close()

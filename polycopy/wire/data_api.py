@@ -12,6 +12,7 @@ Positions: `current_size` is what is held; `total_size` is everything ever bough
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
@@ -60,6 +61,7 @@ class Activity:
     side: str = ""
     price: Decimal = ZERO
     slug: str = ""
+    usdc: Decimal = ZERO  # pUSD the row moved (`usdc_size`): a REDEEM's payout, a MERGE's proceeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class Resolution:
     condition_id: str
     status: str  # initialized ... resolved
     payouts: tuple | None  # pUSD per share for outcomes 0 and 1, once known
+    resolved_ts: int = 0  # unix s (`resolved_at`), 0 when not given
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,8 @@ def activity_row(now_s: float) -> Callable:
             token_id=f.token_id(token) if token not in (None, "") else "",
             side=f.side(row["side"]) if row.get("side") else "",
             price=f.opt_decimal(row.get("price"), "price"), slug=f.opt_text(row.get("slug"), "slug", 300),
+            usdc=f.decimal(row["usdc_size"], "usdc_size", ZERO, MAX_SHARES) if row.get("usdc_size") not in (None, "")
+            else ZERO,
         )
 
     return parse
@@ -154,8 +159,11 @@ def parse_resolution(row) -> Resolution:
         if not isinstance(raw, list) or len(raw) != 2:
             raise Malformed("payouts", "not a pair")
         payouts = tuple(f.decimal(x, "payouts", ZERO, Decimal(1_000_000)) / 1_000_000 for x in raw)
+    at, now = row.get("resolved_at"), time.time()
     return Resolution(condition_id=f.condition_id(row.get("condition_id")),
-                      status=f.text(row.get("status"), "status", 40), payouts=payouts)
+                      status=f.text(row.get("status"), "status", 40), payouts=payouts,
+                      resolved_ts=f.timestamp_s(at, "resolved_at", now, now - f.EARLIEST_S) if at not in (None, "", 0)
+                      else 0)
 
 
 def parse_error(status: int, text) -> ApiError:

@@ -160,3 +160,36 @@ def test_old_settled_rows_are_pruned_but_recent_ones_load(tmp_path, clock):
     assert len(exposure.load_book(db, NOW // 86400, NOW).entries) == 1
     later = NOW + 30 * 86400
     assert exposure.load_book(db, later // 86400, later).entries == {}
+
+
+def test_a_buy_the_balance_cannot_cover_is_refused_for_balance_and_alerted_once(tmp_path, clock):
+    from polycopy.messages import Alert, BalanceSeen
+
+    h = make_risk(config(tmp_path, capital={"fee_reserve_bps": 0}, risk={"clip_to_room": False}), clock)
+    h.deliver(intent("i0", size="10"))  # before any read: the venue judges
+    assert len(h.sent_to("executor", ApprovedIntent)) == 1
+    h.deliver(BalanceSeen(balance_usd=D("12"), asked_mono_ns=1))
+    h.deliver(intent("i1", size="10"))  # 5.06 reserved + 5.06 = 10.12 <= 12
+    h.deliver(intent("i2", size="10"))  # 10.12 + 5.06 > 12: the two open BUYs hold the dollars
+    h.deliver(intent("i3", size="10"))
+    decisions = [(d.intent_id, d.decision, d.reason) for d in h.sent_to("telemetry", RiskDecision)]
+    assert decisions[1:] == [("i1", "approved", "ok"), ("i2", "rejected", "insufficient_balance"),
+                             ("i3", "rejected", "insufficient_balance")]
+    assert [(a.condition, a.resolved) for a in h.sent_to("telemetry", Alert)] == [("balance_blocked", False)]
+    h.deliver(OrderOutcome(intent_id="i0", order_id="o", status="rejected", filled_size=D(0),
+                           filled_notional_usd=D(0)))  # frees 5.06
+    h.deliver(intent("i4", size="10"))
+    assert [d.decision for d in h.sent_to("telemetry", RiskDecision)][-1] == "approved"
+    assert [(a.condition, a.resolved) for a in h.sent_to("telemetry", Alert)][-1] == ("balance_blocked", True)
+
+
+def test_a_buy_is_clipped_to_the_balance_and_a_sell_needs_none(tmp_path, clock):
+    from polycopy.messages import BalanceSeen
+
+    h = make_risk(config(tmp_path, capital={"fee_reserve_bps": 0}), clock)
+    h.deliver(BalanceSeen(balance_usd=D("3.036"), asked_mono_ns=1))
+    h.deliver(intent("i1", size="10"))
+    (ok,) = h.sent_to("executor", ApprovedIntent)
+    assert (ok.decision, ok.reason, ok.size) == ("clipped", "insufficient_balance", D("6.00"))  # 6 x 0.506
+    h.deliver(intent("i2", size="10", side="SELL"))
+    assert h.sent_to("executor", ApprovedIntent)[-1].decision == "approved"

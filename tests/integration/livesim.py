@@ -52,6 +52,7 @@ def live_system(tmp: Path, scenario, *, env: dict | None = None, feeds=("rtds",)
         e = sim.endpoints
         venue = {"clob_url": e["clob"], "rtds_url": e["rtds"], "data_api_url": e["data_api"], "gamma_url": e["gamma"],
                  "clob_ws_market_url": e["clob_ws_market"], "clob_ws_user_url": e["clob_ws_user"],
+                 "relayer_url": e["relayer"], "polygon_rpc_url": e["polygon_rpc"],
                  **({"polygon_ws_url": e["polygon"]} if polygon else {}), **sections.pop("venue", {})}
         execution = {"mode": "live", "heartbeats": False, **sections.pop("execution", {})}
         actors = {"admin_port": port, **sections.pop("actors", {})}

@@ -89,6 +89,23 @@ def test_series_slug_rule_titles_and_rolling():
         cat.resolve("doge", 0)
 
 
+def test_a_series_of_one_minute_windows_rolls_every_minute():
+    s = sc.parse({"series": [{"asset": "eth", "title": "Ethereum", "window_s": 60, "lookback_windows": 0,
+                              "lookahead_windows": 1}], "books": [{"market": "eth", "outcome": "Up",
+                                                                   "bids": [{"price": "0.3", "size": "5"}]}]})
+    cat = Catalog(s, 1777467600 + 10)
+    added = cat.ensure_windows(1777467600 + 10)
+    assert [i.market.slug for i in added] == ["eth-updown-1m-1777467600", "eth-updown-1m-1777467660"]
+    assert added[0].market.end_ts == 1777467660 and added[0].market.question.endswith("9:00AM-9:01AM ET")
+    assert [i.market.slug for i in cat.ensure_windows(1777467600 + 61)] == ["eth-updown-1m-1777467720"]
+    assert cat.resolve("eth+1", 1777467600 + 10).market.slug == "eth-updown-1m-1777467660"
+    (_, bids, _), _ = list(cat.books_for(added[0], s.books))  # a series book override still applies
+    assert bids == [(Decimal("0.3"), Decimal("5"))]
+    assert cat.shortest_window_s() == 60
+    with pytest.raises(sc.ScenarioError, match="window_s"):
+        sc.parse({"series": [{"asset": "eth", "title": "Ethereum", "window_s": 90}]})
+
+
 def test_default_books_respect_tick_and_range():
     s = sc.parse({"series": [{"asset": "btc", "title": "Bitcoin"}],
                   "default_book": {"mid": "0.5", "spread": "0.02", "levels": 3, "size": "10"}})

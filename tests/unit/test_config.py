@@ -224,7 +224,8 @@ def test_every_int_and_float_field_has_an_upper_bound():
 
     unbounded = []
     for section in (models.CopyConfig, models.SizingConfig, models.ExecutionConfig, models.RiskConfig,
-                    models.DetectionConfig, models.VenueConfig, models.ReconcileConfig, models.StoreConfig,
+                    models.DetectionConfig, models.VenueConfig, models.ReconcileConfig, models.CapitalConfig, models.RedeemConfig,
+                    models.StoreConfig,
                     models.AlertsConfig, models.TelemetryConfig, models.ActorsConfig):
         for name, f in section.model_fields.items():
             if f.annotation in (int, float, Decimal) and not any(hasattr(m, "le") or hasattr(m, "lt") for m in f.metadata):

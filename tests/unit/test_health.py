@@ -70,7 +70,8 @@ def cfg_for(tmp_path, sim, geo):
     def make(mode="dry_run", **venue):
         v = {"clob_url": e["clob"], "rtds_url": e["rtds"], "data_api_url": e["data_api"], "gamma_url": e["gamma"],
              "clob_ws_market_url": e["clob_ws_market"], "clob_ws_user_url": e["clob_ws_user"],
-             "geoblock_url": geo.url + "/api/geoblock", **venue}
+             "geoblock_url": geo.url + "/api/geoblock", "relayer_url": e["relayer"], "polygon_rpc_url": e["polygon_rpc"],
+             **venue}
         return make_config(tmp_path, venue=v, execution={"mode": mode})
 
     return make
@@ -176,3 +177,35 @@ def test_a_data_api_or_gamma_without_the_current_routes_fails(cfg_for, sim):
     lines = failed(run_checks(cfg_for(data_api_url=e["gamma"], gamma_url=e["data_api"]), secrets()))
     assert lines == [f"Data API at {e['gamma']} answered 404 on /v2/trades",
                      f"Gamma at {e['data_api']} answered 404 on /markets/keyset"]
+
+
+def test_redemption_needs_a_relayer_key_and_a_deployed_wallet_for_a_gasless_wallet(cfg_for, sim):
+    from polycopy.sim.venue.wallets import wallets_of
+
+    from eth_utils import to_checksum_address
+
+    proxy = to_checksum_address(sorted(wallets_of("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", 1))[0])
+    proxy_env = dict(private_key=HARDHAT0, signature_type="1", funder=proxy)
+
+    def redeem_lines(results):
+        return [(ok, line) for ok, line in results if line.startswith(("redemption", "relayer"))]
+
+    (ok, line), = redeem_lines(run_checks(cfg_for("live"), secrets(**proxy_env)))
+    assert ok is False and "needs POLYCOPY_RELAYER_API_KEY and POLYCOPY_RELAYER_API_KEY_ADDRESS" in line
+    keyed = secrets(**proxy_env, relayer_api_key="k" * 20, relayer_api_key_address="0x" + "22" * 20)
+    (ok, line), = redeem_lines(run_checks(cfg_for("live"), keyed))
+    assert ok is False and line.startswith(f"relayer: wallet {proxy} is not deployed (PROXY)")
+    requests.post(sim.endpoints["control"] + "/accounts", json={"address": proxy, "pusd": "50"},
+                  timeout=5).raise_for_status()
+    (ok, line), = redeem_lines(run_checks(cfg_for("live"), keyed))
+    assert ok is True and line == f"redemption: relayer key present, wallet {proxy} deployed (PROXY)"
+
+
+def test_redemption_off_is_a_warning_and_an_eoa_needs_the_json_rpc(cfg_for, tmp_path):
+    from polycopy.config import Config
+
+    results = run_checks(cfg_for("live"), secrets(private_key=HARDHAT0))
+    assert [ok for ok, line in results if line.startswith("Polygon JSON-RPC (EOA redemption")] == [True]
+    off = cfg_for("live").model_copy(update={"redeem": Config().redeem.model_copy(update={"enabled": False})})
+    assert [ok for ok, line in run_checks(off, secrets(private_key=HARDHAT0))
+            if line.startswith("redemption off")] == [None]

@@ -143,3 +143,21 @@ def test_old_verdicts_are_pruned_at_start(tmp_path):
     now = time.time()
     exposure.load_book(db, int(now // 86_400), now)
     assert [r["intent_id"] for r in exposure.load_decisions(db)] == ["i2"]
+
+
+def test_the_report_reads_the_pnl_and_redemption_tables(tmp_path):
+    from polycopy.policy.pnl import MarketPnl, Pnl
+    from polycopy.store import pnl, redemptions
+
+    path = tmp_path / "capital.sqlite"
+    db = open_db(path)
+    pnl.ensure(db)
+    redemptions.ensure(db)
+    pnl.save(db, [MarketPnl("0xa", Pnl(realised=D("9.8")), Pnl(realised=D("10")), D("1"), True),
+                  MarketPnl("0xb", Pnl(unrealised=D("-1")), Pnl(unrealised=D("-2")), D("1"), False)])
+    redemptions.add(db, kind="redeem", condition_id="0xa", amount_units=20_000_000, expected_usd=D("20"))
+    redemptions.add(db, kind="lost", condition_id="0xc", amount_units=5_000_000, expected_usd=D(0), state="done")
+    capital = report.build(sqlite3.connect(path))["capital"]
+    assert (capital["ours_total"], capital["source_total"], capital["tracking_error"]) == ("8.800000", "8.000000",
+                                                                                          "0.800000")
+    assert capital["redemptions"] == {"redeem:waiting": 1, "lost:done": 1} and capital["markets"] == 2
