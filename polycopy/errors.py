@@ -53,12 +53,15 @@ class NotSettlement(PolycopyError, ValueError):
 
 
 class PlanRejected(PolycopyError):
-    """The order cannot be placed as asked: end the intent with `reason`; never sign or send it."""
+    """The order cannot be placed as asked: end the intent with `reason`; never sign or send it.
+    `recorded` is what the journal keeps: the code, or for a slippage refusal the price the copy
+    would have needed (policy/limits.refusal_text), so a refusal has its cost attached."""
 
-    def __init__(self, reason: str, detail: str = ""):
+    def __init__(self, reason: str, detail: str = "", recorded: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.recorded = recorded or reason
 
 
 class UnauthenticatedFrame(PolycopyError):
@@ -71,3 +74,11 @@ class DuplicateKey(PolycopyError):
     def __init__(self, key: str, mark):
         super().__init__(key)
         self.key, self.mark = key, mark
+
+
+class LaneFrameError(PolycopyError):
+    """A lane hello or frame that does not verify: the connection is closed unread (polycopy/lane)."""
+
+
+class LaneCodecError(PolycopyError):
+    """A lane body the codec cannot read: a bug, since every body was sealed by a process with the key."""

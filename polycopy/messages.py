@@ -334,6 +334,7 @@ class RiskDecision(Message):
     decision: str  # "approved" | "clipped" | "rejected"
     reason: str
     size: Decimal = Decimal(0)
+    source_size: Decimal = Decimal(0)  # net source shares the intent covers (copy fidelity)
 
 
 # ---------------------------------------------------------------- execution

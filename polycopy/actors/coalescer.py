@@ -119,7 +119,8 @@ class Coalescer(ChildActor):
         iid = intent_id_for(pc.fill_keys)
         self.log.info("dropped {} fills (first {}): {} (net {} {} -> {} shares)", len(pc.fill_keys), pc.fill_keys[0],
                       a.reason, pc.side, pc.source_size, a.size)
-        notice = RiskDecision(intent_id=iid, decision="dropped", reason=a.reason, size=a.size)
+        notice = RiskDecision(intent_id=iid, decision="dropped", reason=a.reason, size=a.size,
+                              source_size=pc.source_size)
         if "risk" in self.peers:  # risk records every verdict; telemetry counts it
             self.send(self.peers["risk"], notice)
         self.report(notice)

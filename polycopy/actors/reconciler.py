@@ -31,6 +31,7 @@ from polycopy.config.models import Mode
 from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot, ReconcileStats
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
 from polycopy.policy.reconcile_memory import Memory, last_trades
+from polycopy.store import fills as fills_store
 from polycopy.store import positions as store
 from polycopy.store.refusals import standing_refusals
 from polycopy.store.db import open_db
@@ -235,6 +236,8 @@ class Reconciler(ChildActor):
         observe_only = self.config.execution.mode is Mode.dry_run
         tokens = sorted(set(source) | {t for t, s in r.ours.items() if s > 0})
         refused = standing_refusals(self.db, now - REFUSALS_KEPT_S)
+        for token, ts in fills_store.last_seen_s(self.db, tokens).items():  # our feeds see a trade before the Data API
+            trades[token] = max(trades.get(token, 0), ts)
         done = Counter()
         for token in tokens:
             pos = source.get(token)

@@ -118,5 +118,6 @@ class Risk(ChildActor):
         corr = msg.fill_keys[0] if msg.fill_keys else msg.intent_id
         self.log.info("intent {} ({}) {}: {} {} of {} shares, {:.4f} USD reserved", msg.intent_id, corr, d.decision,
                       d.reason, d.size, msg.size, d.notional_usd)
-        self.report(RiskDecision(intent_id=msg.intent_id, decision=d.decision, reason=d.reason, size=d.size))
+        self.report(RiskDecision(intent_id=msg.intent_id, decision=d.decision, reason=d.reason, size=d.size,
+                                 source_size=msg.source_size))
         self.report(StageTiming(key=corr, stages=(("recv", msg.first_recv_mono_ns), *stamps), source_ts_ms=msg.source_ts_ms))

@@ -45,6 +45,13 @@ os.environ["THESPIAN_BASE_IPADDR"] = LOOPBACK
 _bind_loopback_only()
 
 
+def free_port() -> int:
+    """A loopback port free right now, for another system's admin port (the policy sweep runs several)."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
 def admin_answers(port: int, timeout_s: float = 0.5) -> bool:
     """Probe with a plain socket: ActorSystem() would silently start a new system."""
     try:

@@ -1,6 +1,6 @@
 """Telemetry: stage timings joined by correlation id, Prometheus metrics, alerts, the auto kill,
-the dry-run/paper CSVs and the live-view snapshot. It is off the hot path: everyone only tells it,
-in batches (`Reports`, see ChildActor.report).
+copy fidelity (ops/fidelity.py), the dry-run/paper CSVs and the live-view snapshot. It is off
+the hot path: everyone only tells it, in batches (`Reports`, see ChildActor.report).
 
 Stage timings arrive in pieces (intake: recv+intake; risk: recv+risk; executor: exec_* stages)
 under one key, the source fill's key; they are merged per key, and each piece is logged as one
@@ -23,12 +23,14 @@ import json
 import os
 import time
 from collections import Counter, OrderedDict, deque
+from decimal import Decimal
 from datetime import timedelta
 from pathlib import Path
 
 from polycopy.actors.base import ChildActor
 from polycopy.ops.alerts import AlertPolicy, AlertSender, feed_conditions, kill_reason, order_failed, split_urls
 from polycopy.ops.csvfiles import TargetCsv, trade_row
+from polycopy.ops.fidelity import Fidelity
 from polycopy.ops.logs import make_scrubber
 from polycopy.messages import (Alert, FeedHealth, FeedStats, OrderOutcome, ReconcileStats, Reports, RiskDecision,
                                StageTiming,
@@ -72,6 +74,7 @@ class Telemetry(ChildActor):
     def on_init(self, msg) -> None:
         tcfg, rcfg = self.config.telemetry, self.config.risk
         self.metrics = Metrics()
+        self.fidelity = Fidelity(self.metrics.registry)
         self.timings = StageJoin(self.metrics, rcfg.kill_window_s)
         try:
             self.metrics_port = self.metrics.serve(tcfg.metrics_port)
@@ -139,6 +142,7 @@ class Telemetry(ChildActor):
     def receiveMsg_RiskDecision(self, msg: RiskDecision, sender):
         self.counters[f"risk_{msg.decision}"] += 1
         self.metrics.decision(msg.decision, msg.reason)
+        self.fidelity.decision(msg.decision, msg.reason, msg.source_size)
 
     def receiveMsg_OrderOutcome(self, msg: OrderOutcome, sender):
         seen = (msg.intent_id, msg.status, msg.filled_size)
@@ -150,6 +154,8 @@ class Telemetry(ChildActor):
         now = time.monotonic()
         self.counters[f"orders_{msg.status}"] += 1
         self.metrics.outcome(msg.status, msg.reason)
+        if msg.status in ("rejected", "not_sent"):
+            self.fidelity.outcome(msg.status, msg.reason)
         if msg.status in SENT_STATUSES:
             self.orders.append((now, order_failed(msg.status, msg.reason)))
         if msg.status == "rejected":
@@ -163,12 +169,14 @@ class Telemetry(ChildActor):
         self._check_kill()
 
     def _record_trade(self, msg: OrderOutcome) -> None:
-        if not (msg.status in ("filled", "partial") or (self.csv and msg.reason == "dry_run")):
+        if not (msg.status in ("filled", "partial") or msg.reason == "dry_run"):
             return
         order, intent = self._journal_rows(msg)
         row = trade_row(msg, order, intent, self.config.mode.value)
         if row is None:
             return
+        self.fidelity.copied(row["side"], Decimal(row["size"]), Decimal(row["price"]),
+                             Decimal(row["source_price"] or 0))
         if row["slippage_bps"] and msg.status in ("filled", "partial"):
             self.metrics.slippage.observe(float(row["slippage_bps"]))
         if self.csv is not None:
@@ -306,6 +314,7 @@ class Telemetry(ChildActor):
             "mode": self.config.mode.value,
             "kill_switch": self.kill_tripped,
             "counters": dict(self.counters),
+            "fidelity": self.fidelity.summary(),
             **self.timings.summary(),
             "feeds": {n: {"connected": f["connected"], "silence_s": round(self._silence(f, now), 1),
                           "reconnects": f["reconnects"], "malformed": f["malformed"],

@@ -38,11 +38,12 @@ class CopyConfig(Section):
     coalesce_ms: Annotated[int, Field(ge=0, le=10_000)] = 300
     burst_horizon_ms: Annotated[int, Field(gt=0, le=60_000)] = 2000
     net_opposite_trades: bool = True
+    leading_order: Literal["immediate", "after_window"] = "immediate"  # a burst's first order: at once, or net after coalesce_ms
     copy_pending_fills: bool = False  # mempool fills before settlement (opt-in)
     mempool_confirm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0  # a provisional fill unconfirmed this long is stale
     pending_revert_policy: Literal["hold", "unwind"] = "hold"  # our copy of a provisional fill that failed
     max_fill_age_at_start_s: Annotated[int, Field(ge=0, le=DAY_S)] = 60  # older fills found at start are recorded, not copied
-    market_facts_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = 2000  # a new market's first fills wait this long for its end
+    market_facts_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = 5000  # a new market's first fills wait this long for the catalog
 
     @field_validator("source_wallet")
     @classmethod
@@ -67,6 +68,9 @@ class ExecutionConfig(Section):
     order_type: Literal["marketable_limit"] = "marketable_limit"
     time_in_force: Literal["FAK", "FOK"] = "FAK"
     max_slippage_bps: Annotated[int, Field(ge=0, le=5000)] = 120
+    max_slippage_ticks: Annotated[int, Field(ge=0, le=100)] = 2  # the limit moves by the larger of bps and ticks
+    max_buy_price: Optional[Annotated[Decimal, Field(gt=0, lt=1)]] = None  # a BUY never pays more
+    min_sell_price: Optional[Annotated[Decimal, Field(gt=0, lt=1)]] = None  # a SELL never takes less
     near_expiry_cutoff_seconds: Annotated[int, Field(ge=0, le=3600)] = 25
     post_timeout_ms: Annotated[int, Field(gt=0, le=60_000)] = 2500
     heartbeats: bool = True  # order heartbeats in live mode

@@ -16,6 +16,7 @@ from typing import Iterable
 
 import msgspec
 
+from polycopy.errors import LaneCodecError
 from polycopy.messages import (ApprovedBatch, ApprovedIntent, CopyIntent, FillBatch, IntentBatch, OrderOutcome,
                                SourceFill)
 
@@ -25,8 +26,6 @@ HOT_TYPES = (FillBatch, CopyIntent, ApprovedIntent, SourceFill, IntentBatch, App
 NESTED = {FillBatch: {"fills": tuple[SourceFill, ...]}}
 
 
-class CodecError(Exception):
-    """A body this codec cannot read (a bug: every body was sealed by a process with the key)."""
 
 
 class Codec:
@@ -48,7 +47,7 @@ class Codec:
 
     def decode(self, body: bytes):
         if not body:
-            raise CodecError("empty body")
+            raise LaneCodecError("empty body")
         code = body[0]
         try:
             if code == PICKLE:
@@ -58,7 +57,7 @@ class Codec:
                 object.__setattr__(msg, name, msgspec.convert(getattr(msg, name), hint))
             return msg
         except IndexError:
-            raise CodecError(f"unknown type byte {code}") from None
+            raise LaneCodecError(f"unknown type byte {code}") from None
         except (msgspec.DecodeError, msgspec.ValidationError, pickle.UnpicklingError, EOFError,
                 AttributeError, ImportError, TypeError, ValueError) as e:
-            raise CodecError(f"{type(e).__name__}: {e}"[:200]) from None
+            raise LaneCodecError(f"{type(e).__name__}: {e}"[:200]) from None

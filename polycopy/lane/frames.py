@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import struct
+from polycopy.errors import LaneFrameError
 
 DIGEST = "sha256"
 MAC_BYTES = 32
@@ -29,8 +30,6 @@ SEQ = struct.Struct("!Q")
 PLAIN, MAC_EACH = 0, 1
 
 
-class BadFrame(Exception):
-    """A hello or frame that does not verify: the connection is closed unread."""
 
 
 def new_token() -> bytes:
@@ -43,11 +42,11 @@ def hello(key: bytes, token: bytes, mode: int = PLAIN) -> bytes:
 
 
 def read_hello(key: bytes, data: bytes) -> tuple[bytes, int]:
-    """(token, mode) of a valid hello (exactly HELLO_BYTES long); BadFrame otherwise."""
+    """(token, mode) of a valid hello (exactly HELLO_BYTES long); LaneFrameError otherwise."""
     body, mac = data[len(MAGIC):len(MAGIC) + 1 + TOKEN_BYTES], data[len(MAGIC) + 1 + TOKEN_BYTES:]
     if (data[:len(MAGIC)] != MAGIC or len(mac) != MAC_BYTES or body[:1] not in (b"\x00", b"\x01")
             or not hmac.compare_digest(mac, hmac.digest(key, b"hello" + body, DIGEST))):
-        raise BadFrame("bad hello")
+        raise LaneFrameError("bad hello")
     return body[1:], body[0]
 
 
@@ -72,14 +71,14 @@ class FrameReader:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Every complete frame's body, in order. Raises BadFrame at the first one that fails."""
+        """Every complete frame's body, in order. Raises LaneFrameError at the first one that fails."""
         buf = self._buf
         buf += data
         out, pos, end, mac_n = [], 0, len(buf), self._mac
         while end - pos >= LEN.size:
             (n,) = LEN.unpack_from(buf, pos)
             if n <= mac_n or n > MAX_FRAME:
-                raise BadFrame(f"frame length {n} out of bounds")
+                raise LaneFrameError(f"frame length {n} out of bounds")
             if end - pos - LEN.size < n:
                 break
             start = pos + LEN.size
@@ -87,7 +86,7 @@ class FrameReader:
             if mac_n:
                 mac = bytes(buf[start:start + mac_n])
                 if not hmac.compare_digest(mac, hmac.digest(self._ckey, SEQ.pack(self._seq) + body, DIGEST)):
-                    raise BadFrame("frame MAC does not verify")
+                    raise LaneFrameError("frame MAC does not verify")
             self._seq += 1
             out.append(body)
             pos = start + n

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Callable
 
 from polycopy.lane import frames
-from polycopy.lane.codec import Codec, CodecError
+from polycopy.errors import LaneCodecError, LaneFrameError
+from polycopy.lane.codec import Codec
 
 READ_BYTES = 256 * 1024
 MAX_UNCONFIRMED = 64
@@ -147,7 +148,7 @@ class Inbox:
                 continue
             try:
                 bodies = conn.reader.feed(data)
-            except frames.BadFrame as e:
+            except LaneFrameError as e:
                 self._reject(conn, str(e))
                 return
             for body in bodies:
@@ -161,7 +162,7 @@ class Inbox:
             return
         try:
             conn.token, mode = frames.read_hello(self._key, conn.hello)
-        except frames.BadFrame as e:
+        except LaneFrameError as e:
             self._reject(conn, str(e))
             return
         conn.reader = frames.FrameReader(frames.conn_key(self._key, conn.token, mode))
@@ -187,7 +188,7 @@ class Inbox:
     def _handle(self, conn: InConn, body: bytes) -> None:
         try:
             msg = self._codec.decode(body)
-        except CodecError as e:
+        except LaneCodecError as e:
             self.stats["decode_errors"] += 1
             self.log.error("lane: a frame from {} could not be decoded ({}); it is lost", conn.sender, e)
             return

@@ -25,6 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from statistics import median
 
+from polycopy.policy.limits import parse_refusal
+
 ZERO = Decimal(0)
 
 
@@ -60,7 +62,7 @@ def build(conn: sqlite3.Connection) -> dict:
     by_decision = Counter(d["decision"] for d in decisions)
     skipped = Counter(f"risk:{d['reason']}" for d in decisions if d["decision"] == "rejected")
     skipped.update(f"coalescer:{d['reason']}" for d in decisions if d["decision"] == "dropped")
-    skipped.update(f"executor:{i['reason']}" for i in intents.values() if i["state"] == "not_sent")
+    skipped.update(f"executor:{parse_refusal(i['reason'])[0]}" for i in intents.values() if i["state"] == "not_sent")
     outcome, filled_usd, slip, slip_weight, slip_values = Counter(), ZERO, ZERO, ZERO, []
     decided = {d["intent_id"]: d for d in decisions if d["decision"] in ("approved", "clipped")}
     to_signed, to_matched = [], []

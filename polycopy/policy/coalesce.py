@@ -16,6 +16,13 @@ intent_net (per token):
 - A leading fill too small to trade alone rides with the trailing order. What is still too
   small at the horizon end is dropped with its reason; fills that net to zero are dropped as
   "netted_out".
+- `copy.leading_order` says when the burst's first order goes:
+  - `immediate` (above): with the first fill, netting only what follows (no added latency);
+  - `after_window` (PRD §11 "aggregate over coalesce_ms and net before execution"): the first
+    fill opens a window of `coalesce_ms`; at its end everything gathered goes as one net intent
+    (none when opposite fills cancel), and the rest of the horizon gathers for the one trailing
+    order as above. Every copy of the burst's first fills waits `coalesce_ms`; a buy and a sell
+    that cancel inside the window cost no order and no spread.
 fill_by_fill: each fill is its own intent; one too small to trade is dropped with its reason.
 """
 from __future__ import annotations
@@ -36,11 +43,13 @@ class CoalesceParams:
     horizon_ns: int
     quiet_ns: int
     net_opposite: bool
+    after_window: bool = False  # copy.leading_order == "after_window"
 
     @classmethod
     def from_config(cls, config) -> "CoalesceParams":
         c = config.copy
-        return cls(c.copy_mode, c.burst_horizon_ms * 1_000_000, c.coalesce_ms * 1_000_000, c.net_opposite_trades)
+        return cls(c.copy_mode, c.burst_horizon_ms * 1_000_000, c.coalesce_ms * 1_000_000, c.net_opposite_trades,
+                   c.leading_order == "after_window")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +110,7 @@ class BurstCoalescer:
         self.params = params
         self.sizing = sizing
         self.horizon_end_ns: int | None = None
+        self.window_end_ns: int | None = None  # after_window: when the leading order goes
         self.sent = 0  # orders sent in the current horizon
         self.pending: list = []
         self.last_fill_ns = 0
@@ -122,7 +132,11 @@ class BurstCoalescer:
         self.pending.extend(fills)
         if self.horizon_end_ns is None:
             self.horizon_end_ns, self.sent = now_ns + self.params.horizon_ns, 0
-            out += self._flush_pending("leading", drop_small=False)
+            if self.params.after_window:
+                self.window_end_ns = now_ns + self.params.quiet_ns
+                out += self.tick(now_ns)  # a window of 0 ms closes at once
+            else:
+                out += self._flush_pending("leading", drop_small=False)
         return out
 
     def tick(self, now_ns: int) -> list:
@@ -130,6 +144,11 @@ class BurstCoalescer:
             return []
         if now_ns >= self.horizon_end_ns:
             return self.flush_all()
+        if self.window_end_ns is not None:
+            if now_ns < self.window_end_ns:
+                return []
+            self.window_end_ns = None
+            return self._flush_pending("leading", drop_small=False)
         if self.pending and self._early_allowed() and now_ns - self.last_fill_ns >= self.params.quiet_ns:
             out = self._flush_pending("trailing", drop_small=False)
             self.early_tried = not out
@@ -139,7 +158,7 @@ class BurstCoalescer:
     def flush_all(self) -> list:
         """End the burst now (horizon end, or the actor is exiting): nothing pending is kept."""
         out = self._flush_pending("trailing", drop_small=True) if self.pending else []
-        self.horizon_end_ns, self.sent, self.pending = None, 0, []
+        self.horizon_end_ns, self.window_end_ns, self.sent, self.pending = None, None, 0, []
         return out
 
     def next_due_ns(self) -> int | None:
@@ -147,6 +166,8 @@ class BurstCoalescer:
         if self.horizon_end_ns is None:
             return None
         due = self.horizon_end_ns
+        if self.window_end_ns is not None:
+            return min(due, self.window_end_ns)
         if self.pending and self._early_allowed() and not self.early_tried:
             due = min(due, self.last_fill_ns + self.params.quiet_ns)
         return due
@@ -167,7 +188,7 @@ class BurstCoalescer:
         """Emit every piece that can trade; if one cannot, drop it (drop_small) or keep all (empty)."""
         sized = []
         for pc in net_fills(fills, self.params.net_opposite):
-            size = size_order(pc.source_size, pc.source_price, self.sizing)
+            size = size_order(pc.source_size, pc.source_price, self.sizing, pc.side)
             why = "netted_out" if pc.source_size == 0 else untradable_reason(size, pc.source_price, self.sizing)
             if why and not drop_small:
                 return []

@@ -169,7 +169,7 @@ def decide(intent, now_s: float, lim: Limits, book: ExposureBook, kill: bool = F
             return _reject("market_ended" if end <= now_s else "near_expiry")
     sizing = replace(lim.sizing, min_order_size_shares=market.min_order_size, tick_size=market.tick_size)
     day, win = utc_day(now_s), window_start(end) if end else 0
-    price = sizing.notional_per_share(intent.source_price)
+    price = sizing.notional_per_share(intent.source_price, intent.side)
     rooms = {"cap_order": lim.max_order_usd, "cap_daily": lim.max_daily_usd - book.daily.get(day, ZERO)}
     if intent.opening:
         rooms["cap_market"] = lim.max_market_usd - book.market.get(intent.condition_id, ZERO)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from polycopy.policy.limits import MIN_MARKETABLE_USD, notional_per_share, untradable
+from polycopy.policy.limits import MIN_MARKETABLE_USD, Slippage, notional_per_share, untradable
 
 SHARE_STEP = Decimal("0.01")
 DEFAULT_TICK = Decimal("0.01")
@@ -24,6 +24,8 @@ class SizingParams:
     max_slippage_bps: int
     min_order_size_shares: Decimal  # the market's orderMinSize, or the configured assumption
     tick_size: Decimal = DEFAULT_TICK  # the market's tick
+    max_slippage_ticks: int = 0
+    max_buy_price: Decimal | None = None
 
     @classmethod
     def from_config(cls, config, market=None) -> "SizingParams":
@@ -38,11 +40,17 @@ class SizingParams:
             max_slippage_bps=config.execution.max_slippage_bps,
             min_order_size_shares=market.min_order_size if market is not None else s.assumed_min_order_size_shares,
             tick_size=market.tick_size if market is not None else DEFAULT_TICK,
+            max_slippage_ticks=config.execution.max_slippage_ticks,
+            max_buy_price=config.execution.max_buy_price,
         )
 
-    def notional_per_share(self, price: Decimal) -> Decimal:
-        """The most one share bought at `price` may cost (policy/limits.py)."""
-        return notional_per_share(price, self.tick_size, self.max_slippage_bps)
+    @property
+    def slippage(self) -> Slippage:
+        return Slippage(self.max_slippage_bps, self.max_slippage_ticks, self.max_buy_price)
+
+    def notional_per_share(self, price: Decimal, side: str = "BUY") -> Decimal:
+        """The most one share of a copy at `price` may cost (policy/limits.py)."""
+        return notional_per_share(price, self.tick_size, self.slippage, side)
 
 
 def round_shares(x: Decimal) -> Decimal:
@@ -52,15 +60,15 @@ def round_shares(x: Decimal) -> Decimal:
     return x.quantize(SHARE_STEP, rounding=ROUND_DOWN)
 
 
-def size_order(source_size: Decimal, price: Decimal, p: SizingParams) -> Decimal:
-    """Shares to order for `source_size` source shares traded at `price` (0 if nothing)."""
+def size_order(source_size: Decimal, price: Decimal, p: SizingParams, side: str = "BUY") -> Decimal:
+    """Shares to order for `source_size` source shares traded at `price` on `side` (0 if nothing)."""
     if source_size <= 0 or price <= 0:
         return Decimal("0.00")
     if p.mode == "fixed":
         return round_shares(p.fixed_notional_usd / price)
     shares = p.size_multiplier * source_size
     if p.mode == "capped_proportional":
-        shares = min(shares, p.max_notional_per_order_usd / p.notional_per_share(price))
+        shares = min(shares, p.max_notional_per_order_usd / p.notional_per_share(price, side))
     elif p.mode != "proportional":
         raise ValueError(f"unknown sizing mode {p.mode!r}")
     return round_shares(shares)

@@ -45,7 +45,7 @@ class VenueFaults:
     """Knobs a scenario or a test flips at run time (monotonic deadlines, seconds)."""
 
     rate_limit_until: float = 0.0  # 429 on every CLOB call until then
-    retry_after_s: int = 1
+    retry_after_s: int | None = None  # a 429's Retry-After; None: the seconds left in the window, rounded up
     engine_restart_until: float = 0.0  # 425 on order calls
     post_only_until: float = 0.0  # 503 post_only_mode on marketable orders
     post_delay_ms: int = 0  # hold POST /order responses this long (after accepting)

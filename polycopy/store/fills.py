@@ -96,6 +96,18 @@ def load_keys(db: sqlite_utils.Database, since_ms: int) -> dict[str, int]:
     return dict(rows.fetchall())
 
 
+def last_seen_s(db: sqlite_utils.Database, tokens: list[str]) -> dict[str, int]:
+    """token -> unix s when intake last stored a source fill of it: the copy path's own view of the
+    source's trading, ahead of the Data API's (the reconciler leaves such tokens to the copy path)."""
+    if not tokens:
+        return {}
+    ensure(db)
+    marks = ",".join("?" * len(tokens))
+    rows = db.execute(f"SELECT token_id, max(seen_ts_ms) FROM {TABLE} WHERE token_id IN ({marks}) GROUP BY token_id",
+                      list(tokens))
+    return {t: int(ms // 1000) for t, ms in rows.fetchall() if ms}
+
+
 def is_stored(db: sqlite_utils.Database, key: str) -> bool:
     return db.execute(f"SELECT 1 FROM {TABLE} WHERE key = ?", [key]).fetchone() is not None
 

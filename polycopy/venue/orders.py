@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from polycopy.errors import PlanRejected
-from polycopy.policy.limits import MIN_MARKETABLE_USD, price_limit, untradable
+from polycopy.policy.limits import BEYOND_SLIPPAGE, MIN_MARKETABLE_USD, Slippage, price_limit, refusal_text, untradable
 
 UNIT = Decimal(10) ** 6  # pUSD and shares have 6 decimals
 
@@ -75,16 +75,17 @@ def price_problem(price: Decimal, tick: Decimal) -> str | None:
 
 
 def marketable_price(*, side: str, source_price: Decimal, levels: list[Level], size: Decimal,
-                     tick: Decimal, max_slippage_bps: int) -> Decimal:
-    """The limit price: deep enough in the book to fill `size`, never worse than the source
-    price moved by `max_slippage_bps`. `levels` is the side we take from, best first
-    (asks for a BUY, bids for a SELL)."""
+                     tick: Decimal, slippage: Slippage) -> Decimal:
+    """The limit price: deep enough in the book to fill `size`, never worse than the price limit
+    (policy/limits.py: the source's price moved by the slippage allowed). `levels` is the side we
+    take from, best first (asks for a BUY, bids for a SELL)."""
     if not levels:
         raise PlanRejected("no_liquidity", "the book has no levels on the side we take")
-    bound = price_limit(side, source_price, tick, max_slippage_bps)
+    bound = price_limit(side, source_price, tick, slippage)
     best = levels[0].price
-    if (side == "BUY" and best > bound) or (side == "SELL" and best < bound):
-        raise PlanRejected("beyond_slippage", f"best {best} is past the limit {bound}")
+    if bound is None or (side == "BUY" and best > bound) or (side == "SELL" and best < bound):
+        raise PlanRejected(BEYOND_SLIPPAGE, f"best {best} is past the limit {bound} (source {source_price})",
+                           recorded=refusal_text(best, bound))
     need, price = size, best
     for level in levels:
         if (side == "BUY" and level.price > bound) or (side == "SELL" and level.price < bound):

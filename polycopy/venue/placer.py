@@ -37,6 +37,7 @@ from types import SimpleNamespace
 from loguru import logger
 
 from polycopy.messages import ApprovedIntent, Market, OrderOutcome
+from polycopy.policy.limits import Slippage
 from polycopy.store import journal
 from polycopy.store.user_trades import RANK
 from polycopy.venue.clob import SignedOrder
@@ -148,7 +149,7 @@ class Placer(Followup):
         try:
             plan = self.plan(approved, market, book)
         except PlanRejected as e:
-            journal.set_intent(self.db, it.intent_id, "not_sent", e.reason)
+            journal.set_intent(self.db, it.intent_id, "not_sent", e.recorded)  # a slippage refusal keeps its price
             logger.info("intent {} not sent: {}", it.intent_id, e)
             return outcome(it.intent_id, "", "not_sent", reason=e.reason, token=it.token_id,
                            condition=it.condition_id, side=it.side)
@@ -236,7 +237,7 @@ class Placer(Followup):
         min_size = book.min_order_size if book.min_order_size is not None else market.min_order_size
         levels = list(book.asks if it.side == "BUY" else book.bids)
         price = marketable_price(side=it.side, source_price=it.source_price, levels=levels, size=approved.size,
-                                 tick=tick, max_slippage_bps=self.cfg.max_slippage_bps)
+                                 tick=tick, slippage=Slippage.from_config(self.cfg))
         size = approved.size
         if it.side == "BUY" and 0 < approved.max_notional_usd < size * price:  # stay inside the reservation
             size = (approved.max_notional_usd / price).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
@@ -300,8 +301,9 @@ class Placer(Followup):
             return self._final(row, "rejected", r.reason)
         if r.kind == "retry_later":  # not placed: parked as it is, the same bytes go when the window ends
             now = self.clock()
-            # Without a useful Retry-After, wait longer after each refusal: the posts are bounded.
-            least = self.cfg.retry_check_ms / 1000 * 2 ** max(0, row["posts"] - 1)
+            # A Retry-After shorter than the window would spend the order's bounded posts inside it:
+            # each refusal waits at least twice as long as the one before (1 s, 2 s, 4 s, ...).
+            least = max(1.0, self.cfg.retry_check_ms / 1000) * 2 ** max(0, row["posts"] - 1)
             self.blocked_until = max(self.blocked_until, now + max(r.retry_after_s or 0, least))
             self.blocked_reason = r.reason
             if self.blocked_until < row["park_until_ts"]:

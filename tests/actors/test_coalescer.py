@@ -258,3 +258,60 @@ def test_risk_restart_between_two_bursts_keeps_the_window_and_daily_counters(tmp
     w.at(9000, [fill(9000, 30, side="SELL")])  # closing: only the daily cap (35 - 20.24 - 9.75568) applies
     (d,) = w.risk.sent_to("telemetry", RiskDecision)
     assert (d.decision, d.reason, d.size) == ("clipped", "cap_daily", D("9.88"))  # 5.00432 / 0.506
+
+
+# ------------------------------------------------------------------ copy.leading_order
+
+
+AFTER = {"copy": {"leading_order": "after_window"}}
+
+
+def test_after_window_a_buy_and_sell_that_cancel_in_the_window_send_nothing(tmp_path):
+    w = Wired(tmp_path, **AFTER)
+    w.at(0, [fill(1, 10)])
+    assert w.coal.sent_to("risk", CopyIntent) == []  # nothing goes before the window ends
+    w.at(250, [fill(2, 10, "SELL")])
+    w.at(5000, [])
+    assert w.approved() == [] and w.coal.sent_to("risk", CopyIntent) == []
+    (drop,) = w.coal.sent_to("risk", RiskDecision)
+    assert (drop.decision, drop.reason) == ("dropped", "netted_out")
+
+
+def test_after_window_a_six_fill_burst_is_one_net_order(tmp_path):
+    w = Wired(tmp_path, **AFTER)
+    for i, (t, side, size) in enumerate([(0, "BUY", 8), (40, "BUY", 6), (90, "SELL", 5), (150, "BUY", 9),
+                                         (220, "BUY", 7), (280, "BUY", 5)]):
+        w.at(t, [fill(i, size, side)])
+    w.at(5000, [])
+    (a,) = w.approved()
+    assert (a.intent.reason, a.intent.side, a.size, a.intent.source_size) == ("leading", "BUY", D("30"), D("30"))
+    assert len(a.intent.fill_keys) == 6
+    assert a.intent.first_recv_mono_ns == fill(0, 8).recv_mono_ns  # the burst's first fill, for the delay
+
+
+def test_after_window_the_leading_order_waits_for_the_window_timer(tmp_path):
+    w = Wired(tmp_path, **AFTER)
+    w.at(0, [fill(1, 10)])
+    w.at(299, [])
+    assert w.approved() == []
+    w.at(300, [])
+    assert [a.intent.reason for a in w.approved()] == ["leading"]
+
+
+def test_immediate_still_sends_the_pair_as_two_orders(tmp_path):
+    w = Wired(tmp_path, copy={"leading_order": "immediate"})
+    w.at(0, [fill(1, 10)])
+    assert [a.intent.side for a in w.approved()] == ["BUY"]  # at once, before any timer
+    w.at(250, [fill(2, 10, "SELL")])
+    w.at(5000, [])
+    assert [(a.intent.reason, a.intent.side) for a in w.approved()] == [("leading", "BUY"), ("trailing", "SELL")]
+
+
+@pytest.mark.parametrize("leading", ["immediate", "after_window"])
+def test_both_modes_keep_a_five_fill_burst_to_two_orders(tmp_path, leading):
+    w = Wired(tmp_path, copy={"leading_order": leading})
+    for i, t in enumerate([0, 5, 470, 930, 1420, 1890]):
+        w.at(t, [fill(i, 6 + i)])
+    w.at(6000, [])
+    got = w.approved()
+    assert 1 <= len(got) <= 2 and sum(a.size for a in got) == sum(D(6 + i) for i in range(6))

@@ -241,8 +241,8 @@ def test_rate_limit_parks_then_reposts_same_bytes(tmp_path):
     h.deliver(approved())
     assert h.sent_to("risk", OrderOutcome) == []
     h.fire_wakeups(lambda p: p == RETRY)
-    assert len(rest.posts) == 1  # no Retry-After: still a short wait (execution.retry_check_ms)
-    clock.t += 0.5
+    assert len(rest.posts) == 1  # a Retry-After of 0: still a wait of 1 s (the first of 1, 2, 4, ... s)
+    clock.t += 1
     h.fire_wakeups(lambda p: p == RETRY)
     (out,) = h.sent_to("risk", OrderOutcome)
     assert out.status == "filled" and len(rest.posts) == 2 and rest.posts[0] == rest.posts[1]
@@ -439,7 +439,7 @@ def test_reload_changes_slippage(tmp_path):
     from polycopy.messages import ReloadConfig
     h, rest = live(tmp_path)
     h.deliver(FACTS)
-    cfg = h.actor.config.model_copy(update={"execution": h.actor.config.execution.model_copy(update={"max_slippage_bps": 0})})
+    cfg = h.actor.config.model_copy(update={"execution": h.actor.config.execution.model_copy(update={"max_slippage_bps": 0, "max_slippage_ticks": 0})})
     h.deliver(ReloadConfig(config=cfg))
     h.deliver(approved())  # cap 0.525 exactly -> 0.52: 4 shares at the cap, the rest FAK-killed at the venue
     body = json.loads(rest.posts[0])

@@ -34,7 +34,7 @@ def config(url, wallet=TAKER):
     return parse_config({"venue": {"polygon_ws_url": url}, "copy": {"source_wallet": wallet}, "detection": DETECTION})
 
 
-def pump(h, cond, timeout=5.0):
+def pump(h, cond, timeout=15.0):
     deadline = time.monotonic() + timeout
     while not cond() and time.monotonic() < deadline:
         bridge = h.actor.bridge

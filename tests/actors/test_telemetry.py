@@ -311,3 +311,25 @@ def test_close_only_and_the_mode_reach_the_metrics(tmp_path, monkeypatch):
     h.deliver(EntriesChanged(reason=""))
     assert metric(h, "polycopy_entries_paused") == 0
     stop(h)
+
+
+def test_copy_fidelity_in_the_snapshot_and_metrics(tmp_path, monkeypatch):
+    h = start(tmp_path, monkeypatch, execution={"mode": "paper"})
+    db = open_db(h.actor.config.store.path, "NORMAL")
+    journal.ensure(db)
+    journal.save_intent(db, intent_id="i1", token_id="7132", condition_id="0xc", side="BUY", size=Decimal(10),
+                        source_price=Decimal("0.50"), max_notional=Decimal(6))
+    h.deliver(Reports(items=(RiskDecision(intent_id="i1", decision="approved", reason="ok", size=Decimal(10),
+                                          source_size=Decimal(10)),
+                             RiskDecision(intent_id="i2", decision="approved", reason="ok", size=Decimal(10),
+                                          source_size=Decimal(10)),
+                             RiskDecision(intent_id="i3", decision="rejected", reason="cap_market",
+                                          source_size=Decimal(20)))))
+    h.deliver(outcome(1, usd="5.1"))  # 10 shares at 0.51 against the source's 0.50
+    h.deliver(outcome(2, status="not_sent", reason="beyond_slippage", size="0", usd="0"))
+    fid = h.actor.snapshot()["fidelity"]
+    stop(h)
+    assert (fid["source_shares"], fid["copied_shares"], fid["size_copied_share"]) == ("40", "10", 0.25)
+    assert fid["price_gap_cents"] == {"p50": 1.0, "p95": 1.0, "n": 1} and fid["price_gap_bps"]["p50"] == 200.0
+    assert fid["not_copied"] == {"risk:cap_market": 1, "executor:beyond_slippage": 1}
+    assert metric(h, "polycopy_copy_size_share") == 0.25

@@ -3,6 +3,7 @@ most two orders whose total matches the sized net; the first goes before the bur
 opposite fills net out; a fill near the market's end opens nothing."""
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -10,6 +11,8 @@ import pytest
 import requests
 
 from polycopy.sim.scenario import parse
+from polycopy.store import exposure
+from polycopy.store.db import open_db
 from tests.integration.livesim import OURS, live_system
 from tests.integration.test_supervision import wait_for
 
@@ -31,7 +34,19 @@ def scenario():
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     with live_system(tmp_path_factory.mktemp("decision"), scenario()) as lv:
-        yield lv.sim, lv.status
+        yield lv.sim, lv.status, lv.config
+
+
+def verdicts(cfg, token: str) -> list[dict]:
+    """Risk's verdicts on the token's intents, and the coalescer's drops (they name no token)."""
+    db = open_db(cfg.store.path)
+    exposure.ensure(db)
+    return [r for r in exposure.load_decisions(db) if r["token_id"] in (token, None, "")]
+
+
+def covered(cfg, token: str) -> set:
+    """The source fills the token's intents have covered so far."""
+    return {k for r in verdicts(cfg, token) if r["token_id"] == token for k in json.loads(r["fill_keys"])}
 
 
 def inject(sim, **fill):
@@ -49,7 +64,7 @@ def posts_for(sim, token: str) -> list[dict]:
 
 
 def test_a_burst_becomes_at_most_two_orders_and_the_first_does_not_wait(live):
-    sim, _ = live
+    sim, _, cfg = live
     gaps = [0, 0.45, 0.38, 0.5, 0.42, 0.2]  # irregular, like real clusters: 6 fills in about 2 s
     sizes = ["6", "7.5", "5.25", "8", "6.5", "9"]
     token = None
@@ -61,7 +76,8 @@ def test_a_burst_becomes_at_most_two_orders_and_the_first_does_not_wait(live):
         rec = inject(sim, market="burst-market", outcome="Up", side="BUY", price="0.51", size=size)
         token = rec[0]["token_id"]
     wait_for(lambda: len(orders_for(sim, token)) >= 2, timeout_s=15, what="the trailing order")
-    time.sleep(2.5)  # a third order, if the coalescer broke its promise, would have come by now
+    # every fill of the burst covered by an intent: a third order could only come from a fill left over
+    wait_for(lambda: len(covered(cfg, token)) == len(sizes), timeout_s=15, what="the burst's fills all covered")
     orders = orders_for(sim, token)
     assert first_post_seen_before_last_fill, "the leading order must not wait for the burst to end"
     assert len(orders) <= 2
@@ -72,7 +88,7 @@ def test_a_burst_becomes_at_most_two_orders_and_the_first_does_not_wait(live):
 
 
 def test_opposite_fills_net_out(live):
-    sim, _ = live
+    sim, _, cfg = live
     rec = inject(sim, market="net-market", outcome="Down", side="BUY", price="0.51", size="0.5")  # too small alone: rides along
     token = rec[0]["token_id"]
     time.sleep(0.2)
@@ -80,12 +96,13 @@ def test_opposite_fills_net_out(live):
     time.sleep(0.3)
     inject(sim, market="net-market", outcome="Down", side="BUY", price="0.51", size="3")
     inject(sim, market="net-market", outcome="Down", side="SELL", price="0.50", size="3")
-    time.sleep(4)  # past the burst horizon
+    wait_for(lambda: any(r["reason"] == "netted_out" for r in verdicts(cfg, token)), timeout_s=15,
+             what="the burst dropped as netted out")
     assert posts_for(sim, token) == []
 
 
 def test_a_fill_near_the_end_of_a_market_opens_nothing(live):
-    sim, status = live
+    sim, status, _ = live
     market = next(m for m in sim.venue.markets.values() if m.slug == "ends-soon")
     token = market.tokens[0]
     # Far from the end the same trade is copied: the market's end is known, not guessed.
@@ -98,5 +115,4 @@ def test_a_fill_near_the_end_of_a_market_opens_nothing(live):
     inject(sim, market="ends-soon", outcome="Yes", side="BUY", price="0.51", size="20")
     wait_for(lambda: status()["telemetry"]["counters"].get("risk_rejected", 0) > rejected_before,
              timeout_s=10, what="a rejection near the end")
-    time.sleep(1)
-    assert len(posts_for(sim, token)) == 1
+    assert len(posts_for(sim, token)) == 1  # rejected by risk: no order was ever made

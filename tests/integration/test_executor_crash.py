@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 import requests
 
 from polycopy.sim.scenario import parse
+from polycopy.store import journal
+from polycopy.store.db import open_db
 from tests.integration.livesim import OURS, live_system
 from tests.integration.test_supervision import wait_for
 
@@ -54,7 +55,7 @@ def live(tmp_path_factory):
     })
     try:
         with live_system(tmp, scenario, execution={"post_timeout_ms": 8000}, actors={"restart_backoff_min_ms": 50}) as lv:
-            yield lv.sim, lv.status, crash_file
+            yield lv.sim, lv.status, crash_file, lv.config
     finally:
         Placer._mark = original
 
@@ -82,25 +83,34 @@ def executor(status) -> dict:
     return status()["children"]["executor"]
 
 
+def resolved(cfg, token: str) -> bool:
+    """Every intent on the token has its outcome and no order of it is open: recovery is done."""
+    db = open_db(cfg.store.path)
+    journal.ensure(db)
+    states = [r["state"] for r in db.query(f"SELECT state FROM {journal.INTENTS} WHERE token_id = ?", [token])]
+    return bool(states) and all(s not in ("received", "parked", "ordered") for s in states) and not [
+        o for o in journal.open_orders(db) if o["token_id"] == token]
+
+
 def wait_restarted(status, restarts_before: int):
     wait_for(lambda: (c := executor(status))["restarts"] > restarts_before and c["pid"], timeout_s=30,
              what="the executor to be restarted")
 
 
 def test_a_after_journal_before_post(live):
-    sim, status, crash_file = live
+    sim, status, crash_file, cfg = live
     before = executor(status)["restarts"]
     crash_file.write_text("journaled")
     token = inject(sim, "crash-a")
     wait_restarted(status, before)
-    time.sleep(3)  # recovery: look up by hash, re-post the same bytes if still fresh
+    wait_for(lambda: resolved(cfg, token), timeout_s=30, what="recovery to settle the journaled order")
     assert not crash_file.exists(), "the executor never reached the crash point"
     assert len(orders_for(sim, token)) <= 1
     assert len({r.get("order_id") for r in posts_for(sim, token)}) <= 1  # never a second signed order
 
 
 def test_b_while_the_post_is_in_flight(live):
-    sim, status, _ = live
+    sim, status, _, cfg = live
     before = executor(status)["restarts"]
     pid = executor(status)["pid"]
     fault(sim, kind="venue_post_delay_ms", value=3000)
@@ -112,18 +122,18 @@ def test_b_while_the_post_is_in_flight(live):
         fault(sim, kind="venue_post_delay_ms", value=0)
     wait_restarted(status, before)
     wait_for(lambda: len(orders_for(sim, token)) == 1, timeout_s=15, what="the held order to exist")
-    time.sleep(3)
+    wait_for(lambda: resolved(cfg, token), timeout_s=30, what="recovery to find the order by its hash")
     assert len(orders_for(sim, token)) == 1
     assert len({r.get("order_id") for r in posts_for(sim, token)}) == 1
 
 
 def test_c_after_the_venue_accepted_before_the_answer_was_stored(live):
-    sim, status, crash_file = live
+    sim, status, crash_file, cfg = live
     before = executor(status)["restarts"]
     crash_file.write_text("acked")
     token = inject(sim, "crash-c")
     wait_restarted(status, before)
-    time.sleep(3)
+    wait_for(lambda: resolved(cfg, token), timeout_s=30, what="recovery to find the accepted order")
     assert not crash_file.exists(), "the executor never reached the crash point"
     assert len(orders_for(sim, token)) == 1
     assert len({r.get("order_id") for r in posts_for(sim, token)}) == 1

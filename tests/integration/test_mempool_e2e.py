@@ -75,8 +75,10 @@ def rows(db_path, token):
         db.conn.close()
 
 
-def settle_window():
-    time.sleep(2.0 + 1.0 + 1.5)  # Data API lag, one backstop poll, margin: every feed has delivered
+def settle_window(db_path, token):
+    """Until RTDS and the backstop (the Data API, 2 s behind) have both delivered the token's fill."""
+    wait_for(lambda: {"rtds", "backstop"} <= {r[1] for r in rows(db_path, token)}, timeout_s=20,
+             what="every settled feed to deliver the fill")
 
 
 def test_a_fill_from_all_three_feeds_is_copied_once_from_the_mempool(live):
@@ -84,7 +86,7 @@ def test_a_fill_from_all_three_feeds_is_copied_once_from_the_mempool(live):
     rec = inject(sim, market="mp-a", outcome="Up", side="BUY", price="0.51", size="12")
     token = rec[0]["token_id"]
     wait_for(lambda: orders_for(sim, token), timeout_s=10, what="the copy")
-    settle_window()
+    settle_window(db_path, token)
     assert len(orders_for(sim, token)) == 1
     stored = rows(db_path, token)
     [(pkey, _, pstatus, _)] = [r for r in stored if r[1] == "mempool"]
@@ -101,7 +103,7 @@ def test_a_settlement_pending_twice_under_two_hashes_is_copied_once(live):
     hashes = [a.hash for a in list(sim.polygon.attempts) if a.hash == tx or a.outcome == "reverted"][-2:]
     assert len(set(hashes)) == 2  # a reverted first attempt and the retry under the reported hash
     wait_for(lambda: orders_for(sim, token), timeout_s=10, what="the copy")
-    settle_window()
+    settle_window(db_path, token)
     assert len(orders_for(sim, token)) == 1
     assert [r[2] for r in rows(db_path, token) if r[1] == "mempool"] == ["confirmed"]
 
@@ -111,7 +113,7 @@ def test_a_fill_the_node_never_shows_is_copied_from_rtds(live):
     rec = inject_while(sim, "polygon_unseen_share", market="mp-b", outcome="Up", side="BUY", price="0.51", size="12")
     token = rec[0]["token_id"]
     wait_for(lambda: orders_for(sim, token), timeout_s=10, what="the copy from RTDS")
-    settle_window()
+    settle_window(db_path, token)
     assert len(orders_for(sim, token)) == 1
     stored = rows(db_path, token)
     assert not [r for r in stored if r[1] == "mempool"]

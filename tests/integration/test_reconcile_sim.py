@@ -127,7 +127,7 @@ def build(sim, tmp_path, made, **reconcile):
     ep = sim.endpoints
     venue = {"gamma_url": ep["gamma"], "clob_url": ep["clob"], "data_api_url": ep["data_api"]}
     cfg = make_config(tmp_path, venue=venue,
-                      execution={"mode": "paper"},
+                      execution={"mode": "paper", "max_slippage_ticks": 0},  # the caps arithmetic below: 120 bps only
                       reconcile={"reconcile_interval_s": 1, "settle_s": 0, **reconcile})
 
     class Rec(Reconciler):

@@ -26,8 +26,8 @@ def sizing(**kw):
     return SizingParams(**base)
 
 
-def coalescer(mode="intent_net", horizon_ms=2000, quiet_ms=300, net=True, **kw):
-    return BurstCoalescer(CoalesceParams(mode, horizon_ms * MS, quiet_ms * MS, net), sizing(**kw))
+def coalescer(mode="intent_net", horizon_ms=2000, quiet_ms=300, net=True, after=False, **kw):
+    return BurstCoalescer(CoalesceParams(mode, horizon_ms * MS, quiet_ms * MS, net, after), sizing(**kw))
 
 
 def drive(co, events, end_ms=60_000):
@@ -154,6 +154,49 @@ def test_flush_all_sends_what_is_pending_and_later_ticks_do_nothing():
     assert co.tick(5000 * MS) == [] and co.next_due_ns() is None
 
 
+# ------------------------------------------------------------------ leading_order: after_window
+
+
+def test_after_window_sends_nothing_for_a_pair_that_nets_to_zero_in_the_window():
+    out = drive(coalescer(after=True), [(0, [fill(1, 10)]), (250, [fill(2, 10, "SELL")])])
+    assert not emits(out)
+    assert [(t, a.reason) for t, a in out] == [(2000, "netted_out")]  # reported once, at the horizon end
+
+
+def test_after_window_sends_one_net_order_at_the_window_end():
+    events = [(0, [fill(1, 10)]), (100, [fill(2, 6, "SELL")]), (200, [fill(3, 5)])]
+    got = emits(drive(coalescer(after=True), events))
+    assert [(t, a.reason, a.piece.side, a.size) for t, a in got] == [(300, "leading", "BUY", D("9"))]
+    assert got[0][1].piece.fill_keys == tuple(f.key for _, fs in events for f in fs)
+
+
+def test_after_window_a_six_fill_burst_in_the_window_is_one_order():
+    events = [(t, [fill(i, 6)]) for i, t in enumerate([0, 20, 60, 130, 210, 290])]
+    got = emits(drive(coalescer(after=True), events))
+    assert [(t, a.size) for t, a in got] == [(300, D("36"))]
+
+
+def test_after_window_keeps_gathering_for_one_trailing_order():
+    events = [(0, [fill(1, 6)]), (450, [fill(2, 6)]), (900, [fill(3, 6)]), (1350, [fill(4, 6)]), (1800, [fill(5, 6)])]
+    got = emits(drive(coalescer(after=True), events))
+    assert [(t, a.reason, a.size) for t, a in got] == [(300, "leading", D("6")), (2000, "trailing", D("24"))]
+
+
+def test_after_window_a_small_window_rides_on_and_may_flush_early():
+    got = emits(drive(coalescer(after=True), [(0, [fill(1, 2)]), (500, [fill(2, 10)]), (1500, [fill(3, 6)])]))
+    assert [(t, a.size) for t, a in got] == [(800, D("12")), (2000, D("6"))]  # quiet 300 ms after the fill at 500
+
+
+def test_after_window_of_zero_ms_is_immediate():
+    got = emits(drive(coalescer(after=True, quiet_ms=0), [(0, [fill(1, 10)]), (100, [fill(2, 10)])]))
+    assert [(t, a.reason) for t, a in got] == [(0, "leading"), (2000, "trailing")]
+
+
+def test_immediate_is_unchanged_for_the_same_pair():
+    got = emits(drive(coalescer(), [(0, [fill(1, 10)]), (250, [fill(2, 10, "SELL")])]))
+    assert [(t, a.reason, a.piece.side) for t, a in got] == [(0, "leading", "BUY"), (2000, "trailing", "SELL")]
+
+
 # ------------------------------------------------------------------ fill_by_fill
 
 
@@ -168,8 +211,8 @@ gaps = st.lists(st.integers(min_value=1, max_value=700), min_size=4, max_size=20
 
 
 @settings(max_examples=150, deadline=None)
-@given(gaps=gaps, data=st.data())
-def test_a_burst_of_five_or_more_fills_in_two_seconds_is_at_most_two_orders(gaps, data):
+@given(gaps=gaps, data=st.data(), after=st.booleans())
+def test_a_burst_of_five_or_more_fills_in_two_seconds_is_at_most_two_orders(gaps, data, after):
     # irregular gaps, every fill inside the horizon of the first one
     times = [0]
     for g in gaps:
@@ -180,9 +223,9 @@ def test_a_burst_of_five_or_more_fills_in_two_seconds_is_at_most_two_orders(gaps
         times = [0, 3, 450, 900, 1400]
     sizes = [data.draw(st.integers(min_value=5, max_value=60)) for _ in times]
     events = [(t, [fill(i, s)]) for i, (t, s) in enumerate(zip(times, sizes))]
-    got = emits(drive(coalescer(), events))
+    got = emits(drive(coalescer(after=after), events))
     assert 1 <= len(got) <= 2
-    assert got[0][0] == 0  # the first fill did not wait
+    assert got[0][0] == (300 if after else 0)  # immediate: the first fill did not wait; after_window: one window
     assert abs(sum(a.size for _, a in got) - sum(sizes)) <= TOL
 
 
@@ -194,14 +237,14 @@ fills_st = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(stream=fills_st, net=st.booleans(), mode=st.sampled_from(["intent_net", "fill_by_fill"]))
-def test_every_fill_is_covered_exactly_once_and_nothing_is_oversized(stream, net, mode):
+@given(stream=fills_st, net=st.booleans(), mode=st.sampled_from(["intent_net", "fill_by_fill"]), after=st.booleans())
+def test_every_fill_is_covered_exactly_once_and_nothing_is_oversized(stream, net, mode, after):
     t, events, n = 0, [], 0
     for gap, side, size, batch in stream:
         t += gap
         events.append((t, [fill(n + k, size, side) for k in range(batch)]))
         n += batch
-    out = drive(coalescer(mode=mode, net=net), events)
+    out = drive(coalescer(mode=mode, net=net, after=after), events)
     keys = [k for _, a in out for k in a.piece.fill_keys]
     assert sorted(keys) == sorted(f.key for _, fs in events for f in fs)  # none lost, none twice
     net_src = sum((f.size if f.side == "BUY" else -f.size for _, fs in events for f in fs), D(0))
@@ -213,8 +256,8 @@ def test_every_fill_is_covered_exactly_once_and_nothing_is_oversized(stream, net
 
 
 @settings(max_examples=150, deadline=None)
-@given(gaps=gaps, data=st.data())
-def test_one_horizon_never_holds_more_than_two_orders_whatever_the_fills(gaps, data):
+@given(gaps=gaps, data=st.data(), after=st.booleans())
+def test_one_horizon_never_holds_more_than_two_orders_whatever_the_fills(gaps, data, after):
     t, events = 0, []
     for i, g in enumerate(gaps):
         side = data.draw(st.sampled_from(["BUY", "SELL"]))
@@ -222,4 +265,4 @@ def test_one_horizon_never_holds_more_than_two_orders_whatever_the_fills(gaps, d
         t += g
         if t >= 2000:
             break
-    assert len(emits(drive(coalescer(), events))) <= 2
+    assert len(emits(drive(coalescer(after=after), events))) <= 2

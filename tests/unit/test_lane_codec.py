@@ -1,6 +1,6 @@
 """The lane's codec (polycopy/lane/codec.py): every registered hot-path type comes back equal and of
 the same types all the way down (Decimal stays exact); other types ride pickle; a bad body is a
-CodecError and nothing else."""
+LaneCodecError and nothing else."""
 from __future__ import annotations
 
 import pickle
@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.floor_codec import samples
-from polycopy.lane.codec import HOT_TYPES, PICKLE, Codec, CodecError
+from polycopy.errors import LaneCodecError as CodecError
+from polycopy.lane.codec import HOT_TYPES, PICKLE, Codec
 from polycopy.messages import ApprovedIntent, FillBatch, Ping, SourceFill
 
 CODEC = Codec()

@@ -1,11 +1,12 @@
 """The lane's wire (polycopy/lane/frames.py): frames survive any split of the byte stream; a hello
-or a MAC'd frame that does not verify is refused; hostile bytes only ever raise BadFrame."""
+or a MAC'd frame that does not verify is refused; hostile bytes only ever raise LaneFrameError."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from polycopy.errors import LaneFrameError
 from polycopy.lane import frames
 
 KEY = b"k" * 32
@@ -50,7 +51,7 @@ def test_a_changed_byte_in_a_macd_stream_is_refused(pos, flip):
     reader = frames.FrameReader(ckey)
     try:
         out = reader.feed(bytes(data))
-    except frames.BadFrame:
+    except LaneFrameError:
         return
     # a changed length byte may only make the reader wait for more: it never yields a changed body
     assert all(b in (b"first", b"second") for b in out) and out != [b"first", b"second"]
@@ -59,12 +60,12 @@ def test_a_changed_byte_in_a_macd_stream_is_refused(pos, flip):
 def test_frames_replayed_or_reordered_or_keyed_otherwise_are_refused():
     ckey = frames.conn_key(KEY, TOKEN, frames.MAC_EACH)
     a, b = frames.seal(ckey, 0, b"a"), frames.seal(ckey, 1, b"b")
-    with pytest.raises(frames.BadFrame):
+    with pytest.raises(LaneFrameError):
         frames.FrameReader(ckey).feed(a + a)  # the same frame twice
-    with pytest.raises(frames.BadFrame):
+    with pytest.raises(LaneFrameError):
         frames.FrameReader(ckey).feed(b + a)
     other = frames.conn_key(KEY, b"u" * 16, frames.MAC_EACH)
-    with pytest.raises(frames.BadFrame):
+    with pytest.raises(LaneFrameError):
         frames.FrameReader(other).feed(a)
 
 
@@ -75,14 +76,14 @@ def test_any_bytes_give_bodies_or_badframe_and_nothing_else(mode, data):
     reader = frames.FrameReader(frames.conn_key(KEY, TOKEN, mode))
     try:
         reader.feed(data)
-    except frames.BadFrame:
+    except LaneFrameError:
         pass
 
 
 def test_a_length_out_of_bounds_is_refused_before_waiting_for_it():
-    with pytest.raises(frames.BadFrame):
+    with pytest.raises(LaneFrameError):
         frames.FrameReader(None).feed(frames.LEN.pack(frames.MAX_FRAME + 1))
-    with pytest.raises(frames.BadFrame):
+    with pytest.raises(LaneFrameError):
         frames.FrameReader(None).feed(frames.LEN.pack(0))
 
 
@@ -90,16 +91,16 @@ def test_hello_round_trips_and_refuses_another_key_or_a_changed_byte():
     h = frames.hello(KEY, TOKEN, frames.MAC_EACH)
     assert len(h) == frames.HELLO_BYTES
     assert frames.read_hello(KEY, h) == (TOKEN, frames.MAC_EACH)
-    with pytest.raises(frames.BadFrame):
+    with pytest.raises(LaneFrameError):
         frames.read_hello(b"x" * 32, h)
     for i in range(len(h)):
         bad = bytearray(h)
         bad[i] ^= 1
-        with pytest.raises(frames.BadFrame):
+        with pytest.raises(LaneFrameError):
             frames.read_hello(KEY, bytes(bad))
 
 
 @given(data=st.binary(min_size=frames.HELLO_BYTES, max_size=frames.HELLO_BYTES))
 def test_random_hellos_are_refused(data):
-    with pytest.raises(frames.BadFrame):
+    with pytest.raises(LaneFrameError):
         frames.read_hello(KEY, data)

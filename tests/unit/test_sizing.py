@@ -43,6 +43,15 @@ def test_notional_per_share_is_the_buy_limit_on_the_tick_grid():
     assert params(max_slippage_bps=300).notional_per_share(D("0.985")) == D("0.99")  # never past 1 - tick
 
 
+def test_notional_per_share_takes_ticks_and_the_buy_cap_from_config():
+    cfg = Config.model_validate({"execution": {"max_slippage_ticks": 1, "max_buy_price": "0.60"}})
+    p = SizingParams.from_config(cfg)
+    assert p.notional_per_share(D("0.48")) == D("0.49")  # one tick beats 120 bps below ~0.83
+    assert p.notional_per_share(D("0.80")) == D("0.60")  # a BUY never pays more than the cap
+    assert p.notional_per_share(D("0.80"), "SELL") == D("0.81")  # a SELL's proceeds are not capped by it
+    assert size_order(D("1000"), D("0.48"), p) == D("51.02")  # 25 / 0.49
+
+
 def test_fixed_mode_buys_a_fixed_notional():
     assert size_order(D("100"), D("0.50"), params(mode="fixed")) == D("10.00")
 

@@ -6,6 +6,7 @@ state, expiration, amount decimals, tick grid, minimum size, post-only, funds, m
 """
 from __future__ import annotations
 
+import math
 import secrets
 import time
 import uuid
@@ -101,7 +102,7 @@ def _validate(v: Venue, api: ApiKey, body: object) -> tuple[SignedOrder, SimMark
     if oid in v.orders:
         raise OrderError(f"order {oid} is invalid. Duplicated.")
     if time.monotonic() < v.faults.post_only_until and not post_only:
-        raise PostOnlyMode(max(1, int(v.faults.post_only_until - time.monotonic())))
+        raise PostOnlyMode(max(1, math.ceil(v.faults.post_only_until - time.monotonic())))
     if m.closed or not m.accepting_orders:
         raise OrderError("the market is not yet ready to process new orders")
     if order_type == "GTD" and o.expiration <= v.clock() + 60:

@@ -6,6 +6,7 @@ the real status; nothing ever answers with a stack trace.
 from __future__ import annotations
 
 import json
+import math
 import time
 import traceback
 from decimal import Decimal
@@ -35,8 +36,8 @@ async def guard(request: web.Request, handler) -> web.StreamResponse:
     faults, now = venue.faults, time.monotonic()
     try:
         if now < faults.rate_limit_until:
-            resp = error(429, "Too Many Requests",
-                         {"Retry-After": str(faults.retry_after_s)})
+            left = faults.retry_after_s or math.ceil(faults.rate_limit_until - now)
+            resp = error(429, "Too Many Requests", {"Retry-After": str(left)})
         elif (request.method, request.path) in ORDER_CALLS and now < faults.engine_restart_until:
             retry = max(1, int(faults.engine_restart_until - now))
             resp = web.Response(status=425, headers={"Retry-After": str(retry)})

@@ -127,8 +127,11 @@ def test_batch_post(server, venue, api):
 def test_faults(server, venue, api):
     venue.faults.rate_limit_until = time.monotonic() + 30
     resp = server.request("GET", "/book", params={"token_id": T1})
-    assert resp.status_code == 429 and resp.headers["Retry-After"] == "1"
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "30"  # the time left in the window
     assert resp.json() == {"error": "Too Many Requests"}
+    venue.faults.retry_after_s = 1  # an explicit Retry-After, shorter than the window
+    assert server.request("GET", "/book", params={"token_id": T1}).headers["Retry-After"] == "1"
+    venue.faults.retry_after_s = None
     venue.faults.rate_limit_until = 0.0
 
     venue.faults.engine_restart_until = time.monotonic() + 30
