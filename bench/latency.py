@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     p.add_argument("--fills", type=int, default=1000, help="copied fills per feed model (default 1000)")
     p.add_argument("--models", default="third_party,fast", help="feed-lag models: " + ", ".join(FEED_MODELS))
     p.add_argument("--no-stages", action="store_true", help="skip the in-process per-stage breakdown")
+    p.add_argument("--tag", default="", help="writes latency_<tag>.json (e.g. an interim run)")
     args = p.parse_args(argv)
     models = {m: run_model(m, args.fills) for m in args.models.split(",")}
     first = models[next(iter(models))]
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
             "segments_ms": "live run, from StageTiming + polysim arrival: where the internal time goes",
         },
     }
-    write_result("latency", result)
+    write_result(f"latency_{args.tag}" if args.tag else "latency", result)
     return 0
 
 
