@@ -80,6 +80,10 @@ class BenchSystem:
         self.stop()
 
     def start(self) -> None:
+        self.start_sim()
+        self.start_bot()
+
+    def start_sim(self) -> None:
         out = self.dir / "endpoints.json"
         self.sim = subprocess.Popen([PY, "-m", "polycopy.sim", "--scenario", str(self.scenario), "--endpoints-out",
                                      str(out)], cwd=REPO, stdin=subprocess.DEVNULL,
@@ -92,12 +96,32 @@ class BenchSystem:
         self.endpoints = json.loads(out.read_text())
         self.config_path = self.dir / "config.yaml"
         self.config_path.write_text(yaml.safe_dump(self.config()))
+
+    def start_bot(self) -> None:
+        """run.py on this run's config and state folder (again after kill_tree: its output is appended)."""
         env = {**os.environ, "POLYCOPY_PRIVATE_KEY": SIM_TEST_KEY, "PYTHONPATH": str(REPO)}
         if self.patch:
             env.update(POLYCOPY_BENCH_PATCH=self.patch, PYTHONPATH=f"{REPO / 'bench' / 'patches'}:{REPO}")
         self.bot = subprocess.Popen([PY, str(REPO / "run.py"), "--config", str(self.config_path), "--live"],
                                     cwd=self.dir, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=open(self.dir / "run.out", "w"), stderr=subprocess.STDOUT)
+                                    stdout=open(self.dir / "run.out", "a"), stderr=subprocess.STDOUT)
+
+    def kill_tree(self, timeout_s: float = 20) -> int:
+        """SIGKILL the runner, its admin and every actor at once (a crash of the whole tree; the state
+        folder stays as the crash left it). Returns how many processes were killed."""
+        self.status()  # the latest pids
+        pids = {self.bot.pid} | set(self.pids.values()) | set(self._own_processes())
+        procs = [p for p in (_proc(pid) for pid in pids - {0, 1, os.getpid()}) if p is not None]
+        for p in procs:
+            try:
+                p.send_signal(signal.SIGKILL)
+            except psutil.Error:
+                pass
+        psutil.wait_procs(procs, timeout=timeout_s)
+        self.bot.wait(timeout_s)
+        self.pids.clear()  # never signal a pid of the dead tree again: it may belong to someone else now
+        runner.system.wait_port_closed(self.admin_port, timeout_s)
+        return len(procs)
 
     def config(self) -> dict:
         cfg = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -149,6 +173,11 @@ class BenchSystem:
         return {name: c["restarts"] for name, c in kids.items() if c.get("restarts")}
 
     def stop(self) -> None:
+        self.stop_bot()
+        self.stop_sim()
+
+    def stop_bot(self) -> None:
+        """SIGTERM run.py (a clean stop), then end whatever of its tree is left."""
         if self.bot is not None and self.bot.poll() is None:
             self.last_status = self.status() or self.last_status  # latest pids and restart counts
             self.bot.send_signal(signal.SIGTERM)
@@ -165,6 +194,8 @@ class BenchSystem:
             except psutil.Error:
                 pass
         psutil.wait_procs(leftovers, timeout=5)
+
+    def stop_sim(self) -> None:
         if self.sim is not None and self.sim.poll() is None:
             try:
                 self.final_records = self.control("GET", "/records")  # the bot is gone: nothing changes now
@@ -176,6 +207,16 @@ class BenchSystem:
                 self.sim.wait(20)
             except subprocess.TimeoutExpired:
                 self.sim.kill()
+
+    def is_ours(self, pid: int) -> bool:
+        """Is `pid` a process of this run's bot (not a --status of it)? Checked before a signal, as a
+        pid seen in an older status may have been reused."""
+        p = _proc(pid)
+        try:
+            cmd = p.cmdline() if p else []
+        except psutil.Error:
+            return False
+        return str(self.config_path) in cmd and "--status" not in cmd
 
     def _own_processes(self) -> list[int]:
         """Pids whose command line names this run's own config file (the daemonised Thespian admin and

@@ -155,15 +155,14 @@ class Executor(ChildActor):
                 self._report(_not_sent(msg, blocked))
                 continue
             marks = [("exec_in", t_in)]
-            try:
-                book = self.books.get(it.token_id)
-                if book is None:
+            book = self.books.get(it.token_id)
+            if book is None and not self.placer.waiting():
+                try:
                     book = self.rest.get_book(it.token_id)
                     marks.append(("exec_book_rest", time.monotonic_ns()))
-            except TemporaryError as e:
-                self.log.warning("intent {}: {}", it.intent_id, e)
-                self._report(_not_sent(msg, "venue_data_unavailable"))
-                continue
+                except TemporaryError as e:  # the venue asks us to wait: the copy is parked, not dropped
+                    self.log.warning("intent {}: no book ({}); parked", it.intent_id, e)
+                    self.placer.back_off(e.retry_after_s, "book_unavailable")
             marks.append(("exec_book", time.monotonic_ns()))
             jobs.append((msg, it.market, book))
             stages.append(marks)
@@ -284,6 +283,7 @@ class Executor(ChildActor):
     def _heartbeat(self) -> None:
         was_ok = self.heartbeats.ok
         ok = self.heartbeats.beat()
+        self.placer.held = "" if ok else "heartbeat_failed"  # copies wait (parked) until the beats are accepted again
         if ok != was_ok:
             self._alert("heartbeat", "order heartbeats failing: no new orders" if not ok else "order heartbeats ok",
                         resolved=ok)
@@ -297,8 +297,6 @@ class Executor(ChildActor):
             return "executor_not_ready"
         if not self.ready:
             return "recovering"
-        if self.heartbeats is not None and not self.heartbeats.ok:
-            return "heartbeat_failed"
         return ""
 
     def _schedule_retry(self) -> None:

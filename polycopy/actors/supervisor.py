@@ -299,6 +299,8 @@ class Supervisor(ChildActor):
         self.snapshot = dict(msg.snapshot)
 
     def status(self) -> dict:
+        if self.config is None:  # asked before the runner's Init arrived
+            return {"starting": True, "pid": os.getpid()}
         return {
             "mode": self.config.execution.mode.value,
             "pid": os.getpid(),

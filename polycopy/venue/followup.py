@@ -34,7 +34,7 @@ class Followup:
             return self._found(row, found)
         fresh = self.clock() < row["valid_until_ts"]
         if fresh and self.poster.can_repost and row["posts"] < self.cfg.max_posts_per_order:
-            if self.clock() < self.blocked_until:
+            if self.waiting():
                 journal.update_order(self.db, order_id, state="retry_wait", retry_at_ts=self.blocked_until)
                 return None
             logger.info("order {} unknown to the venue; re-posting the same signed bytes", order_id)
@@ -98,10 +98,10 @@ class Followup:
         if row["state"] == "retry_wait":  # refused with a back-off: not at the venue
             if now >= row["park_until_ts"] or not self.poster.can_repost:
                 return self._end_parked(row)
-            return self.send(oid) if now >= max(row["retry_at_ts"], self.blocked_until) else None
+            return self.send(oid) if now >= row["retry_at_ts"] and not self.waiting() else None
         if row["posts"] == 0:  # certainly not at the venue
             if now < row["valid_until_ts"] and self.poster.can_repost:
-                return self.send(oid) if now >= self.blocked_until else None
+                return self.send(oid) if not self.waiting() else None
             journal.update_order(self.db, oid, state="expired", reason="stale_before_post")
             return self._final(row, "not_sent", "stale_before_post")
         return self.resolve(oid)  # posted at least once: maybe at the venue

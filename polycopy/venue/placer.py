@@ -53,6 +53,7 @@ class Placer(Followup):
         self.db, self.poster, self.signer, self.cfg, self.clock = db, poster, signer, exec_config, clock
         self.blocked_until = 0.0  # 425/429/503 window: nothing is posted before this time
         self.blocked_reason = ""
+        self.held = ""  # why nothing is posted now apart from a venue window (the executor's heartbeats failing)
         self.unresolved: set[str] = set()  # order ids whose fate a lookup could not settle yet
         self.sending_allowed = True  # False while the kill switch is tripped: nothing leaves, not even a re-post
         self.marks: list[tuple[str, int]] = []  # (stage, monotonic ns) of the last place(), for stage timings
@@ -84,7 +85,7 @@ class Placer(Followup):
             self.marks = marks[i]
             if not new:
                 logger.warning("intent {} delivered again; it already has its order or outcome", approved.intent_id)
-            elif self.clock() < self.blocked_until:
+            elif self.waiting():
                 results[i] = self._park(approved, market)
             else:
                 prepared = self._prepare(approved, market, book)
@@ -106,21 +107,32 @@ class Placer(Followup):
     def resume(self, parked: Parked, book: Book) -> OrderOutcome | None:
         """A parked intent whose window ended: priced from today's book, signed, sent."""
         self.marks = []
-        if self.clock() < self.blocked_until:  # another window opened meanwhile
+        if self.waiting():  # another window opened meanwhile
             return self._park(parked.approved, parked.market, since=parked.since)
         return self._place(parked.approved, parked.market, book)
 
+    def waiting(self) -> str:
+        """Why nothing may be posted now ("" when it may): a venue back-off window, or a hold."""
+        return f"venue_{self.blocked_reason}" if self.clock() < self.blocked_until else self.held
+
+    def back_off(self, retry_after_s: float | None, reason: str) -> None:
+        """The venue asked us to wait (429/425/503, on a post or on a read): nothing is posted before then."""
+        self.blocked_until = max(self.blocked_until, self.clock() + max(retry_after_s or 0, 1.0))
+        self.blocked_reason = reason
+
     def _park(self, approved: ApprovedIntent, market: Market, since: float | None = None) -> None:
         p = self.parking.park(self.cfg, approved, market, self.clock() if since is None else since)
-        journal.set_intent(self.db, approved.intent_id, "parked", f"venue_{self.blocked_reason}")
-        logger.info("intent {} parked: the venue asked to wait {:.1f}s ({}); it goes then, or ends at {:.0f}",
-                    approved.intent_id, self.blocked_until - self.clock(), self.blocked_reason, p.until)
+        why = self.waiting()
+        journal.set_intent(self.db, approved.intent_id, "parked", why)
+        logger.info("intent {} parked ({}, {:.1f}s of back-off left); it goes then, or ends at {:.0f}",
+                    approved.intent_id, why, max(0.0, self.blocked_until - self.clock()), p.until)
         return None
 
     def parked_due(self) -> tuple[list[Parked], list[OrderOutcome]]:
         """Parked intents that may go now (the caller fetches their books and calls `resume`), and the
         outcomes of those that end unsent (stale, near expiry, kill switch)."""
-        ready, ended = self.parking.due(self.clock(), self.blocked_until, self.sending_allowed)
+        blocked_until = float("inf") if self.held else self.blocked_until
+        ready, ended = self.parking.due(self.clock(), blocked_until, self.sending_allowed)
         outcomes = []
         for p, reason in ended:
             it = p.approved.intent
@@ -300,12 +312,10 @@ class Placer(Followup):
             journal.update_order(self.db, oid, state="rejected", reason=r.reason, venue_status=r.error[:200])
             return self._final(row, "rejected", r.reason)
         if r.kind == "retry_later":  # not placed: parked as it is, the same bytes go when the window ends
-            now = self.clock()
             # A Retry-After shorter than the window would spend the order's bounded posts inside it:
-            # each refusal waits at least twice as long as the one before (1 s, 2 s, 4 s, ...).
-            least = max(1.0, self.cfg.retry_check_ms / 1000) * 2 ** max(0, row["posts"] - 1)
-            self.blocked_until = max(self.blocked_until, now + max(r.retry_after_s or 0, least))
-            self.blocked_reason = r.reason
+            # each refusal waits at least four times as long as the one before (1 s, 4 s, 16 s, ...).
+            least = max(1.0, self.cfg.retry_check_ms / 1000) * 4 ** max(0, row["posts"] - 1)
+            self.back_off(max(r.retry_after_s or 0, least), r.reason)
             if self.blocked_until < row["park_until_ts"]:
                 journal.update_order(self.db, oid, state="retry_wait", reason=r.reason, retry_at_ts=self.blocked_until)
                 return None

@@ -311,9 +311,9 @@ def test_a_back_off_longer_than_a_copy_may_wait_ends_it_at_once(tmp_path):
 def test_no_order_is_posted_more_than_max_posts_times(tmp_path):
     h, rest = live(tmp_path)
     clock = window(h, rest, retry_after_s="1")
-    for _ in range(6):  # the venue keeps answering 429
+    for _ in range(6):  # the venue keeps answering 429; refusals are spaced 1, 4, 16 s apart at least
         rest.replies = [(429, {"Retry-After": "1"}, {"error": "Too Many Requests"})]
-        clock.t += 1.5
+        clock.t += 4.5
         h.fire_wakeups(lambda p: p == RETRY)
     assert len(rest.posts) == 3  # execution.max_posts_per_order
     assert [(o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)] == [("not_sent", "max_posts")]
@@ -338,7 +338,7 @@ def test_kill_switch_blocks(tmp_path):
     assert h.sent_to("risk", OrderOutcome)[-1].status == "filled"
 
 
-def test_heartbeat_failure_stops_orders_and_alerts(tmp_path):
+def test_heartbeat_failure_holds_orders_and_alerts(tmp_path):
     h, rest = live(tmp_path)
     assert rest.heartbeats == [""]  # first heartbeat at start
     h.deliver(FACTS)
@@ -351,13 +351,15 @@ def test_heartbeat_failure_stops_orders_and_alerts(tmp_path):
     (alert,) = h.sent_to("telemetry", Alert)
     assert alert.condition == "heartbeat" and not alert.resolved
     h.deliver(approved())
-    assert h.sent_to("risk", OrderOutcome)[-1].reason == "heartbeat_failed" and rest.posts == []
+    assert h.sent_to("risk", OrderOutcome) == [] and rest.posts == []  # parked: nothing leaves, nothing is lost
     # a stale id: the venue answers the one it expects; we retry with it and recover
     rest.heartbeat_replies = [(400, {}, {"error_msg": "Invalid Heartbeat ID", "heartbeat_id": "hb-9"}),
                               (200, {}, {"heartbeat_id": "hb-10"})]
     h.fire_wakeups(lambda p: p == HEARTBEAT)
     assert rest.heartbeats[-2:] == ["hb-next", "hb-9"]
     assert h.sent_to("telemetry", Alert)[-1].resolved
+    h.fire_wakeups(lambda p: p == RETRY)  # the parked copy goes now
+    assert [(o.intent_id, o.status) for o in h.sent_to("risk", OrderOutcome)] == [("i1", "filled")]
     h.deliver(approved(iid="i2"))
     assert h.sent_to("risk", OrderOutcome)[-1].status == "filled"
 
@@ -613,3 +615,86 @@ def test_a_region_refusal_switches_everything_to_close_only_and_is_never_retried
     assert [m.reason for m in h.sent_to("parent", CloseOnly)] == ["region_close_only"]
     h.fire_wakeups(lambda p: p == RETRY)
     assert len(rest.posts) == 1  # a definite no: never posted again
+
+
+# Found by bench.chaos (short runs, venue 429 windows of 4 s with Retry-After 1 s).
+
+def test_the_order_that_opened_a_short_429_window_is_copied_after_it(tmp_path):
+    """The first copy of a 4 s 429 window (Retry-After 1 s) is answered 429 and parked as signed; it
+    is re-posted at +1 s and +2 s (both 429, the window is still open), so its third refusal uses
+    up max_posts_per_order (3) and at +4 s it ends not_sent (max_posts), while the copies that
+    arrived inside the window, parked unsigned, all go after it. Issue 14: fills arriving during
+    429 windows are all copied after the windows, and no order is posted more than
+    max_posts_per_order times."""
+    h, rest = live(tmp_path)
+    clock = window(h, rest, retry_after_s="1")  # first post at t0: 429
+    t0 = clock.t
+    h.deliver(approved("late"))  # parked unsigned
+    while clock.t < t0 + 30:  # execution.max_park_s
+        if clock.t < t0 + 4:  # the venue's window: every POST is refused
+            rest.replies = [(429, {"Retry-After": "1"}, {"error": "Too Many Requests"})]
+        else:
+            rest.replies = []
+        clock.t += 0.5
+        h.fire_wakeups(lambda p: p == RETRY)
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs["late"][0] == "filled"
+    assert outs["first"][0] == "filled"
+    assert len(rest.posts) <= 1 + 3  # the late copy's one post, the first copy's at most max_posts
+
+
+def test_a_copy_arriving_when_a_short_429_window_outlasts_the_heartbeat_grace_is_parked_not_dropped(tmp_path):
+    """Heartbeats go every 5 s and a failed one is no failure for GRACE_S (8 s) after the last
+    accepted beat. A 4 s 429 window that opens just after an accepted beat makes the beats at +5,
+    +6, +7 and +8 s fail; from +8 s the executor refuses new copies `not_sent (heartbeat_failed)`
+    (executor.py, receiveMsg_ApprovedIntent -> _blocked) until the beat at +9 s is accepted: each
+    copy approved in that second is lost (4 fills in one 3-minute run), where a copy arriving
+    inside any other back-off window is parked and sent after it."""
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    clock = Clock()
+    h.actor.heartbeats.clock = h.actor.placer.clock = clock
+    h.actor.heartbeats.last_accepted = clock.t  # an accepted beat; the window opens right after it
+    t0 = clock.t
+    limited = (429, {"Retry-After": "1"}, {"error": "Too Many Requests"})
+    while clock.t < t0 + 8:
+        clock.t += 1
+        if clock.t >= t0 + 5:
+            rest.heartbeat_replies = [limited]
+            h.fire_wakeups(lambda p: p == HEARTBEAT)
+    h.deliver(approved("in-window"))  # +8 s: the window ends at +9 s
+    for _ in range(6):  # the window is over: beats and retries go through
+        clock.t += 1
+        h.fire_wakeups(lambda p: p in (HEARTBEAT, RETRY))
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"in-window": ("filled", "matched")}
+    assert len(rest.posts) == 1
+
+
+def test_a_copy_whose_book_the_venue_refuses_with_429_is_parked_not_dropped(tmp_path):
+    """bench.chaos (intent_net): a leading intent covering 8 fills reached an executor without the
+    token's book in its stream cache during a venue 429 window; `GET /book` answered 429 and the
+    copy ended `not_sent (venue_data_unavailable)` (executor.py, receiveMsg_ApprovedIntent), lost,
+    where a copy arriving in a back-off window is parked and goes after it."""
+    class BookLimited(IndexingRest):
+        limited = True
+
+        def get_book(self, token_id):
+            if self.limited:
+                raise TemporaryError("GET /book: HTTP 429", retry_after_s=1)
+            return super().get_book(token_id)
+
+    ref = []
+    rest = BookLimited(ref)
+    h, rest = make(tmp_path, rest=rest)
+    ref.append(h)
+    clock = h.actor.placer.clock = Clock()
+    h.deliver(FACTS)
+    h.deliver(approved("in-window"))
+    rest.limited = False  # the window ends
+    for _ in range(6):
+        clock.t += 1
+        h.fire_wakeups(lambda p: p in (HEARTBEAT, RETRY))
+    outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
+    assert outs == {"in-window": ("filled", "matched")}
+    assert len(rest.posts) == 1

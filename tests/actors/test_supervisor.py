@@ -218,3 +218,10 @@ def test_a_host_the_preflight_found_close_only_starts_every_child_close_only(tmp
     h.deliver(Init(config=cfg, entries_paused="region_close_only"), h.parent)
     assert {i.entries_paused for i in h.sent(Init)} == {"region_close_only"}
     assert h.actor.status()["entries"]["venue_close_only"] == "region_close_only"
+
+
+def test_a_status_request_before_init_is_answered_not_failed(tmp_path):
+    h = Harness(StubbedSupervisor, init=False)
+    h.deliver(StatusRequest(), ActorAddress("cli"))
+    (reply,) = h.sent_to("cli", StatusReply)
+    assert reply.status["starting"] is True
