@@ -37,6 +37,7 @@ def run_model(model: str, fills: int) -> dict:
     out["window"] = window
     out["run_dir"], out["config_overrides"] = str(bs.dir), bs.overrides
     print(f"{model}: copied {out['copied']}/{out['source_fills']}; internal {out['internal_ms']}; "
+          f"pipeline {out['internal_pipeline_ms']} ({out['copied_after_backstop_corroboration']} waited); "
           f"copy delay {out['copy_delay_ms']}")
     return out
 
@@ -60,6 +61,9 @@ def main(argv=None) -> int:
             "detection_lag_ms": "bot receipt of the fill (first feed) - polysim's scheduled fill time",
             "copy_delay_ms": "arrival of the copying POST /order at polysim - scheduled fill time",
             "internal_ms": "arrival of the copying POST /order at polysim - bot receipt of the fill",
+            "internal_pipeline_ms": "internal_ms without the repeats inside one transaction first seen on RTDS, "
+                                    "which wait for the backstop to list them (policy/dedupe.py; counted in "
+                                    "copied_after_backstop_corroboration)",
             "stages_ms": "in-process compute time of each hot-path step (bench.stages), no actor hops",
             "segments_ms": "live run, from StageTiming + polysim arrival: where the internal time goes",
         },

@@ -78,7 +78,7 @@ def measure(n: int = 1000, journal_synchronous: str = DURABLE) -> dict:
     book = Book(asks=tuple(Level(Decimal(p), Decimal("1000000")) for p in ("0.53", "0.54", "0.55")),
                 bids=tuple(Level(Decimal(p), Decimal("1000000")) for p in ("0.51", "0.50")),
                 tick_size=Decimal("0.01"), min_order_size=Decimal("5"), neg_risk=False)
-    burst = BurstCoalescer(CoalesceParams.from_config(cfg), SizingParams.from_config(cfg, Decimal("5")))
+    burst = BurstCoalescer(CoalesceParams.from_config(cfg), SizingParams.from_config(cfg, facts))
     limits, ebook, occ = Limits.from_config(cfg), ExposureBook(), Occurrences()
     times = {s: [] for s in STAGES + ("sign_sdk",)}
     texts = [frame_text(i) for i in range(n)]
@@ -97,9 +97,9 @@ def measure(n: int = 1000, journal_synchronous: str = DURABLE) -> dict:
         intent = CopyIntent(intent_id=intent_id_for(pc.fill_keys), token_id=TOKEN, condition_id=CONDITION,
                             side=pc.side, size=emit.size, source_price=pc.source_price, source_size=pc.source_size,
                             fill_keys=pc.fill_keys, first_recv_mono_ns=pc.first_recv_ns, source_ts_ms=pc.source_ts_ms,
-                            reason=emit.reason, opening=True, market_end_ts=facts.end_ts, slug="btc-updown-15m-bench")
+                            reason=emit.reason, opening=True, market=facts)
         t3 = time.perf_counter_ns()
-        d = decide(intent, time.time(), limits, ebook, facts, False)
+        d = decide(intent, time.time(), limits, ebook, False)
         entry = entry_for(intent, d)
         exposure.save_entry(db, entry)
         ebook.add(entry)
