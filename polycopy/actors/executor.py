@@ -36,7 +36,7 @@ from polycopy.ops.credentials import hint
 from polycopy.messages import (Alert, ApprovedBatch, ApprovedIntent, CloseOnly, Market, OrderOutcome, PositionsReply,
                                PositionsSnapshot, StageTiming)
 from polycopy.store import journal
-from polycopy.store.db import DURABLE, open_db
+from polycopy.store.db import open_db
 from polycopy.store.user_trades import apply_trade, unconfirmed
 from polycopy.venue.heartbeat import Heartbeats
 from polycopy.venue.placer import Placer
@@ -68,7 +68,7 @@ class Executor(ChildActor):
 
     def on_init(self, msg) -> None:
         cfg, mode = self.config, self.config.execution.mode
-        self.db = open_db(cfg.store.path, DURABLE)  # journaled before every POST, fsynced (store/db.py)
+        self.db = open_db(cfg.store.path, cfg.store.synchronous)  # each POST's journal commit is FULL (store/db.py)
         journal.ensure(self.db)
         held = journal.held_positions(self.db, Mode.paper.value) if mode is Mode.paper else {}
         ports = self.make_ports(held)

@@ -21,6 +21,8 @@ from decimal import Decimal
 
 import sqlite_utils
 
+from polycopy.store.db import durable
+
 INTENTS = "exec_intents"
 ORDERS = "exec_orders"
 OPEN_STATES = ("signed", "unknown", "retry_wait")
@@ -112,7 +114,7 @@ def journal_orders(db, orders: list[dict]) -> list[dict]:
              "park_until_ts": o["park_until_ts"]} for o in orders]
     if not rows:
         return []
-    with db.conn:
+    with durable(db):  # a POST follows: durable whatever the connection's level (store/db.py)
         for row in rows:
             db.conn.execute(f"INSERT INTO {ORDERS} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                             list(row.values()))
@@ -131,8 +133,8 @@ def update_order(db, order_id: str, **fields) -> None:
 
 
 def count_post(db, order_id: str) -> None:
-    """Counted just before each send: a crash after it means "maybe sent"."""
-    with db.conn:
+    """Counted just before each send, durably: a crash after it means "maybe sent"."""
+    with durable(db):
         db.execute(f"UPDATE {ORDERS} SET posts = posts + 1, updated_ts=? WHERE order_id=?", [time.time(), order_id])
 
 
