@@ -85,6 +85,7 @@ def main(argv=None) -> int:
     p.add_argument("--tail", type=float, default=15.0, help="seconds to wait after the last fill")
     p.add_argument("--patch", default="", help="a bench/patches experiment (e.g. intake_one_timing); "
                                                 "writes burst_<patch>.json")
+    p.add_argument("--tag", default="", help="writes burst_<tag>.json (e.g. an interim run)")
     args = p.parse_args(argv)
     with BenchSystem(SCENARIO, OVERRIDES, name="burst", patch=args.patch) as bs:
         bs.wait_ready()
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
     rows = collect.per_fill(run)
     src = [r for r in rows if r["recv_ns"]]
     procs = sampler.summary()
-    write_result(f"burst_{args.patch}" if args.patch else "burst", {"patch": args.patch or None,
+    write_result("_".join(["burst", *filter(None, (args.patch, args.tag))]), {"patch": args.patch or None,
         "max_orders_per_burst": max(per_burst, default=0),
         "orders_per_burst_hist": {str(n): per_burst.count(n) for n in sorted(set(per_burst))},
         "internal_ms": quantiles(leading),

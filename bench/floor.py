@@ -51,7 +51,7 @@ class Chains:
     def __init__(self, kinds, tmp: Path):
         wiring.configure(tmp / "lane")  # inherited by the admin and every actor (forks)
         try:
-            self.asys = start_system(free_port(), tmp / "state")
+            self.asys = start_system(free_port(), tmp / "state", lane=None)
         except Exception:
             wiring.configure(None)
             raise

@@ -16,7 +16,7 @@ from decimal import Decimal
 from bench.floor_actors import FILL, MARKET
 from polycopy.lane import frames
 from polycopy.lane.codec import Codec
-from polycopy.messages import ApprovedIntent, CopyIntent, FillBatch
+from polycopy.messages import ApprovedBatch, ApprovedIntent, CopyIntent, FillBatch, IntentBatch, OrderOutcome
 
 REPEAT = 2000
 
@@ -27,11 +27,17 @@ def samples() -> dict:
     intent = CopyIntent(intent_id="i" * 64, token_id=FILL.token_id, condition_id=MARKET.condition_id, side="BUY",
                         size=Decimal("12.5"), source_price=Decimal("0.53"), source_size=Decimal("12.5"),
                         fill_keys=(FILL.key,), first_recv_mono_ns=1, source_ts_ms=2, reason="leading", market=MARKET)
+    approved = ApprovedIntent(intent=intent, size=Decimal("12.5"), max_notional_usd=Decimal("6.625"),
+                              decision="approved")
     return {"FillBatch_1": FillBatch(fills=(FILL,), sent_ns=1, market=MARKET),
             "FillBatch_16": FillBatch(fills=fills16, sent_ns=1, market=MARKET),
             "CopyIntent": intent,
-            "ApprovedIntent": ApprovedIntent(intent=intent, size=Decimal("12.5"), max_notional_usd=Decimal("6.625"),
-                                             decision="approved")}
+            "ApprovedIntent": approved,
+            "IntentBatch_4": IntentBatch(intents=(intent,) * 4),
+            "ApprovedBatch_4": ApprovedBatch(items=(approved,) * 4),
+            "OrderOutcome": OrderOutcome(intent_id="i" * 64, order_id="0x" + "ab" * 32, status="filled",
+                                         filled_size=Decimal("12.5"), filled_notional_usd=Decimal("6.625"),
+                                         token_id=FILL.token_id, condition_id=MARKET.condition_id, side="BUY")}
 
 
 def _us(fn, repeat: int = REPEAT, sleep_s: float = 0.0) -> float:

@@ -37,6 +37,7 @@ def run_model(model: str, fills: int) -> dict:
     out["window"] = window
     out["run_dir"], out["config_overrides"] = str(bs.dir), bs.overrides
     print(f"{model}: copied {out['copied']}/{out['source_fills']}; internal {out['internal_ms']}; "
+          f"pipeline {out['internal_pipeline_ms']} ({out['copied_after_backstop_corroboration']} waited); "
           f"copy delay {out['copy_delay_ms']}")
     return out
 
@@ -46,6 +47,7 @@ def main(argv=None) -> int:
     p.add_argument("--fills", type=int, default=1000, help="copied fills per feed model (default 1000)")
     p.add_argument("--models", default="third_party,fast", help="feed-lag models: " + ", ".join(FEED_MODELS))
     p.add_argument("--no-stages", action="store_true", help="skip the in-process per-stage breakdown")
+    p.add_argument("--tag", default="", help="writes latency_<tag>.json (e.g. an interim run)")
     args = p.parse_args(argv)
     models = {m: run_model(m, args.fills) for m in args.models.split(",")}
     first = models[next(iter(models))]
@@ -59,11 +61,14 @@ def main(argv=None) -> int:
             "detection_lag_ms": "bot receipt of the fill (first feed) - polysim's scheduled fill time",
             "copy_delay_ms": "arrival of the copying POST /order at polysim - scheduled fill time",
             "internal_ms": "arrival of the copying POST /order at polysim - bot receipt of the fill",
+            "internal_pipeline_ms": "internal_ms without the repeats inside one transaction first seen on RTDS, "
+                                    "which wait for the backstop to list them (policy/dedupe.py; counted in "
+                                    "copied_after_backstop_corroboration)",
             "stages_ms": "in-process compute time of each hot-path step (bench.stages), no actor hops",
             "segments_ms": "live run, from StageTiming + polysim arrival: where the internal time goes",
         },
     }
-    write_result("latency", result)
+    write_result(f"latency_{args.tag}" if args.tag else "latency", result)
     return 0
 
 

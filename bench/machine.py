@@ -25,6 +25,8 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
             "platform": platform.platform(), "mem_total_mb": round(psutil.virtual_memory().total / 2**20),
             "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
+            "lane": "off" if os.environ.get("POLYCOPY_LANE", "on").strip().lower() in ("off", "0", "false", "no")
+            else "on",  # the hot path's transport in the system under test (bench/README.md)
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 

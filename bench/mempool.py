@@ -115,6 +115,7 @@ def verdict(on: dict, off: dict, hops: dict) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.mempool", description=__doc__.split("\n")[0])
     p.add_argument("--fills", type=int, default=300, help="source fills per half (default 300)")
+    p.add_argument("--tag", default="", help="writes mempool_<tag>.json (e.g. an interim run)")
     args = p.parse_args(argv)
     hops = floor.measure(rate=4, n=120)
     print("floor:", hops)
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
         },
     }
     print("verdict:", result["verdict"])
-    write_result("mempool", result)
+    write_result(f"mempool_{args.tag}" if args.tag else "mempool", result)
     return 0
 
 

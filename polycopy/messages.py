@@ -305,6 +305,28 @@ class ApprovedIntent(Message):
 
 
 @_msg
+class IntentBatch(Message):
+    """Coalescer -> risk: the intents one wake-up emitted, decided in order (a single intent travels
+    as itself)."""
+
+    intents: tuple[CopyIntent, ...]
+
+    def __repr__(self) -> str:
+        return f"IntentBatch(n={len(self.intents)})"
+
+
+@_msg
+class ApprovedBatch(Message):
+    """Risk -> executor: the approvals of one wake-up, reserved in one commit, placed in order (a
+    single approval travels as itself)."""
+
+    items: tuple[ApprovedIntent, ...]
+
+    def __repr__(self) -> str:
+        return f"ApprovedBatch(n={len(self.items)})"
+
+
+@_msg
 class RiskDecision(Message):
     """Risk -> telemetry/coalescer: the verdict for every intent, with its reason."""
 

@@ -39,6 +39,7 @@ from polycopy.store import control, open_db
 from polycopy.store.db import DURABLE
 from polycopy.store.private import tighten
 
+LANE_ENV = "POLYCOPY_LANE"  # "off": the hot path stays on Thespian (a baseline for bench/)
 ASK_TIMEOUT_S = 5
 SHUTDOWN_ASK_S = 10
 STOP_WAIT_S = 10
@@ -132,7 +133,7 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
         logger.warning("the venue allows this host to close positions only: starting close-only ({})", close_only)
     port = cfg.actors.admin_port
     tighten(cfg.store.path.parent, cfg.store.path.name, cfg.telemetry.log_path)  # files an older version left 0644
-    asys = system.start_system(port, control_dir or cfg.store.path.parent)
+    asys = system.start_system(port, control_dir or cfg.store.path.parent, lane=lane_from_env())
     sup = asys.createActor(Supervisor, globalName=system.SUPERVISOR_NAME)
     asys.tell(sup, Init(config=cfg, entries_paused=close_only))
     logger.info("polycopy running in {} mode; admin port {} (loopback only)", cfg.mode.value, port)
@@ -179,6 +180,11 @@ def run(cfg: Config, secrets: Secrets, reload_config=None, config_path: Path | N
     if killed:
         logger.warning("{} of {} processes ignored the shutdown and were killed", killed, len(pids))
     return 0 if stop["reason"] in ("sigterm", "sigint") else 1
+
+
+def lane_from_env() -> bool:
+    """The hot path's lane is on unless POLYCOPY_LANE says off (bench/README.md: the baseline)."""
+    return os.environ.get(LANE_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def _reload(asys, sup, cfg: Config, reload_config) -> Config:

@@ -1,5 +1,8 @@
 """Coalescer: one per token (Init.key = token id). FillBatch in, CopyIntent out to risk.
 
+The batches one wake-up brings are added as one (a burst that arrived together leads together),
+and the intents one step emits leave as one message (`IntentBatch` when there are several).
+
 The burst rules live in policy/coalesce.py; this actor feeds them fills and the clock, turns
 their answers into messages and keeps one timer per due time (timers cannot be cancelled: a
 timer whose work was already done finds nothing to do). The market's facts come with the fills
@@ -15,7 +18,7 @@ import time
 from datetime import timedelta
 
 from polycopy.actors.base import ChildActor
-from polycopy.messages import CopyIntent, FillBatch, Init, RiskDecision, StageTiming
+from polycopy.messages import CopyIntent, FillBatch, Init, IntentBatch, RiskDecision, StageTiming
 from polycopy.ops.console import event
 from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Drop, Emit, intent_id_for
 from polycopy.policy.sizing import SizingParams
@@ -49,15 +52,19 @@ class Coalescer(ChildActor):
             self.burst.params = CoalesceParams.from_config(self.config)
             self.burst.sizing = SizingParams.from_config(self.config, self.market)
 
-    def receiveMsg_FillBatch(self, msg: FillBatch, sender):
-        self.arrival = (("intake_sent", msg.sent_ns), ("coalesce_in", time.monotonic_ns())) if msg.sent_ns else ()
-        fills = [f for f in msg.fills if (not self.key or f.token_id == self.key) and f.key not in self.seen]
-        if len(fills) != len(msg.fills):
-            self.log.error("{} fills for another token or seen before ignored", len(msg.fills) - len(fills))
-        self.seen.update(f.key for f in fills)  # intake dedupes; this only guards against a resend
-        if msg.market is not None and msg.market != self.market:
-            self.market = msg.market
-            self.on_reload()
+    def receiveBatch_FillBatch(self, msgs: list[FillBatch]):
+        first = msgs[0]
+        self.arrival = (("intake_sent", first.sent_ns), ("coalesce_in", time.monotonic_ns())) if first.sent_ns else ()
+        fills = []
+        for msg in msgs:
+            mine = [f for f in msg.fills if (not self.key or f.token_id == self.key) and f.key not in self.seen]
+            if len(mine) != len(msg.fills):
+                self.log.error("{} fills for another token or seen before ignored", len(msg.fills) - len(mine))
+            self.seen.update(f.key for f in mine)  # intake dedupes; this only guards against a resend
+            fills += mine
+            if msg.market is not None and msg.market != self.market:
+                self.market = msg.market
+                self.on_reload()
         if self.burst is None:
             self.early.extend(fills)
             return
@@ -84,31 +91,32 @@ class Coalescer(ChildActor):
         self._act(self.burst.add(fills, self.clock()))
 
     def _act(self, actions, schedule: bool = True) -> None:
+        intents = [self._intent(a) for a in actions if isinstance(a, Emit)]
+        if intents:
+            t_sent = time.monotonic_ns()
+            self.tell("risk", intents[0] if len(intents) == 1 else IntentBatch(intents=tuple(intents)))
+            for it in intents:
+                n = len(it.fill_keys)
+                self.log.bind(**event("intent", market=self.market, token_id=self.token_id, side=it.side, size=it.size,
+                                      price=it.source_price, outcome=it.reason, detail=f"{n} fill{'s' * (n != 1)}")).info(
+                    "{} intent {} {} {} @ {} covers {} fills (first {})", it.reason, it.intent_id, it.side, it.size,
+                    it.source_price, n, it.fill_keys[0])
+                self.report(StageTiming(key=it.fill_keys[0], stages=(*self.arrival, ("coalesced", t_sent)),
+                                        source_ts_ms=it.source_ts_ms))
         for a in actions:
-            if isinstance(a, Emit):
-                self._send_intent(a)
-            elif isinstance(a, Drop):
+            if isinstance(a, Drop):
                 self._report_drop(a)
         if schedule:
             self._schedule()
 
-    def _send_intent(self, a: Emit) -> None:
+    def _intent(self, a: Emit) -> CopyIntent:
         pc = a.piece
-        intent = CopyIntent(
+        return CopyIntent(
             intent_id=intent_id_for(pc.fill_keys), token_id=self.token_id, condition_id=self.condition_id, side=pc.side,
             size=a.size, source_price=pc.source_price, source_size=pc.source_size, fill_keys=pc.fill_keys,
             first_recv_mono_ns=pc.first_recv_ns, source_ts_ms=pc.source_ts_ms, reason=a.reason,
             opening=pc.side == "BUY", market=self.market,
         )
-        t_sent = time.monotonic_ns()
-        self.tell("risk", intent)
-        n = len(pc.fill_keys)
-        self.log.bind(**event("intent", market=self.market, token_id=self.token_id, side=pc.side, size=a.size,
-                              price=pc.source_price, outcome=a.reason, detail=f"{n} fill{'s' * (n != 1)}")).info(
-            "{} intent {} {} {} @ {} covers {} fills (first {})", a.reason, intent.intent_id, pc.side, a.size,
-            pc.source_price, n, pc.fill_keys[0])
-        self.report(StageTiming(key=pc.fill_keys[0], stages=(*self.arrival, ("coalesced", t_sent)),
-                                source_ts_ms=pc.source_ts_ms))
 
     def _report_drop(self, a: Drop) -> None:
         pc = a.piece

@@ -4,6 +4,9 @@ Modes differ only in the `Poster` (dry_run logs, paper fills against the book, l
 In live mode a new order's first POST goes through a small thread pool (actors/post_pool.py):
 the executor takes the next intent while the venue answers, and handles the answer when it
 comes back on its watched pipe.
+A wake-up's approved intents (ApprovedIntents and ApprovedBatches, base.py) are placed together
+(`Placer.place_batch`): one commit records the intents, one fsynced commit journals their signed
+orders, then each is posted; every order is journaled before its own POST, as alone.
 Start-up resolves every journaled order without a final state before any new intent is
 admitted. Live mode also sends order heartbeats (a failure stops new orders and alerts) and
 follows fills and settlement on the user websocket (MATCHED is provisional; an alert fires
@@ -32,10 +35,10 @@ from polycopy.errors import TemporaryError
 from polycopy.ops.console import event
 from polycopy.ops.credentials import hint
 from polycopy.ops.names import MarketBook
-from polycopy.messages import (Alert, ApprovedIntent, CloseOnly, Market, OrderOutcome, PositionsReply, PositionsSnapshot,
-                               StageTiming)
+from polycopy.messages import (Alert, ApprovedBatch, ApprovedIntent, CloseOnly, Market, OrderOutcome, PositionsReply,
+                               PositionsSnapshot, StageTiming)
 from polycopy.store import journal
-from polycopy.store.db import DURABLE, open_db
+from polycopy.store.db import open_db
 from polycopy.store.user_trades import apply_trade, unconfirmed
 from polycopy.venue.heartbeat import Heartbeats
 from polycopy.venue.placer import Placer
@@ -68,7 +71,7 @@ class Executor(ChildActor):
 
     def on_init(self, msg) -> None:
         cfg, mode = self.config, self.config.execution.mode
-        self.db = open_db(cfg.store.path, DURABLE)  # journaled before every POST, fsynced (store/db.py)
+        self.db = open_db(cfg.store.path, cfg.store.synchronous)  # each POST's journal commit is FULL (store/db.py)
         journal.ensure(self.db)
         held = journal.held_positions(self.db, Mode.paper.value) if mode is Mode.paper else {}
         ports = self.make_ports(held)
@@ -146,42 +149,58 @@ class Executor(ChildActor):
         self.books.want(msg.token_ids)  # the catalog's markets: subscribe to their books before the first intent
         self.markets.add(msg)
 
-    def receiveMsg_ApprovedIntent(self, msg: ApprovedIntent, sender) -> None:
+    def receiveBatch_ApprovedIntent(self, msgs: list) -> None:
         t_in = time.monotonic_ns()
-        it = msg.intent
-        self.markets.add(it.market)
-        blocked = self._blocked() or ("market_unknown" if it.market is None else "")
-        if blocked:
-            self._report(_not_sent(msg, blocked))
+        jobs, stages = [], []
+        for msg in (a for m in msgs for a in (m.items if isinstance(m, ApprovedBatch) else (m,))):
+            it = msg.intent
+            self.markets.add(it.market)
+            blocked = self._blocked() or ("market_unknown" if it.market is None else "")
+            if blocked:
+                self._report(_not_sent(msg, blocked))
+                continue
+            marks = [("exec_in", t_in)]
+            book = self.books.get(it.token_id)
+            if book is None and not self.placer.waiting():
+                try:
+                    book = self.rest.get_book(it.token_id)
+                    marks.append(("exec_book_rest", time.monotonic_ns()))
+                except TemporaryError as e:  # the venue asks us to wait: the copy is parked, not dropped
+                    self.log.warning("intent {}: no book ({}); parked", it.intent_id, e)
+                    self.placer.back_off(e.retry_after_s, "book_unavailable")
+            marks.append(("exec_book", time.monotonic_ns()))
+            jobs.append((msg, it.market, book))
+            stages.append(marks)
+        if not jobs:
             return
-        stages = [("exec_in", t_in)]
-        book = self.books.get(it.token_id)
-        if book is None and not self.placer.waiting():
-            try:
-                book = self.rest.get_book(it.token_id)
-                stages.append(("exec_book_rest", time.monotonic_ns()))
-            except TemporaryError as e:  # the venue asks us to wait: the copy is parked, not dropped
-                self.log.warning("intent {}: no book ({}); parked", it.intent_id, e)
-                self.placer.back_off(e.retry_after_s, "book_unavailable")
-        stages.append(("exec_book", time.monotonic_ns()))
         try:
-            out = self.placer.place(msg, it.market, book)
+            placed = self.placer.place_batch(jobs)
         except Exception as e:  # noqa: BLE001 - never let Thespian re-run a handler that may have posted
-            self.log.exception("intent {} failed in the executor: {}", it.intent_id, e)
-            out = None
-            if journal.order_for_intent(self.db, it.intent_id) is None:
-                journal.set_intent(self.db, it.intent_id, "not_sent", "executor_error")
-                out = _not_sent(msg, "executor_error")
+            self.log.exception("{} intent(s) failed in the executor: {}", len(jobs), e)
+            placed = [(self._after_error(msg), []) for msg, _, _ in jobs]
             self._schedule_retry()
-        stages.extend(self.placer.marks)
-        if out is not None:
-            self._report(out)
+        in_flight = {r["intent_id"] for r in self.placer.in_flight.values()}
+        for (msg, _, _), marks, (out, placer_marks) in zip(jobs, stages, placed):
+            it = msg.intent
+            if out is not None:
+                self._report(out)
+            key = it.fill_keys[0] if it.fill_keys else it.intent_id
+            self.report(StageTiming(key=key, stages=(("recv", it.first_recv_mono_ns), *marks, *placer_marks),
+                                    source_ts_ms=it.source_ts_ms))
+            if it.intent_id in in_flight:
+                self.corr[it.intent_id] = key  # the answer's timing joins this copy
         if self.placer.pending():
             self._schedule_retry()
-        key = it.fill_keys[0] if it.fill_keys else it.intent_id
-        self.report(StageTiming(key=key, stages=(("recv", it.first_recv_mono_ns), *stages), source_ts_ms=it.source_ts_ms))
-        if any(r["intent_id"] == it.intent_id for r in self.placer.in_flight.values()):
-            self.corr[it.intent_id] = key  # the answer's timing joins this copy
+
+    receiveBatch_ApprovedBatch = receiveBatch_ApprovedIntent
+
+    def _after_error(self, msg: ApprovedIntent) -> OrderOutcome | None:
+        """An intent whose placing raised: not sent unless its order is in the journal (then the
+        retries resolve it like any open order)."""
+        if journal.order_for_intent(self.db, msg.intent_id) is not None:
+            return None
+        journal.set_intent(self.db, msg.intent_id, "not_sent", "executor_error")
+        return _not_sent(msg, "executor_error")
 
     def receiveMsg_WatchMessage(self, msg, sender) -> None:
         if self.posts is not None:  # first: the user stream may already report these orders' trades

@@ -96,9 +96,10 @@ class Intake(ChildActor):
 
     # ------------------------------------------------------------ fills
 
-    def receiveMsg_FillBatch(self, msg: FillBatch, sender) -> None:
-        arrival = (("watcher", msg.sent_ns), ("intake_in", time.monotonic_ns()))
-        self._accept(list(msg.fills), tuple(s for s in arrival if s[1]))
+    def receiveBatch_FillBatch(self, msgs: list[FillBatch]) -> None:
+        """The watchers' batches of one wake-up: deduplicated and stored in one transaction."""
+        arrival = (("watcher", msgs[0].sent_ns), ("intake_in", time.monotonic_ns()))
+        self._accept([f for m in msgs for f in m.fills], tuple(s for s in arrival if s[1]))
 
     def _accept(self, fills: list, arrival: tuple = ()) -> None:
         fills = self._plausible(fills)

@@ -6,16 +6,22 @@ ApprovedIntent is sent); the executor's OrderOutcome settles it. The rules are i
 policy/risk.py; limits follow ReloadConfig. The pUSD balance (policy/balance.py) comes from the
 ledger's and the redeemer's reads (`BalanceSeen`); a BUY it cannot pay for is refused with
 `insufficient_balance`, and an alert says so while it lasts.
+
+A wake-up's intents (CopyIntents and IntentBatches from any coalescer, base.py) are decided in
+order against the book and the balance, each seeing the reservations before it; their
+reservations are committed in one transaction, then the approvals leave as one message
+(`ApprovedBatch` when several), then the verdicts are recorded in one more. A wake-up's outcomes
+are settled in one commit.
 """
 from __future__ import annotations
 
 import time
 
 from polycopy.actors.base import ChildActor
-from polycopy.messages import (Alert, ApprovedIntent, BalanceSeen, CopyIntent, Init, OrderOutcome, RiskDecision,
-                               StageTiming)
+from polycopy.messages import (Alert, ApprovedBatch, ApprovedIntent, BalanceSeen, CopyIntent, Init, IntentBatch,
+                               OrderOutcome, RiskDecision, StageTiming)
 from polycopy.ops.console import event
-from polycopy.policy.balance import BalanceBook
+from polycopy.policy.balance import ZERO, BalanceBook
 from polycopy.policy.risk import SETTLED, Decision, Limits, decide, entry_for, utc_day
 from polycopy.store import exposure
 from polycopy.store.db import open_db
@@ -49,48 +55,79 @@ class Risk(ChildActor):
         self.balance.fee_reserve_bps = self.config.capital.fee_reserve_bps
         self.log.info("risk limits reloaded")
 
-    def receiveMsg_CopyIntent(self, msg: CopyIntent, sender):
+    def receiveBatch_CopyIntent(self, msgs: list) -> None:
         t_in = time.monotonic_ns()
-        if "executor" not in self.peers:
-            d = Decision("rejected", "executor_unavailable")
-        else:
-            d = decide(msg, self.clock(), self.limits, self.book, self.kill_tripped, self.entries_paused,
-                       self.balance.room())
-        if d.approved:
-            entry = entry_for(msg, d)
-            exposure.save_entry(self.db, entry)  # committed before the order can exist
-            self.book.add(entry)
-            if msg.side == "BUY":
-                self.balance.reserve(msg.intent_id, d.notional_usd)
+        intents = [i for m in msgs for i in (m.intents if isinstance(m, IntentBatch) else (m,))]
+        decided, entries = [], []
+        for msg in intents:
+            try:
+                d = self._decide(msg)
+            except Exception as e:  # noqa: BLE001 - one bad intent costs only itself (base.py's rule)
+                self.handler_failed(msg, e)
+                continue
+            if d.approved:
+                entries.append(entry_for(msg, d))
+                self.book.add(entries[-1])  # the next intent of the batch sees this reservation
+                if msg.side == "BUY":
+                    self.balance.reserve(msg.intent_id, d.notional_usd)
+            decided.append((msg, d))
+        try:
+            exposure.save_entries(self.db, entries)  # committed before any of these orders can exist
+        except Exception:
+            for e in entries:  # none of them was committed: the book and the balance hold what was
+                self.balance.settle(e.intent_id, "not_sent", ZERO, time.monotonic_ns())
+            self._reload_book()
+            raise
         t_out = time.monotonic_ns()
-        if d.approved:
-            self.tell("executor", ApprovedIntent(intent=msg, size=d.size, max_notional_usd=d.notional_usd,
-                                                 decision=d.decision, reason=d.reason))
-        self._report(msg, d, (("risk_in", t_in), ("risk", t_out)))
-        if msg.side == "BUY":
-            self._balance_alert(d)
-        recv_ms = (time.monotonic_ns() - msg.first_recv_mono_ns) / 1e6 if msg.first_recv_mono_ns else -1.0
-        exposure.save_decision(self.db, msg, d.decision, d.reason, d.size, d.notional_usd, recv_ms)  # after the send
+        approved = [ApprovedIntent(intent=msg, size=d.size, max_notional_usd=d.notional_usd, decision=d.decision,
+                                   reason=d.reason) for msg, d in decided if d.approved]
+        if approved:
+            self.tell("executor", approved[0] if len(approved) == 1 else ApprovedBatch(items=tuple(approved)))
+        verdicts = []
+        for msg, d in decided:
+            self._report(msg, d, (("risk_in", t_in), ("risk", t_out)))
+            if msg.side == "BUY":
+                self._balance_alert(d)
+            recv_ms = (time.monotonic_ns() - msg.first_recv_mono_ns) / 1e6 if msg.first_recv_mono_ns else -1.0
+            verdicts.append((msg, d.decision, d.reason, d.size, d.notional_usd, recv_ms))
+        exposure.save_decisions(self.db, verdicts)  # after the send
+
+    receiveBatch_IntentBatch = receiveBatch_CopyIntent
+
+    def _decide(self, msg: CopyIntent) -> Decision:
+        if "executor" not in self.peers:
+            return Decision("rejected", "executor_unavailable")
+        return decide(msg, self.clock(), self.limits, self.book, self.kill_tripped, self.entries_paused,
+                      self.balance.room())
 
     def receiveMsg_RiskDecision(self, msg: RiskDecision, sender):
         """A coalescer's drop, kept with the verdicts so that runs can be compared."""
         if msg.decision == "dropped":
             exposure.save_dropped(self.db, msg.intent_id, msg.reason, msg.size)
 
-    def receiveMsg_OrderOutcome(self, msg: OrderOutcome, sender):
-        before = self.book.entries.get(msg.intent_id)
-        if before is not None and before.state == SETTLED:
-            # filled/partial/rejected are final in the executor's contract; record the truth, loudly
-            self.log.warning("outcome {} for intent {} after it was settled; recording {} USD filled", msg.status,
-                             msg.intent_id, msg.filled_notional_usd)
-        entry = self.book.settle(msg.intent_id, msg.status, msg.filled_notional_usd)
-        self.balance.settle(msg.intent_id, msg.status, msg.filled_notional_usd, time.monotonic_ns())
-        if entry is None:
-            self.log.warning("outcome {} for unknown intent {}", msg.status, msg.intent_id)
-            return
-        exposure.save_entry(self.db, entry)
-        self.log.info("intent {} settled {}: filled {:.4f} USD of {:.4f} reserved", msg.intent_id, msg.status,
-                      msg.filled_notional_usd, entry.reserved_usd)
+    def receiveBatch_OrderOutcome(self, msgs: list[OrderOutcome]) -> None:
+        settled = []
+        for msg in msgs:
+            before = self.book.entries.get(msg.intent_id)
+            if before is not None and before.state == SETTLED:
+                # filled/partial/rejected are final in the executor's contract; record the truth, loudly
+                self.log.warning("outcome {} for intent {} after it was settled; recording {} USD filled", msg.status,
+                                 msg.intent_id, msg.filled_notional_usd)
+            entry = self.book.settle(msg.intent_id, msg.status, msg.filled_notional_usd)
+            self.balance.settle(msg.intent_id, msg.status, msg.filled_notional_usd, time.monotonic_ns())
+            if entry is None:
+                self.log.warning("outcome {} for unknown intent {}", msg.status, msg.intent_id)
+                continue
+            settled.append(entry)
+            self.log.info("intent {} settled {}: filled {:.4f} USD of {:.4f} reserved", msg.intent_id, msg.status,
+                          msg.filled_notional_usd, entry.reserved_usd)
+        exposure.save_entries(self.db, settled)
+
+    def _reload_book(self) -> None:
+        try:
+            self.book = exposure.load_book(self.db, utc_day(self.clock()), self.clock())
+        except Exception as e:  # noqa: BLE001 - the book in memory then over-counts: no cap can be passed
+            self.log.error("exposure book not reloaded ({}); it counts uncommitted reservations", e)
 
     def receiveMsg_BalanceSeen(self, msg: BalanceSeen, sender):
         if self.balance.seen(msg.balance_usd, msg.asked_mono_ns, msg.allowance_usd):

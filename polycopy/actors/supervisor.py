@@ -143,7 +143,7 @@ class Supervisor(ChildActor):
         child = self._child_at(msg.childAddress)
         if child is None:
             return
-        child.addr, child.pid = None, 0  # --status shows no dead pid; the new one comes with its first Pong
+        child.addr, child.pid = None, 0  # the status shows no dead pid: the next one comes with its first Pong
         if self.stopping is not None or child.retiring:
             del self.children[child.name]
             self._maybe_finish_shutdown()

@@ -7,6 +7,10 @@ socket of the system bind to the address it advertises, which THESPIAN_BASE_IPAD
 patch reaches all of them. Loopback still lets any local user in: every frame is also
 authenticated (transport_auth.py) with a per-run key that `start_system` writes to the state
 folder and `attach_system` reads from there, each before `ActorSystem()`.
+
+The hot path's lane (polycopy/lane) is configured by `start_system` too, before `ActorSystem()`,
+so every actor inherits its folder and key; `lane=False` keeps every message on Thespian (run.py
+with POLYCOPY_LANE=off: the baseline bench/README.md measures against).
 """
 from __future__ import annotations
 
@@ -15,10 +19,12 @@ import socket
 import time
 from pathlib import Path
 
+from loguru import logger
 from thespian.actors import ActorSystem
 from thespian.system.transport import IPBase
 
 from polycopy.actors import transport_auth
+from polycopy.lane import wiring
 from polycopy.errors import SystemNotRunningError, SystemRunningError
 from polycopy.store.private import private_dir, private_umask
 
@@ -76,9 +82,10 @@ def key_path(state_dir: Path, port: int) -> Path:
     return state_dir / f"actors-{port}.key"
 
 
-def start_system(port: int, state_dir: Path) -> ActorSystem:
-    """Start a fresh system with a fresh transport key. Refuses when something already answers on
-    the admin port."""
+def start_system(port: int, state_dir: Path, lane: bool | None = True) -> ActorSystem:
+    """Start a fresh system with a fresh transport key, and a fresh lane (`lane` True), none
+    (False), or the one this process configured itself (None: bench.floor, the lane's own tests).
+    Refuses when something already answers on the admin port."""
     if admin_answers(port):
         raise SystemRunningError(
             f"another polycopy (or another program) already answers on admin port {port}; "
@@ -88,7 +95,18 @@ def start_system(port: int, state_dir: Path) -> ActorSystem:
     private_dir(state_dir)
     os.environ.setdefault("THESPLOG_FILE", str(state_dir / "thespian.log"))
     transport_auth.install(transport_auth.new_key_file(key_path(state_dir, port)))
+    if lane is not None:
+        configure_lane(state_dir, port, lane)
     return ActorSystem(BASE, {"Admin Port": port}, logDefs=log_defs())
+
+
+def configure_lane(state_dir: Path, port: int, on: bool):
+    """The lane for the system about to start on `port` (after the port check: `configure` clears
+    the folder, which must never be a running system's). Returns its settings, or None when off."""
+    if not on:
+        logger.info("lane off: hot-path messages go through Thespian")
+        return wiring.configure(None)
+    return wiring.configure(wiring.lane_folder(state_dir, port))
 
 
 def attach_system(port: int, state_dir: Path) -> ActorSystem:

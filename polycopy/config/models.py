@@ -167,7 +167,7 @@ class RedeemConfig(Section):
 
 class StoreConfig(Section):
     path: Path = Path("state/polycopy.sqlite")
-    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"  # all but the executor and supervisor, which are FULL (store/db.py)
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"  # but the kill switch and the commits a POST follows: FULL (store/db.py)
 
 
 class AlertsConfig(Section):

@@ -16,11 +16,13 @@ from typing import Iterable
 
 import msgspec
 
-from polycopy.messages import ApprovedIntent, CopyIntent, FillBatch, SourceFill
 from polycopy.errors import LaneCodecError
+from polycopy.messages import (ApprovedBatch, ApprovedIntent, CopyIntent, FillBatch, IntentBatch, OrderOutcome,
+                               SourceFill)
 
 PICKLE = 0
-HOT_TYPES = (FillBatch, CopyIntent, ApprovedIntent, SourceFill)
+# Appended only: a type's byte is its place here (both ends of a lane run the same code anyway).
+HOT_TYPES = (FillBatch, CopyIntent, ApprovedIntent, SourceFill, IntentBatch, ApprovedBatch, OrderOutcome)
 NESTED = {FillBatch: {"fills": tuple[SourceFill, ...]}}
 
 

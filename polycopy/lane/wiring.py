@@ -12,9 +12,11 @@ restarted actor has a new address, so it has a new inbox, and senders learn it f
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +40,14 @@ _settings: LaneSettings | None = None
 
 
 def lane_folder(state_dir: Path, admin_port: int) -> Path:
-    """One folder per system (a `--sim` run and a real one may share a state folder, never a port)."""
-    return Path(state_dir) / f"lane-{admin_port}"
+    """One folder per system (a `--sim` run and a real one may share a state folder, never a port).
+    A state folder too deep for a socket path (sun_path: 107 bytes) gets a short private folder in
+    the temp folder instead, named after the state folder's hash; `configure` checks it is ours."""
+    folder = Path(state_dir).resolve() / f"lane-{admin_port}"
+    if len(str(inbox_path(folder, 65535))) <= MAX_SOCKET_PATH:
+        return folder
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"polycopy-lane-{os.getuid()}-{digest}"
 
 
 def configure(folder: Path | None, key: bytes | None = None, frame_mac: bool = False) -> LaneSettings | None:

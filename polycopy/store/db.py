@@ -9,9 +9,17 @@ fill and the reservation are committed before the messages that lead to the jour
 sent, so the executor's connection is the one that must be FULL (`DURABLE`): one fsync per commit
 there covers the whole chain, and the other connections stay NORMAL (`store.synchronous`), off
 the fsync. The supervisor's kill switch commits with FULL too. Cost: bench/results/stages.json.
+
+Only the executor's commits that a POST follows must be FULL: the signed order with its first send
+counted, and each later send counted (`durable`, store/journal.py). Its other commits (the intents
+it received, the venue's answers, outcomes) are NORMAL: a power loss that takes them also took
+nothing a POST depended on (the answer of a posted order is looked up again by its hash), and
+their commits neither fsync nor hold the database's one write lock (intake's and risk's commits
+wait on it) for an fsync's time.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -47,3 +55,20 @@ def create_schema(path: str | Path, synchronous: str = "NORMAL") -> None:
     for module in (control, exposure, fills, journal, positions, redemptions, pnl):
         module.ensure(db)
     db.conn.close()
+
+
+@contextmanager
+def durable(db: sqlite_utils.Database):
+    """One transaction whose commit fsyncs the WAL (and with it every commit before it, from any
+    process), on a connection that is NORMAL otherwise; its own level is restored after."""
+    level = db.conn.execute("PRAGMA synchronous").fetchone()[0]
+    if level >= 2:  # FULL or EXTRA already
+        with db.conn:
+            yield
+        return
+    db.conn.execute("PRAGMA synchronous=FULL")
+    try:
+        with db.conn:
+            yield
+    finally:
+        db.conn.execute(f"PRAGMA synchronous={int(level)}")

@@ -59,12 +59,16 @@ def set_status(db: sqlite_utils.Database, keys: list[str], status: str, only_fro
     """Set the status of `keys` (only of those whose status is `only_from`, when given)."""
     where = "key = ?" + (" AND status = ?" if only_from else "")
     rows = [(status, k, only_from) if only_from else (status, k) for k in keys]
+    if not rows:  # no empty transaction on the hot path
+        return
     with db.conn:
         db.conn.executemany(f"UPDATE {TABLE} SET status = ? WHERE {where}", rows)
 
 
 def set_statuses(db: sqlite_utils.Database, statuses: dict[str, str]) -> None:
     """Set each key's status, in one transaction."""
+    if not statuses:
+        return
     with db.conn:
         db.conn.executemany(f"UPDATE {TABLE} SET status = ? WHERE key = ?", [(s, k) for k, s in statuses.items()])
 

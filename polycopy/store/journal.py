@@ -21,6 +21,8 @@ from decimal import Decimal
 
 import sqlite_utils
 
+from polycopy.store.db import durable
+
 INTENTS = "exec_intents"
 ORDERS = "exec_orders"
 OPEN_STATES = ("signed", "unknown", "retry_wait")
@@ -48,14 +50,24 @@ def ensure(db: sqlite_utils.Database) -> None:
 def save_intent(db, *, intent_id: str, token_id: str, condition_id: str, side: str, size: Decimal,
                 source_price: Decimal, max_notional: Decimal) -> bool:
     """Record an approved intent once; False if it was already known (a redelivery)."""
+    return save_intents(db, [dict(intent_id=intent_id, token_id=token_id, condition_id=condition_id, side=side,
+                                  size=size, source_price=source_price, max_notional=max_notional)])[0]
+
+
+def save_intents(db, intents: list[dict]) -> list[bool]:
+    """Record approved intents (save_intent's fields) in one commit; per intent, False if it was
+    already known (a redelivery, or its twin earlier in the same list)."""
     now = time.time()
+    new = []
     with db.conn:
-        cur = db.execute(
-            f"INSERT OR IGNORE INTO {INTENTS} (intent_id, token_id, condition_id, side, size, source_price, "
-            "max_notional, state, reason, order_id, created_ts, updated_ts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [intent_id, token_id, condition_id, side, str(size), str(source_price), str(max_notional),
-             "received", "", "", now, now])
-    return cur.rowcount == 1
+        for i in intents:
+            cur = db.conn.execute(
+                f"INSERT OR IGNORE INTO {INTENTS} (intent_id, token_id, condition_id, side, size, source_price, "
+                "max_notional, state, reason, order_id, created_ts, updated_ts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [i["intent_id"], i["token_id"], i["condition_id"], i["side"], str(i["size"]), str(i["source_price"]),
+                 str(i["max_notional"]), "received", "", "", now, now])
+            new.append(cur.rowcount == 1)
+    return new
 
 
 def set_intent(db, intent_id: str, state: str, reason: str = "", order_id: str = "") -> None:
@@ -81,18 +93,34 @@ def journal_order(db, *, order_id: str, intent_id: str, token_id: str, condition
     """Commit the signed order before it is posted and return its row. `posts=1` counts the first
     send in the same commit (see count_post). `signed_ts` is on the placer's clock, like the other
     deadlines of the row. Raises sqlite3.IntegrityError if the intent already has an order."""
+    return journal_orders(db, [dict(order_id=order_id, intent_id=intent_id, token_id=token_id,
+                                    condition_id=condition_id, side=side, price=price, size=size, notional=notional,
+                                    order_type=order_type, order_json=order_json, mode=mode,
+                                    valid_until_ts=valid_until_ts, park_until_ts=park_until_ts, tick_size=tick_size,
+                                    signed_ts=signed_ts, posts=posts)])[0]
+
+
+def journal_orders(db, orders: list[dict]) -> list[dict]:
+    """Several signed orders (journal_order's fields) in one commit, all or none, before any of them
+    is posted; their rows, in order. Raises sqlite3.IntegrityError if an intent already has an order."""
     now = time.time()
-    row = {"order_id": order_id, "intent_id": intent_id, "token_id": token_id, "condition_id": condition_id,
-           "side": side, "price": str(price), "size": str(size), "notional": str(notional), "order_type": order_type,
-           "order_json": order_json, "mode": mode, "state": "signed", "reason": "", "venue_status": "",
-           "filled_size": "0", "filled_notional": "0", "settlement": "", "trade_ids": "[]", "posts": posts,
-           "signed_ts": signed_ts, "valid_until_ts": valid_until_ts, "retry_at_ts": 0.0, "matched_ts": 0.0, "updated_ts": now,
-           "tick_size": str(tick_size), "park_until_ts": park_until_ts}
-    with db.conn:
-        db.execute(f"INSERT INTO {ORDERS} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
-        db.execute(f"UPDATE {INTENTS} SET state='ordered', order_id=?, updated_ts=? WHERE intent_id=?",
-                   [order_id, now, intent_id])
-    return _row(row)
+    rows = [{"order_id": o["order_id"], "intent_id": o["intent_id"], "token_id": o["token_id"],
+             "condition_id": o["condition_id"], "side": o["side"], "price": str(o["price"]), "size": str(o["size"]),
+             "notional": str(o["notional"]), "order_type": o["order_type"], "order_json": o["order_json"],
+             "mode": o["mode"], "state": "signed", "reason": "", "venue_status": "", "filled_size": "0",
+             "filled_notional": "0", "settlement": "", "trade_ids": "[]", "posts": o.get("posts", 0),
+             "signed_ts": o["signed_ts"], "valid_until_ts": o["valid_until_ts"], "retry_at_ts": 0.0,
+             "matched_ts": 0.0, "updated_ts": now, "tick_size": str(o["tick_size"]),
+             "park_until_ts": o["park_until_ts"]} for o in orders]
+    if not rows:
+        return []
+    with durable(db):  # a POST follows: durable whatever the connection's level (store/db.py)
+        for row in rows:
+            db.conn.execute(f"INSERT INTO {ORDERS} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                            list(row.values()))
+            db.conn.execute(f"UPDATE {INTENTS} SET state='ordered', order_id=?, updated_ts=? WHERE intent_id=?",
+                            [row["order_id"], now, row["intent_id"]])
+    return [_row(row) for row in rows]
 
 
 def update_order(db, order_id: str, **fields) -> None:
@@ -105,8 +133,8 @@ def update_order(db, order_id: str, **fields) -> None:
 
 
 def count_post(db, order_id: str) -> None:
-    """Counted just before each send: a crash after it means "maybe sent"."""
-    with db.conn:
+    """Counted just before each send, durably: a crash after it means "maybe sent"."""
+    with durable(db):
         db.execute(f"UPDATE {ORDERS} SET posts = posts + 1, updated_ts=? WHERE order_id=?", [time.time(), order_id])
 
 

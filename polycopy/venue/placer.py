@@ -9,6 +9,10 @@ sent again (followup.py, with start-up recovery, which runs before any new inten
 No code path signs a second order for an intent (the journal's unique index would refuse it
 anyway). No Thespian here: the executor actor drives it, and tests drive it directly.
 
+A wake-up's approved intents are placed together (`place_batch`): their intents recorded in one
+commit, each priced and signed, their signed orders journaled in one commit (each order is durable
+before its own POST, as alone), then posted in order. One intent is a batch of one (`place`).
+
 With `post_async` set (live mode), a new order's first POST is handed to it and `place()`
 returns None at once; the executor calls `complete()` with the venue's answer. Until then the
 order is `in_flight`: retries and lookups leave it alone (a crash meanwhile leaves it counted
@@ -17,6 +21,10 @@ as maybe sent, which start-up recovery resolves by looking it up).
 Inside a venue back-off window nothing is posted and nothing is dropped: intents and 429'd orders
 are parked (parking.py) and go when the window ends. No order is ever posted more than
 `execution.max_posts_per_order` times, on any path.
+
+Long because every path that can sign, journal or post an order (alone, in a batch, resumed from
+parking, re-sent) and the handling of the venue's answer share one set of journal rules, and
+they are kept where they can be read together; the lookups and retries are in followup.py.
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ import hashlib
 import json
 import time
 from decimal import ROUND_FLOOR, Decimal
+from types import SimpleNamespace
 
 from loguru import logger
 
@@ -58,16 +67,41 @@ class Placer(Followup):
     # ------------------------------------------------------------ the hot path
 
     def place(self, approved: ApprovedIntent, market: Market, book: Book) -> OrderOutcome | None:
-        it = approved.intent
-        self.marks = []
-        if not journal.save_intent(self.db, intent_id=it.intent_id, token_id=it.token_id, condition_id=it.condition_id,
-                                   side=it.side, size=approved.size, source_price=it.source_price,
-                                   max_notional=approved.max_notional_usd):
-            logger.warning("intent {} delivered again; it already has its order or outcome", it.intent_id)
-            return None
-        if self.waiting():
-            return self._park(approved, market)
-        return self._place(approved, market, book)
+        (out, self.marks), = self.place_batch([(approved, market, book)])
+        return out
+
+    def place_batch(self, jobs: list[tuple[ApprovedIntent, Market, Book]]) -> list[tuple[OrderOutcome | None, list]]:
+        """(outcome or None, stage marks) per (approved, market, book), in order. None: posted
+        asynchronously, answered through `complete`; or a redelivery (it has its order already)."""
+        fresh = journal.save_intents(self.db, [
+            dict(intent_id=a.intent.intent_id, token_id=a.intent.token_id, condition_id=a.intent.condition_id,
+                 side=a.intent.side, size=a.size, source_price=a.intent.source_price, max_notional=a.max_notional_usd)
+            for a, _, _ in jobs])
+        results: list = [None] * len(jobs)
+        marks: list = [[] for _ in jobs]
+        signed = []  # (job index, fields to journal, plan, book)
+        for i, ((approved, market, book), new) in enumerate(zip(jobs, fresh)):
+            self.marks = marks[i]
+            if not new:
+                logger.warning("intent {} delivered again; it already has its order or outcome", approved.intent_id)
+            elif self.waiting():
+                results[i] = self._park(approved, market)
+            else:
+                prepared = self._prepare(approved, market, book)
+                if isinstance(prepared, OrderOutcome):
+                    results[i] = prepared
+                else:
+                    signed.append((i, *prepared, book))
+        rows = self._journal([fields for _, fields, _, _ in signed])
+        for (i, fields, plan, book), row in zip(signed, rows):
+            self.marks = marks[i]
+            if row is None:  # the journal commit failed: nothing of it exists, nothing was posted
+                results[i] = self._failed_journal(fields)
+                continue
+            self.plans[row["order_id"]] = plan
+            self._mark("journaled")
+            results[i] = self._send_first(row, plan, book)
+        return list(zip(results, marks))
 
     def resume(self, parked: Parked, book: Book) -> OrderOutcome | None:
         """A parked intent whose window ended: priced from today's book, signed, sent."""
@@ -108,6 +142,20 @@ class Placer(Followup):
         return ready, outcomes
 
     def _place(self, approved: ApprovedIntent, market: Market, book: Book) -> OrderOutcome | None:
+        """Price, sign, journal and send one intent (a parked one whose window ended)."""
+        prepared = self._prepare(approved, market, book)
+        if isinstance(prepared, OrderOutcome):
+            return prepared
+        fields, plan = prepared
+        (row,) = self._journal([fields])
+        if row is None:
+            return self._failed_journal(fields)
+        self.plans[row["order_id"]] = plan
+        self._mark("journaled")
+        return self._send_first(row, plan, book)
+
+    def _prepare(self, approved: ApprovedIntent, market: Market, book: Book):
+        """(the order's journal fields, its plan), or the outcome of an intent that gets no order."""
         it = approved.intent
         try:
             plan = self.plan(approved, market, book)
@@ -115,23 +163,56 @@ class Placer(Followup):
             journal.set_intent(self.db, it.intent_id, "not_sent", e.recorded)  # a slippage refusal keeps its price
             logger.info("intent {} not sent: {}", it.intent_id, e)
             return outcome(it.intent_id, "", "not_sent", reason=e.reason, token=it.token_id,
-                            condition=it.condition_id, side=it.side)
+                           condition=it.condition_id, side=it.side)
+        except Exception as e:  # noqa: BLE001 - no order exists yet: this intent ends here, the batch goes on
+            logger.exception("intent {} could not be priced: {}", it.intent_id, e)
+            return self._not_placed(it, "executor_error")
         self._mark("priced")
-        signed = self.sign(plan, market, it.intent_id)
+        try:
+            signed = self.sign(plan, market, it.intent_id)
+        except Exception as e:  # noqa: BLE001 - as above: nothing journaled, nothing sent
+            logger.exception("intent {} could not be signed: {}", it.intent_id, e)
+            return self._not_placed(it, "executor_error")
         self._mark("signed")
-        first = self.sending_allowed  # the first send is counted in the journal's own commit
         now = self.clock()
         park_until, _ = park_deadline(self.cfg, market, plan.side, now)
-        row = journal.journal_order(self.db, order_id=signed.order_id, intent_id=it.intent_id, token_id=it.token_id,
-                                    condition_id=it.condition_id, side=plan.side, price=plan.price, size=plan.size,
-                                    notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
-                                    mode=self.poster.mode, valid_until_ts=self._valid_until(market),
-                                    park_until_ts=park_until, tick_size=plan.tick_size, signed_ts=now,
-                                    posts=int(first))
-        self.plans[signed.order_id] = plan
-        self._mark("journaled")
-        if not first:
-            return self.send(signed.order_id, book)
+        fields = dict(order_id=signed.order_id, intent_id=it.intent_id, token_id=it.token_id,
+                      condition_id=it.condition_id, side=plan.side, price=plan.price, size=plan.size,
+                      notional=plan.notional, order_type=plan.order_type, order_json=signed.order_json,
+                      mode=self.poster.mode, valid_until_ts=self._valid_until(market), park_until_ts=park_until,
+                      tick_size=plan.tick_size, signed_ts=now,
+                      posts=int(self.sending_allowed))  # the first send is counted in the journal's own commit
+        return fields, plan
+
+    def _journal(self, orders: list[dict]) -> list[dict | None]:
+        """Journal signed orders in one commit (fsynced on the executor's connection); a row each, or
+        None for each if the commit failed."""
+        if not orders:
+            return []
+        try:
+            return journal.journal_orders(self.db, orders)
+        except Exception as e:  # noqa: BLE001 - the caller resolves each; nothing was posted
+            logger.exception("journaling {} signed order(s) failed: {}", len(orders), e)
+            return [None] * len(orders)
+
+    def _failed_journal(self, fields: dict) -> OrderOutcome | None:
+        """After a failed journal commit: not sent if the order is not in the journal; if it is (the
+        commit's outcome was unclear) it is an open order like any other, resolved by the retries."""
+        if journal.order_for_intent(self.db, fields["intent_id"]) is not None:
+            return None
+        return self._not_placed(SimpleNamespace(intent_id=fields["intent_id"], token_id=fields["token_id"],
+                                                condition_id=fields["condition_id"], side=fields["side"]),
+                                "executor_error")
+
+    def _not_placed(self, it, reason: str) -> OrderOutcome:
+        journal.set_intent(self.db, it.intent_id, "not_sent", reason)
+        return outcome(it.intent_id, "", "not_sent", reason=reason, token=it.token_id, condition=it.condition_id,
+                       side=it.side)
+
+    def _send_first(self, row: dict, plan: OrderPlan, book: Book) -> OrderOutcome | None:
+        """The first send of a journaled order (counted in its journal commit when sending was allowed)."""
+        if not row["posts"]:
+            return self.send(row["order_id"], book)
         if self.post_async is None:
             return self._post(row, book)
         self._mark("sent")

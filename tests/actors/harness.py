@@ -5,7 +5,11 @@
     assert h.sent_to("executor") == [...]
 Time is driven by calling `h.fire_wakeups()`. Reports to telemetry (ChildActor.report) count as
 sent to it as soon as they are queued: `sent`/`sent_to` list the items of every `Reports` batch
-and of the batch still waiting for its flush.
+and of the batch still waiting for its flush, and the items of the hot path's batches
+(`IntentBatch`, `ApprovedBatch`); `raw_sent_to` lists the messages as they were sent.
+
+`h.deliver_read([msgs])` hands the actor several messages as the lane does when it read them in
+one wake-up (ChildActor.dispatch_read: runs of one batch handler in one call).
 
 A handler that raises fails the test: the exception the base class would log and report to the
 supervisor is raised from `deliver` (`Harness(..., raise_errors=False)` for the tests of that
@@ -15,7 +19,9 @@ from __future__ import annotations
 
 from thespian.actors import ActorAddress, WakeupMessage
 
-from polycopy.messages import Init, Reports
+from polycopy.messages import ApprovedBatch, Init, IntentBatch, Reports
+
+BATCHES = {Reports: "items", IntentBatch: "intents", ApprovedBatch: "items"}  # listed item by item
 
 
 class FakeRef:
@@ -61,10 +67,17 @@ class Harness:
     def deliver(self, msg, sender=None):
         return self.actor.receiveMessage(msg, sender or ActorAddress("tester"))
 
+    def deliver_read(self, msgs, sender=None):
+        """Messages the lane read in one wake-up, handled together (one sender for all)."""
+        sender = sender or ActorAddress("tester")
+        self.actor._read.extend((m, sender) for m in msgs)
+        self.actor.dispatch_read()
+
     def _all_sent(self) -> list:
         out = []
         for t, m in self.ref.sent:
-            out.extend((t, item) for item in m.items) if isinstance(m, Reports) else out.append((t, m))
+            field = BATCHES.get(type(m))
+            out.extend((t, item) for item in getattr(m, field)) if field else out.append((t, m))
         tel = self.actor.peers.get("telemetry")
         out.extend((tel, item) for item in getattr(self.actor, "_reports", ()))
         return out
@@ -76,6 +89,11 @@ class Harness:
         """Messages sent to `target`: a peer name given at construction, or an ActorAddress."""
         want = target if isinstance(target, ActorAddress) else ActorAddress(target)
         return [m for t, m in self._all_sent() if t == want and (msg_type is None or isinstance(m, msg_type))]
+
+    def raw_sent_to(self, target, msg_type=None):
+        """As `sent_to`, batches left whole."""
+        want = target if isinstance(target, ActorAddress) else ActorAddress(target)
+        return [m for t, m in self.ref.sent if t == want and (msg_type is None or isinstance(m, msg_type))]
 
     def clear(self):
         self.ref.sent.clear()

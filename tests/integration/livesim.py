@@ -9,7 +9,7 @@ from pathlib import Path
 from polycopy.actors import system
 from polycopy.actors.supervisor import Supervisor
 from polycopy.messages import Init, StatusReply, StatusRequest
-from polycopy.runner import SIM_TEST_KEY
+from polycopy.runner import SIM_TEST_KEY, lane_from_env
 from polycopy.sim.server import Polysim
 from tests.conftest import make_config
 from tests.integration.test_supervision import free_port, wait_for
@@ -45,7 +45,7 @@ def live_system(tmp: Path, scenario, *, env: dict | None = None, feeds=("rtds",)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     port = free_port()
-    asys = system.start_system(port, tmp / "state")
+    asys = system.start_system(port, tmp / "state", lane=lane_from_env())  # as run.py (test_lane_off.py)
     sim = Polysim(scenario)
     try:
         sim.start()

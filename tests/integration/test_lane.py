@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 def start(tmp_path, lane_on: bool = True, receiver: str = "lane"):
     wiring.configure(tmp_path / "lane" if lane_on else None)  # before the system: its processes inherit it
-    asys = system.start_system(free_port(), tmp_path / "state")
+    asys = system.start_system(free_port(), tmp_path / "state", lane=None)
     keeper = asys.createActor(Keeper)
     pair = asys.ask(keeper, Start(receiver_cls=receiver), 10)
     assert isinstance(pair, Pair)
