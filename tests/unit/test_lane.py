@@ -242,9 +242,9 @@ def test_close_removes_the_inbox_file(pair, lane_settings):
     assert not path.exists()
 
 
-def test_without_settings_everything_is_thespian():
+def test_without_settings_everything_is_thespian(monkeypatch):
+    monkeypatch.setattr(wiring, "_settings", None)  # a system started earlier in this process may have turned it on
     actor = FakeActor(1007, None)
-    actor.lane._settings = None
     actor.lane.send(Addr(1008), batch(0))
     assert [m.sent_ns for _, m in actor.thespian] == [0] and actor.lane.fds() == []
     assert actor.lane.receive(Ping(), Addr(1008)) == Ping()
