@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
-from polycopy.actors.io_jobs import JobThread
+from polycopy.actors.io_jobs import JobsActor
 from polycopy.errors import TemporaryError
 from polycopy.messages import EnsureCoalescer, Market, NeedMarketFacts
 from polycopy.policy.markets import WINDOW_S, is_updown, market_end, updown_slug
@@ -42,7 +42,7 @@ MAX_ATTEMPTS = 6  # a token Gamma does not know after this many tries is given u
 UPDOWN = "-updown-15m-"
 
 
-class Catalog(ChildActor):
+class Catalog(JobsActor, ChildActor):
     role = "catalog"
     PRELOAD_EVERY_S = 15.0
     TICK_EVERY_S = 5.0
@@ -61,7 +61,7 @@ class Catalog(ChildActor):
         self.preloading: set[str] = set()  # slugs fetched ahead of their window
         self.learned: set[str] = set()  # 15-minute slugs the source was seen trading
         self.pushed_to: dict[str, object] = {}  # role -> address we last pushed to
-        self.jobs: JobThread | None = None
+        self.jobs = None
         self.api = None
         self.db = None
 
@@ -75,24 +75,12 @@ class Catalog(ChildActor):
         self.api = self.make_api()
         self.db = open_db(self.config.store.path, self.config.store.synchronous)
         self.assets = store.load_assets(self.db)
-        self.jobs = JobThread("catalog-io")
-        self.jobs.start()
+        self.start_jobs("catalog-io")
         if self.assets:
             self.log.info("pre-loading the 15-minute windows of {}", ", ".join(sorted(self.assets)))
             self.preload()
         self.wakeupAfter(timedelta(seconds=self.PRELOAD_EVERY_S), payload=PRELOAD)
         self.wakeupAfter(timedelta(seconds=self.TICK_EVERY_S), payload=TICKS)
-
-    def on_exit(self) -> None:
-        if self.jobs is not None:
-            self.jobs.close()
-            self.jobs = None
-        if self.db is not None:
-            self.db.conn.close()
-            self.db = None
-
-    def watch_fds(self) -> list:
-        return [self.jobs.fd] if self.jobs is not None else []
 
     # ------------------------------------------------------------ requests
 

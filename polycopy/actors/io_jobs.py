@@ -4,8 +4,9 @@ through the ThreadBridge (watcher_io.py), so the actor never waits on the networ
     jobs = JobThread("catalog-io"); jobs.start()
     jobs.submit(("facts", token), fetch, session, url, token)   # actor thread
     # on WatchMessage: for tag, result, error in jobs.drain(): ...
-The actor returns `jobs.fd` from `watch_fds()`. Jobs run one at a time, in order, except that
-an `urgent` job goes before every queued ordinary one (a lookup a fill waits for).
+The actor returns `jobs.fd` from `watch_fds()` (`JobsActor` does that, and closes the thread and
+the actor's database at exit). Jobs run one at a time, in order, except that an `urgent` job goes
+before every queued ordinary one (a lookup a fill waits for).
 """
 from __future__ import annotations
 
@@ -55,3 +56,26 @@ class JobThread:
                 bridge.put((tag, fn(*args), None))
             except Exception as e:  # noqa: BLE001 - the actor decides what an error means
                 bridge.put((tag, None, e))
+
+
+class JobsActor:
+    """Mixin before ChildActor for an actor whose HTTP calls run on a JobThread and whose tables
+    are in `self.db`: starts the thread, watches it, and closes both at exit."""
+
+    jobs: JobThread | None = None
+    db = None
+
+    def start_jobs(self, name: str) -> None:
+        self.jobs = JobThread(name)
+        self.jobs.start()
+
+    def watch_fds(self) -> list:
+        return [self.jobs.fd] if self.jobs is not None else []
+
+    def on_exit(self) -> None:
+        if self.jobs is not None:
+            self.jobs.close()
+            self.jobs = None
+        if self.db is not None:
+            self.db.conn.close()
+            self.db = None

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
-from polycopy.actors.io_jobs import JobThread
+from polycopy.actors.io_jobs import JobsActor
 from polycopy.actors.ledger_books import gather_ours, pnl_rows, read_source
 from polycopy.clients.data_api import DataApi
 from polycopy.config.models import Mode
@@ -40,7 +40,7 @@ CONNECT_RETRY_S = 15.0
 MAX_CURVE = 720  # balance readings kept for the status (an hour at 5 s)
 
 
-class Ledger(ChildActor):
+class Ledger(JobsActor, ChildActor):
     role = "ledger"
 
     def __init__(self, *args, **kwargs):
@@ -78,22 +78,10 @@ class Ledger(ChildActor):
                       if r["resolved"] and Decimal(r["ours_value"]) == 0}
         self.data = self.make_data()
         self.wallet = self.make_wallet()  # whose positions the venue lists as ours (live)
-        self.jobs = JobThread("ledger-io")
-        self.jobs.start()
+        self.start_jobs("ledger-io")
         if self.live:
             self.jobs.submit("connect", self.make_reader, urgent=True)
         self.wakeupAfter(timedelta(seconds=min(5.0, self.config.capital.pnl_interval_s)), payload=PNL)
-
-    def on_exit(self) -> None:
-        if self.jobs is not None:
-            self.jobs.close()
-            self.jobs = None
-        if self.db is not None:
-            self.db.conn.close()
-            self.db = None
-
-    def watch_fds(self) -> list:
-        return [self.jobs.fd] if self.jobs is not None else []
 
     # ------------------------------------------------------------ messages and timers
 

@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
-from polycopy.actors.io_jobs import JobThread
+from polycopy.actors.io_jobs import JobsActor
 from polycopy.config.models import Mode
 from polycopy.messages import CopyIntent, Market, NeedMarketFacts, PositionsReply, PositionsSnapshot, ReconcileStats
 from polycopy.policy.reconcile import Correction, Params, Skip, plan
@@ -55,13 +55,13 @@ class Round:
     waiting: set | None = None  # tokens whose market facts the round waits for
 
 
-class Reconciler(ChildActor):
+class Reconciler(JobsActor, ChildActor):
     role = "reconciler"
     clock = staticmethod(time.time)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.jobs: JobThread | None = None
+        self.jobs = None
         self.client = None
         self.db = None
         self.round: Round | None = None
@@ -101,8 +101,7 @@ class Reconciler(ChildActor):
         self.memory.baseline, self.memory.tracked = store.load_tokens(self.db)
         if self.config.execution.mode is Mode.live:
             self.our_wallet = self._live_wallet()
-        self.jobs = JobThread("reconciler-io")
-        self.jobs.start()
+        self.start_jobs("reconciler-io")
         if not self.round_timer:  # a re-enable within an interval keeps the timer already running
             self.round_timer = True
             self.wakeupAfter(timedelta(seconds=min(FIRST_ROUND_S, self.config.reconcile.reconcile_interval_s)),
@@ -112,18 +111,10 @@ class Reconciler(ChildActor):
         return bootstrap.our_wallet(self.config)
 
     def on_exit(self) -> None:
-        if self.jobs is not None:
-            self.jobs.close()
-            self.jobs = None
+        super().on_exit()  # the job thread and the database
         if self.client is not None:
             self.client.close()
             self.client = None
-        if self.db is not None:
-            self.db.conn.close()
-            self.db = None
-
-    def watch_fds(self) -> list:
-        return [self.jobs.fd] if self.jobs is not None else []
 
     # ------------------------------------------------------------ a round
 

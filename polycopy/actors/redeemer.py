@@ -34,7 +34,7 @@ from decimal import Decimal
 
 from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
-from polycopy.actors.io_jobs import JobThread
+from polycopy.actors.io_jobs import JobsActor
 from polycopy.actors.redeem_steps import Steps, trades_between
 from polycopy.errors import RejectedError, TemporaryError
 from polycopy.messages import Alert, RefreshBalance, Redeemed
@@ -50,7 +50,7 @@ PRECHECK = "PRECHECK_SKIPPED"
 NOT_CLOSED = "No market found"  # the SDK's Gamma lookup (closed=true) before Gamma calls it closed
 
 
-class Redeemer(ChildActor):
+class Redeemer(JobsActor, ChildActor):
     role = "redeemer"
     clock = staticmethod(time.time)
 
@@ -72,21 +72,9 @@ class Redeemer(ChildActor):
         self.db = open_db(self.config.store.path, DURABLE)  # a row is on disk before its submit
         store.ensure(self.db)
         self.steps = self.make_steps()
-        self.jobs = JobThread("redeemer-io")
-        self.jobs.start()
+        self.start_jobs("redeemer-io")
         self._connect()
         self.wakeupAfter(timedelta(seconds=1), payload=ROUND)
-
-    def on_exit(self) -> None:
-        if self.jobs is not None:
-            self.jobs.close()
-            self.jobs = None
-        if self.db is not None:
-            self.db.conn.close()
-            self.db = None
-
-    def watch_fds(self) -> list:
-        return [self.jobs.fd] if self.jobs is not None else []
 
     def _connect(self) -> None:
         if not self.connecting:
