@@ -1,41 +1,18 @@
 """python -m bench.table: bench/results/TABLE.md, and the summary between the README's
-`<!-- bench-table:start -->` and `<!-- bench-table:end -->` markers, from the JSON results."""
+`<!-- bench-table:start -->` and `<!-- bench-table:end -->` markers, from the JSON results. Long because each TABLE.md section is a
+few lines of formatting of its own result file, kept side by side."""
 from __future__ import annotations
 
-import json
 import re
 
+from bench import table_runs
 from bench.machine import RESULTS
+from bench.table_fmt import HEAD, fmt, load, machine_line, qrow
 
 README = RESULTS.parent.parent / "README.md"
 MARKERS = re.compile(r"(<!-- bench-table:start -->\n).*?(<!-- bench-table:end -->)", re.S)
 
 STAGE_ORDER = ("decode", "intake", "coalesce", "risk", "price", "sign", "journal", "sign_sdk")
-
-
-def load(name: str) -> dict | None:
-    path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def fmt(v) -> str:
-    if v is None:
-        return "–"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}"
-
-
-def qrow(name: str, q: dict | None) -> str:
-    q = q or {}
-    return f"| {name} | {fmt(q.get('p50'))} | {fmt(q.get('p95'))} | {fmt(q.get('p99'))} | {fmt(q.get('max'))} | {q.get('n', 0)} |"
-
-
-HEAD = "| | p50 | p95 | p99 | max | n |\n|---|---:|---:|---:|---:|---:|"
-
-
-def machine_line(d: dict) -> str:
-    m = d.get("machine", {})
-    return (f"_{m.get('cores')} cores, {m.get('cpu_model')}, Python {m.get('python')}, {m.get('date')}, "
-            f"load average (1, 5, 15 min) when the run ended {m.get('load_avg_at_end')}_")
 
 
 def latency_section(d: dict) -> list[str]:
@@ -159,7 +136,8 @@ def readme_block() -> str:
     rows = ["| measure (ms: p50 / p95 / p99) | third-party feed (RTDS ~1.9 s) | fast feed (RTDS ~100 ms) |",
             "|---|---:|---:|",
             f"| detection lag (source fill → we see it) | {_p(tp.get('detection_lag_ms'))} | {_p(fast.get('detection_lag_ms'))} |",
-            f"| internal (fill received → order at the venue) | {_p(tp.get('internal_ms'))} | {_p(fast.get('internal_ms'))} |",
+            f"| internal (fill received → order at the venue)¹ | {_p(tp.get('internal_pipeline_ms'))} | "
+            f"{_p(fast.get('internal_pipeline_ms'))} |",
             f"| copy delay (source fill → order at the venue) | {_p(tp.get('copy_delay_ms'))} | {_p(fast.get('copy_delay_ms'))} |",
             f"| copied / source fills | {tp.get('copied')} / {tp.get('source_fills')} | "
             f"{fast.get('copied')} / {fast.get('source_fills')} |"]
@@ -168,7 +146,9 @@ def readme_block() -> str:
         cells = [f"{fmt(b['paired_copy_delay_ms']['poll_baseline']['p50'])} (polycopy "
                  f"{fmt(b['paired_copy_delay_ms']['polycopy']['p50'])}, {b['ratio']['p50']}× faster)" for b in bases]
         rows.append(f"| 1 s Data-API polling copier, same run: copy delay p50 | {cells[0]} | {cells[1]} |")
-    out = rows + [""]
+    out = rows + ["", "¹ Without the identical repeats inside one transaction first seen on RTDS: by policy they wait "
+                      "for the Data API backstop to list them too (`policy/dedupe.py`), which the copy delay includes.",
+                  ""] + table_runs.readme_lines()
     if mp:
         on, off = mp["on"]["by_winning_feed"].get("mempool", {}), mp["off"]["by_winning_feed"].get("rtds", {})
         out.append(f"Mempool fast path (`mempool.json`, third-party model, ~2 single fills/s): copy delay p50 "
@@ -209,6 +189,7 @@ def main() -> int:
     fl = load("floor")
     if fl and fl.get("runs"):
         out += floor_section(fl)
+    out += table_runs.sections()
     for base in filter(None, (load("baseline"), load("baseline_fast"))):
         c = base["paired_copy_delay_ms"]
         cmd = "python -m bench.baseline" + ("" if base.get("model") == "third_party" else f" --model {base.get('model')}")
@@ -238,7 +219,7 @@ def main() -> int:
             out.append(f"| coalescer (x{len(co)}, max) | {fmt(max(cpu[n]['mean'] for n in co))} | "
                        f"{fmt(max(cpu[n]['max'] for n in co))} | {fmt(max(burst['rss_mb'][n] for n in co))} |")
         out.append("")
-    patched = [p.stem for p in sorted(RESULTS.glob("burst_*.json"))]
+    patched = [p.stem for p in sorted(RESULTS.glob("burst_*.json")) if (load(p.stem) or {}).get("patch")]
     if burst and patched:
         out += ["Experiments (`python -m bench.burst --patch NAME`, bench/patches/sitecustomize.py):", "",
                 "| run | fills through intake | orders posted | internal p50 | internal p99 | max watcher->intake |",
