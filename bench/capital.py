@@ -1,4 +1,4 @@
-"""python -m bench.capital [--windows 62] [--no-redeem] [--bankroll-windows 10]
+"""python -m bench.capital [--windows 62] [--no-redeem] [--bankroll-windows 3]
 
 The capital lifecycle, compressed: polysim rolls a one-minute Up/Down series (`window_s: 60`) that
 resolves at each window's end; the source buys four times early in every window (Up in seven
@@ -125,7 +125,7 @@ def alerts(bs) -> Counter:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.capital", description=__doc__.split("\n")[0])
     p.add_argument("--windows", type=int, default=62)
-    p.add_argument("--bankroll-windows", type=int, default=10, help="the bankroll is this many windows' cap")
+    p.add_argument("--bankroll-windows", type=int, default=3, help="the bankroll is this many windows' cap")
     p.add_argument("--no-redeem", action="store_true", help="redeemer off: balance refusals instead of credits")
     args = p.parse_args(argv)
     bankroll = CAP_MARKET * args.bankroll_windows

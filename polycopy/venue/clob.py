@@ -1,4 +1,4 @@
-"""The one module that imports the official SDK (`polymarket-client`): order signing, the
+"""Order signing with the official SDK (`polymarket-client`, through venue/sdk.py): the
 order hash (= order ID), L1 and L2 auth headers, and the SDK environment for other hosts.
 
 Signing is local code; nothing here does network I/O. Posting goes over our own session
@@ -19,23 +19,15 @@ import coincurve
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
-from polymarket._internal.actions.orders.orders import create_signed_order
-from polymarket._internal.actions.orders.post import build_post_order_request
-from polymarket._internal.actions.orders.types import BYTES32_ZERO, UnsignedOrder
-from polymarket._internal.actions.orders.typed_data import build_order_signature, build_order_typed_data
-from polymarket._internal.environment import PRODUCTION_CONFIG, create_environment
-from polymarket._internal.hmac import build_hmac_signature
-from polymarket._internal.l1_auth import sign_api_key_auth
-from polymarket._internal.wallet import (
-    classify_account,
-    derive_beacon_deposit_wallet_address,
-    derive_proxy_wallet_address,
-    derive_safe_wallet_address,
-    wrap_deposit_wallet_signature,
-)
 
 from polycopy.errors import ConfigError
 from polycopy.venue import eip712
+from polycopy.venue.sdk import (BYTES32_ZERO, PRODUCTION_CONFIG, UnsignedOrder, build_hmac_signature,
+                                build_order_signature, build_order_typed_data, build_post_order_request,
+                                classify_account, create_environment, create_signed_order,
+                                derive_beacon_deposit_wallet_address, derive_proxy_wallet_address,
+                                derive_safe_wallet_address, is_v2_position_id, sign_api_key_auth,
+                                wrap_deposit_wallet_signature)
 from polycopy.venue.orders import OrderPlan
 
 _WALLET_NAMES = {0: "EOA", 1: "POLY_PROXY", 2: "GNOSIS_SAFE", 3: "DEPOSIT_WALLET"}
@@ -216,6 +208,4 @@ def l2_headers(creds: ApiCreds, address: str, method: str, path: str, body: str 
 
 def version_of(token_id: str) -> str:
     """Gamma-style market version from the id alone (the SDK's rule): "v2" for a V2 position id."""
-    from polymarket._internal.protocol import is_v2_position_id
-
     return "v2" if is_v2_position_id(token_id) else "v1"

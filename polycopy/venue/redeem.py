@@ -1,5 +1,5 @@
-"""Redemption and merge through the official SDK (`polymarket-client` 0.14.0), the second module
-that imports it (venue/clob.py signs orders; tests/unit/test_edge_rules.py allows these two).
+"""Redemption and merge through the official SDK (`polymarket-client` 0.14.0, through
+venue/sdk.py).
 
 Every call here is blocking network I/O, for the redeemer's I/O thread. Wire facts taken from
 the SDK's code (VENUE-2026-12.md §2):
@@ -31,18 +31,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from eth_utils import to_checksum_address
-from polymarket import ApiKeyCreds, BuilderApiKey, RelayerApiKey, SecureClient
-from polymarket._internal.actions.relayer.calls import (decode_erc1155_balance_of_batch_result,
-                                                         erc1155_balance_of_batch_call)
-from polymarket._internal.actions.relayer.nonce import fetch_execute_params_sync, fetch_relay_payload_sync
-from polymarket._internal.actions.relayer.poll import fetch_gasless_transaction_sync
-from polymarket._internal.environment import PRODUCTION_CONFIG, create_environment
-from polymarket.errors import (PolymarketError, RateLimitError, RequestRejectedError, TransactionFailedError,
-                               TransportError, UserInputError)
-from polymarket.errors import TimeoutError as SdkTimeout
-from polymarket.models.clob.relayer import RelayerTransactionState, RelayerTransactionType
 
 from polycopy.errors import OperationalError, RejectedError, TemporaryError
+from polycopy.venue.sdk import (PRODUCTION_CONFIG, ApiKeyCreds, BuilderApiKey, PolymarketError, RateLimitError,
+                                RelayerApiKey, RelayerTransactionState, RelayerTransactionType, RequestRejectedError,
+                                SdkTimeout, SecureClient, TransactionFailedError, TransportError, UserInputError,
+                                create_environment, decode_erc1155_balance_of_batch_result,
+                                erc1155_balance_of_batch_call, fetch_execute_params_sync, fetch_gasless_transaction_sync,
+                                fetch_relay_payload_sync)
 
 UNIT = Decimal(1_000_000)
 BALANCE_OF = "0x70a08231"
