@@ -3,7 +3,14 @@ the lane on and off (latency, burst, mempool, micro-bursts), the capital lifecyc
 Every figure comes from the JSON files; a file that is missing leaves its part out."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bench.table_fmt import fmt, load
+
+
+def usd(text) -> str:
+    """A pUSD amount as the JSON keeps it (a Decimal's string), to the cent."""
+    return f"{Decimal(str(text)):,.2f}"
 
 
 def trio(q: dict | None) -> str:
@@ -24,6 +31,8 @@ def lane_rows() -> list[tuple[str, str, str, str]]:
         for model in ("third_party", "fast"):
             on = lat["models"].get(model, {}).get("internal_pipeline_ms")
             off = lat_off["models"].get(model, {}).get("internal_pipeline_ms")
+            if not (on and off):
+                continue
             rows.append((f"internal, latency scenario, {model} feed (ms p50 / p95 / p99)", trio(on), trio(off),
                          "latency.json, latency_lane_off.json"))
     mb = load("microburst")
@@ -63,11 +72,11 @@ def capital_line(d: dict) -> str:
     return (f"{d['windows']} one-minute windows, bankroll {d['bankroll_windows']} windows' caps, redeemer "
             f"{'on' if d['redeemer'] else 'off'}: {d['windows_traded']} windows traded, copied "
             f"{100 * d['copied_vs_caps']:.1f} % of what the caps allow, {red['count']} redemptions "
-            f"({fmt(float(red['usd']))} pUSD, resolution to credit p50 {fmt((red['resolution_to_credit_s'] or {}).get('p50'))} s), "
+            f"({usd(red['usd'])} pUSD, resolution to credit p50 {fmt((red['resolution_to_credit_s'] or {}).get('p50'))} s), "
             f"{sum(d['insufficient_balance'].values())} intents refused `insufficient_balance`, "
-            f"{d['venue_balance_rejects']} venue balance rejects; PnL ours {fmt(float(d['pnl']['ours_total']))} pUSD "
-            f"(the venue's balance says {fmt(float(d['venue_truth']['pnl_usd']))}), source "
-            f"{fmt(float(d['pnl']['source_total']))}, tracking error {fmt(float(d['pnl']['tracking_error']))}; "
+            f"{d['venue_balance_rejects']} venue balance rejects; PnL ours {usd(d['pnl']['ours_total'])} pUSD "
+            f"(the venue's balance says {usd(d['venue_truth']['pnl_usd'])}), source "
+            f"{usd(d['pnl']['source_total'])}, tracking error {usd(d['pnl']['tracking_error'])}; "
             f"alerts {d['alerts'] or 'none'}")
 
 

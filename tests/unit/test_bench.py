@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bench import collect, table
+from bench import collect, table, table_fmt, table_runs
 from bench.burst import depth_series, orders_per_burst
 from bench.machine import quantiles
 from bench.profile import summarise
@@ -174,6 +174,7 @@ def test_summarise_collapsed_stacks(tmp_path):
 
 def test_table_from_results(tmp_path, monkeypatch):
     monkeypatch.setattr(table, "RESULTS", tmp_path)
+    monkeypatch.setattr(table_fmt, "RESULTS", tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- bench-table:start -->\nold figures\n<!-- bench-table:end -->\nafter\n")
     monkeypatch.setattr(table, "README", readme)
@@ -267,3 +268,33 @@ def test_mempool_bench_credits_each_copy_to_the_feed_it_copied():
     v = verdict(out, out, {"four_hops_ms": {"p50": 5.0}})
     assert v["on_mempool_median_excess_ms"] == 10 and v["off_rtds_median_excess_ms"] == 10
     assert v["on_difference_of_medians_ms"] == 10 and v["floor_four_bare_hops_ms_p50"] == 5.0
+
+
+def test_lane_capital_and_chaos_lines_from_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(table_fmt, "RESULTS", tmp_path)
+    q = lambda p50: {"p50": p50, "p95": 2 * p50, "p99": 3 * p50, "max": 4 * p50, "n": 60}  # noqa: E731
+    for name, p50 in (("latency", 5.0), ("latency_lane_off", 7.5)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"models": {"fast": {"internal_pipeline_ms": q(p50)}}}))
+    (tmp_path / "microburst.json").write_text(json.dumps({"runs": {
+        "on": {"leading_order_ms": q(6.0)}, "off": {"leading_order_ms": q(8.25)}}}))
+    assert table_runs.lane_rows() == [
+        ("internal, latency scenario, fast feed (ms p50 / p95 / p99)", "5.00 / 10.0 / 15.0", "7.50 / 15.0 / 22.5",
+         "latency.json, latency_lane_off.json"),
+        ("16-fill transaction: leading order after its first frame (ms)", "6.00 / 12.0 / 18.0", "8.25 / 16.5 / 24.8",
+         "microburst.json")]
+    (tmp_path / "capital.json").write_text(json.dumps({
+        "windows": 62, "bankroll_windows": 3, "redeemer": True, "windows_traded": 61, "copied_vs_caps": 0.9912,
+        "redemptions": {"count": 43, "usd": "860.5", "resolution_to_credit_s": q(4.5)},
+        "insufficient_balance": {}, "venue_balance_rejects": 0,
+        "pnl": {"ours_total": "120.25", "source_total": "130", "tracking_error": "-9.75"},
+        "venue_truth": {"pnl_usd": "120.25"}, "alerts": {}}))
+    (tmp_path / "chaos.json").write_text(json.dumps({
+        "minutes": 10, "copy_mode": "fill_by_fill", "restarts_by_actor": {"risk": 2, "intake": 3},
+        "tree_restarts": [{"at_s": 88}], "copied": 980, "eligible": 990, "copied_pct_by_fill": 98.99,
+        "duplicates": 0, "overfill": {"overfill_shares": "0"}, "kill_switch_trips": [], "lost": {}}))
+    text = "\n".join(table_runs.readme_lines())
+    assert "copied 99.1 % of what the caps allow, 43 redemptions (860.50 pUSD, resolution to credit p50 4.50 s)" in text
+    assert "0 intents refused `insufficient_balance`, 0 venue balance rejects; PnL ours 120.25 pUSD" in text
+    assert "source 130.00, tracking error -9.75" in text
+    assert "5 actor restarts and 1 whole-tree restarts: 980 of 990 eligible fills copied (98.99 %)" in text
+    assert "| 16-fill transaction: leading order after its first frame (ms) | 6.00 / 12.0 / 18.0 |" in text

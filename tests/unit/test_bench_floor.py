@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench import floor, table
+from bench import floor, table, table_fmt
 
 
 def arrivals(seqs, start_ns, hop_ns):
@@ -37,6 +37,7 @@ def test_stats_count_losses_duplicates_and_reordering():
 
 def test_floor_section_in_the_table(tmp_path, monkeypatch):
     monkeypatch.setattr(table, "RESULTS", tmp_path)
+    monkeypatch.setattr(table_fmt, "RESULTS", tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text("<!-- bench-table:start -->\n<!-- bench-table:end -->\n")
     monkeypatch.setattr(table, "README", readme)
