@@ -31,7 +31,7 @@ AREAS = {  # name -> substring of a frame: a busy sample counts for every area i
 def py_spy() -> str:
     exe = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
     if not Path(exe).exists():
-        raise SystemExit("py-spy is not installed: /work/venv/bin/pip install py-spy==0.4.1")
+        raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy==0.4.1")
     return exe
 
 
