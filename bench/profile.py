@@ -22,7 +22,8 @@ from bench.system import PATIENT, BenchSystem
 
 IDLE = ("select", "poll", "epoll", "_run_once", "wait", "recv_into", "accept")
 AREAS = {  # name -> substring of a frame: a busy sample counts for every area its stack touches
-    "thespian_send": "_next_XMIT", "thespian_receive": "_addedDataToIncoming", "logging": "loguru",
+    "thespian_send": "_next_XMIT", "thespian_receive": "_addedDataToIncoming", "lane": "polycopy/lane/",
+    "logging": "loguru",
     "log_sinks": "logs.py", "sqlite": ("sqlite_utils", "store/fills.py", "fills.py", "journal.py", "exposure.py"),
     "signing": "sign_typed_data", "http": "urllib3",
 }
@@ -57,7 +58,8 @@ def summarise(collapsed: Path, top: int = 15) -> dict:
                 areas[area] += n
         # a forked actor's stack starts inside its parent's handler: look below the fork only
         child = max((i for i, f in enumerate(frames) if f.startswith("startChild")), default=-1)
-        handler = next((f for f in reversed(frames[child + 1:]) if f.startswith("receiveMsg_")), None)
+        handler = next((f for f in reversed(frames[child + 1:]) if f.startswith(("receiveMsg_", "receiveBatch_"))),
+                       None)
         areas["handler " + handler.split(" (")[0] if handler else "outside handlers (transport loop)"] += n
     busy = total - idle
     pct = lambda c: round(100 * c / busy, 1) if busy else 0.0  # noqa: E731
@@ -75,9 +77,11 @@ def main(argv=None) -> int:
     p.add_argument("--copy-mode", default="fill_by_fill", choices=["fill_by_fill", "intent_net"])
     p.add_argument("--scenario", default="latency", choices=["latency", "burst"],
                    help="bench/scenarios/<name>.yaml (burst: 200 fills/s from 10 s)")
+    p.add_argument("--tag", default="", help="writes profile[_burst]_<tag>.json and its folder (e.g. an interim run)")
     args = p.parse_args(argv)
     exe = py_spy()
-    out_dir = RESULTS / ("profile" if args.scenario == "latency" else f"profile_{args.scenario}")
+    name = "_".join(["profile", *filter(None, ("" if args.scenario == "latency" else args.scenario, args.tag))])
+    out_dir = RESULTS / name
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     feeds = FEED_MODELS[args.model] if args.scenario == "latency" else None
@@ -108,7 +112,6 @@ def main(argv=None) -> int:
             with open(path, "rb") as src, gzip.open(f"{path}.gz", "wb") as dst:  # ~10x smaller in the repo
                 shutil.copyfileobj(src, dst)
             path.unlink()
-    name = "profile" if args.scenario == "latency" else f"profile_{args.scenario}"
     write_result(name, {"seconds": args.seconds, "model": args.model, "copy_mode": args.copy_mode,
                              "scenario": f"bench/scenarios/{args.scenario}.yaml", "actors": summary,
                              "collapsed_stacks": f"bench/results/{out_dir.name}/<actor>.txt.gz"})
