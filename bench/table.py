@@ -240,7 +240,8 @@ def main() -> int:
                 "|---|---:|---:|---:|---:|---:|---|"]
         for actor, a in prof["actors"].items():
             areas = a.get("areas_pct_of_busy", {})
-            handlers = ", ".join(f"{k.split('receiveMsg_')[1]} {v}" for k, v in areas.items() if k.startswith("handler "))[:80]
+            handlers = ", ".join(f"{re.sub(r'^handler receive(Msg|Batch)_', '', k)} {v}" for k, v in areas.items()
+                                 if k.startswith("handler "))[:80]
             cpu = round(100 * a["samples"] / (250 * prof["seconds"]), 1)
             out.append(f"| {actor} | {cpu} | {areas.get('outside handlers (transport loop)', 0)} | "
                        f"{areas.get('thespian_send', 0)} | {areas.get('sqlite', 0)} | "
