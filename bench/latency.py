@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import collect, stages
 from bench.machine import quantiles, write_result
-from bench.runs import FEED_MODELS, latency_figures, run_until, scenario_variant
+from bench.runs import FEED_MODELS, latency_figures, risk_refusals, run_until, scenario_variant
 from bench.system import PATIENT, BenchSystem
 
 OVERRIDES = {"copy": {"copy_mode": "fill_by_fill"}, "execution": {"max_slippage_bps": 5000}, **PATIENT}
@@ -33,6 +33,7 @@ def run_model(model: str, fills: int) -> dict:
     out = latency_figures(run, window)
     out["segments_ms"] = {k: quantiles(v) for k, v in collect.segments(run).items()}
     out["restarts"] = bs.restarts()
+    out["refused_by_risk"] = risk_refusals(bs)
     out["feeds"] = feeds
     out["window"] = window
     out["run_dir"], out["config_overrides"] = str(bs.dir), bs.overrides

@@ -50,6 +50,12 @@ def run_until(bs, fills_after_ready: int, tail_s: float, max_s: float) -> dict:
             "wall_s": round(time.monotonic() - t0, 1)}
 
 
+def risk_refusals(bs) -> dict:
+    """Intents risk refused in the run, by reason (policy, e.g. near_expiry: not latency, not loss)."""
+    rows = bs.db_rows("SELECT reason, count(*) AS n FROM decisions WHERE decision = 'rejected' GROUP BY reason")
+    return {r["reason"]: r["n"] for r in rows}
+
+
 def waits_for_backstop(row: dict) -> bool:
     """A repeat inside one transaction (occurrence > 0) first seen on RTDS is copied only once the
     backstop lists it too (policy/dedupe.py): its copy waits for the Data API's lag by policy."""

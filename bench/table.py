@@ -128,6 +128,12 @@ def floor_section(d: dict) -> list[str]:
     return out
 
 
+def _copied(model: dict) -> str:
+    refused = model.get("refused_by_risk") or {}
+    why = ", ".join(f"{n} {reason}" for reason, n in sorted(refused.items()))
+    return f"{model.get('copied')} / {model.get('source_fills')}" + (f" (risk refused {why})" if why else "")
+
+
 def readme_block() -> str:
     """The README's summary: one table and a few lines, every figure from the JSON files."""
     lat, mp = load("latency") or {}, load("mempool") or {}
@@ -139,8 +145,7 @@ def readme_block() -> str:
             f"| internal (fill received → order at the venue)¹ | {_p(tp.get('internal_pipeline_ms'))} | "
             f"{_p(fast.get('internal_pipeline_ms'))} |",
             f"| copy delay (source fill → order at the venue) | {_p(tp.get('copy_delay_ms'))} | {_p(fast.get('copy_delay_ms'))} |",
-            f"| copied / source fills | {tp.get('copied')} / {tp.get('source_fills')} | "
-            f"{fast.get('copied')} / {fast.get('source_fills')} |"]
+            f"| copied / source fills | {_copied(tp)} | {_copied(fast)} |"]
     bases = [load("baseline"), load("baseline_fast")]
     if all(bases):
         cells = [f"{fmt(b['paired_copy_delay_ms']['poll_baseline']['p50'])} (polycopy "
