@@ -64,6 +64,6 @@ def test_table_and_readme_section():
     text = markdown([row, {"variant": "v2", "set": {}, "error": "boom"}], {"recording": "f.jsonl", "jobs": 2})
     assert "| v1 | 3/4 | 60.0% | 3 | 0.00 | 3 | 14.20 | 1 (3.00) | – | – | 50 / 1900 | 30 / 50 |" in text  # +200 and -192 bps
     assert "| v2 | failed: boom |" in text and "execution.max_slippage_ticks=2" in text
-    assert "polysim does not resolve markets yet" in text
+    assert "none resolves during it" in text
     doc = "a\n<!-- sweep-table:start -->\nold\n<!-- sweep-table:end -->\nb\n"
     assert replace_section(doc, "NEW") == "a\n<!-- sweep-table:start -->\nNEW\n<!-- sweep-table:end -->\nb\n"
