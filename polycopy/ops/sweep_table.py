@@ -40,7 +40,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines += ["", "Variants: " + "; ".join(f"**{r['variant']}**: {changes(r)}" for r in rows) + "."]
     if all(r.get("pnl_usd") is None for r in rows if "error" not in r):
         lines += ["", "PnL and tracking error are empty: no resolution is known for the recording's markets "
-                      "(give `resolutions` in the sweep file: the recorded markets end after the replay, so none resolves during it)."]
+                      "(give `resolutions` in the sweep file: the recorded markets end after the replay, so "
+                      "none resolves during it)."]
     return "\n".join(lines)
 
 
