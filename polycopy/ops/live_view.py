@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from rich import box
@@ -138,9 +139,21 @@ def capital_line(snap: dict) -> Text:
     pnl, red = c.get("pnl") or {}, c.get("redemptions") or {}
     if not pnl and not red:
         return Text("")
-    return Text(f"PnL ours {pnl.get('ours_total', '-')}  source {pnl.get('source_total', '-')}  tracking error "
-                f"{pnl.get('tracking_error', '-')}   redeemed {red.get('redeemed', 0)} ({red.get('redeemed_usd', '0')}"
-                f" pUSD), pending {red.get('pending', 0)}")
+    return Text(f"PnL ours {cents(pnl.get('ours_total'))}  source {cents(pnl.get('source_total'))}  tracking error "
+                f"{cents(pnl.get('tracking_error'))}   redeemed {red.get('redeemed', 0)} "
+                f"({cents(red.get('redeemed_usd', '0'))} pUSD), pending {red.get('pending', 0)}")
+
+
+BIG_USD = Decimal("1e15")  # beyond any real amount: a broken snapshot, not a number to print in full
+
+
+def cents(value) -> str:
+    """A pUSD amount from the snapshot (a Decimal's string) to the cent; '-' when absent or not a number."""
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return "-"
+    return f"{d:,.2f}" if d.is_finite() and abs(d) < BIG_USD else "-"
 
 
 def fidelity_line(snap: dict) -> Text:

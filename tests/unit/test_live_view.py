@@ -7,6 +7,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from polycopy.messages import Alert, FeedHealth, KillSwitchChanged, OrderOutcome, RiskDecision
@@ -113,3 +115,15 @@ def test_k_and_r_need_a_y_and_send_what_run_py_sends(tmp_path, monkeypatch):
         time.sleep(0.01)
     assert sent[1][1:] == (False, "live view: operator reset")
     assert c.key("x") and not c.key("q")  # other keys do nothing; q quits
+
+
+@given(st.one_of(st.none(), st.text(max_size=40), st.decimals(allow_nan=True, allow_infinity=True).map(str)))
+def test_an_amount_from_the_snapshot_prints_short_whatever_it_is(value):
+    out = live_view.cents(value)
+    assert out == "-" or re.fullmatch(r"-?[\d,]+\.\d\d", out)
+    assert len(out) <= 25
+
+
+def test_amounts_print_to_the_cent():
+    assert [live_view.cents(v) for v in ("0.000000", "1234.5", "-9.75", "1e999999", None)] == \
+        ["0.00", "1,234.50", "-9.75", "-", "-"]
