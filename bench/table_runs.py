@@ -70,8 +70,11 @@ def lane_section() -> list[str]:
 def capital_line(d: dict) -> str:
     red = d["redemptions"]
     return (f"{d['windows']} one-minute windows, bankroll {d['bankroll_windows']} windows' caps, redeemer "
-            f"{'on' if d['redeemer'] else 'off'}: {d['windows_traded']} windows traded, copied "
-            f"{100 * d['copied_vs_caps']:.1f} % of what the caps allow, {red['count']} redemptions "
+            f"{'on' if d['redeemer'] else 'off'}: {d['windows_traded']} windows traded, risk approved "
+            f"{fmt(float(d['approved_shares']))} shares where the caps allow {fmt(float(d['allowed_shares']))} "
+            f"({100 * d['copied_vs_caps']:.1f} %), {usd(d['filled_usd'])} pUSD filled ("
+            f"{usd(Decimal(d['filled_usd']) / max(d['windows'], 1))} a window on average, cap "
+            f"{usd(d['cap_per_window_usd'])}), {red['count']} redemptions "
             f"({usd(red['usd'])} pUSD, resolution to credit p50 {fmt((red['resolution_to_credit_s'] or {}).get('p50'))} s), "
             f"{sum(d['insufficient_balance'].values())} intents refused `insufficient_balance`, "
             f"{d['venue_balance_rejects']} venue balance rejects; PnL ours {usd(d['pnl']['ours_total'])} pUSD "

@@ -284,6 +284,7 @@ def test_lane_capital_and_chaos_lines_from_results(tmp_path, monkeypatch):
          "microburst.json")]
     (tmp_path / "capital.json").write_text(json.dumps({
         "windows": 62, "bankroll_windows": 3, "redeemer": True, "windows_traded": 61, "copied_vs_caps": 0.9912,
+        "approved_shares": "2363.5", "allowed_shares": "2384.52", "filled_usd": "1200.5", "cap_per_window_usd": "20",
         "redemptions": {"count": 43, "usd": "860.5", "resolution_to_credit_s": q(4.5)},
         "insufficient_balance": {}, "venue_balance_rejects": 0,
         "pnl": {"ours_total": "120.25", "source_total": "130", "tracking_error": "-9.75"},
@@ -293,7 +294,8 @@ def test_lane_capital_and_chaos_lines_from_results(tmp_path, monkeypatch):
         "tree_restarts": [{"at_s": 88}], "copied": 980, "eligible": 990, "copied_pct_by_fill": 98.99,
         "duplicates": 0, "overfill": {"overfill_shares": "0"}, "kill_switch_trips": [], "lost": {}}))
     text = "\n".join(table_runs.readme_lines())
-    assert "copied 99.1 % of what the caps allow, 43 redemptions (860.50 pUSD, resolution to credit p50 4.50 s)" in text
+    assert ("risk approved 2,364 shares where the caps allow 2,385 (99.1 %), 1,200.50 pUSD filled (19.36 a window on "
+            "average, cap 20.00), 43 redemptions (860.50 pUSD, resolution to credit p50 4.50 s)") in text
     assert "0 intents refused `insufficient_balance`, 0 venue balance rejects; PnL ours 120.25 pUSD" in text
     assert "source 130.00, tracking error -9.75" in text
     assert "5 actor restarts and 1 whole-tree restarts: 980 of 990 eligible fills copied (98.99 %)" in text
