@@ -6,7 +6,6 @@ import threading
 import time
 from decimal import Decimal
 
-import pytest
 from thespian.actors import ActorAddress, WatchMessage
 
 from polycopy.actors.catalog import PRELOAD, RETRY, TICKS, Catalog
@@ -68,14 +67,6 @@ def start(tmp_path, api, peers=CONSUMERS):
 
     h = Harness(TestCatalog, config=make_config(tmp_path), peers=peers)
     return h
-
-
-@pytest.fixture
-def made():
-    hs = []
-    yield hs
-    for h in hs:
-        h.actor.on_exit()
 
 
 def pump(h, cond, timeout=5.0):

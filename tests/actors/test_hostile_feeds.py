@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
 from polycopy.actors.backstop_watcher import BackstopWatcher
 from polycopy.actors.rtds_watcher import RtdsWatcher
@@ -45,14 +44,6 @@ HOSTILE_FRAMES = [
     "{" * 50 + "}" * 50,
     '{"topic":"activity","type":"trades","payload":"%s"}' % ("a" * 100),
 ]
-
-
-@pytest.fixture
-def made():
-    hs = []
-    yield hs
-    for h in hs:
-        h.actor.on_exit()
 
 
 def start(made, cls, cfg):

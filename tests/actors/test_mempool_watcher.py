@@ -8,7 +8,6 @@ import time
 from dataclasses import replace
 from decimal import Decimal
 
-import pytest
 from thespian.actors import WatchMessage
 
 from polycopy.actors.mempool_watcher import MempoolWatcher, subscription
@@ -53,14 +52,6 @@ def fills(h):
 def health(h):
     h.fire_wakeups(lambda p: p == HEALTH)
     return h.sent_to("tel", FeedHealth)[-1]
-
-
-@pytest.fixture
-def made():
-    hs = []
-    yield hs
-    for h in hs:
-        h.actor.on_exit()
 
 
 def start(made, cfg):

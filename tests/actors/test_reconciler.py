@@ -63,14 +63,6 @@ class Clock:
     now = T0
 
 
-@pytest.fixture
-def made():
-    hs = []
-    yield hs
-    for h in hs:
-        h.actor.on_exit()
-
-
 def start(tmp_path, made, client, mode="paper", **reconcile):
     class TestReconciler(Reconciler):
         clock = staticmethod(lambda: Clock.now)

@@ -5,10 +5,10 @@ after a copy would sell the copy back ("source 0, ours 12"), a second order for 
 from decimal import Decimal as D
 
 from polycopy.store import fills, open_db
-from tests.actors.test_reconciler import DOWN, T0, UP, FakeClient, made, run_round, start  # noqa: F401 - fixture
+from tests.actors.test_reconciler import DOWN, T0, UP, FakeClient, run_round, start
 
 
-def test_a_token_our_feeds_just_saw_the_source_trade_is_left_to_the_copy_path(tmp_path, made):  # noqa: F811
+def test_a_token_our_feeds_just_saw_the_source_trade_is_left_to_the_copy_path(tmp_path, made):
     c = FakeClient()
     h = start(tmp_path, made, c)
     db = open_db(h.actor.config.store.path)

@@ -10,7 +10,6 @@ from loguru import logger
 from thespian.actors import ActorAddress, WatchMessage
 
 from polycopy.actors import telegram as tg
-from polycopy.actors.supervisor import Supervisor
 from polycopy.actors.watcher_io import ThreadBridge
 from polycopy.messages import (EntriesChanged, KillSwitchChanged, PauseEntries, ResetKillSwitch, ResumeEntries,
                                StatusReply, StatusRequest, TripKillSwitch)

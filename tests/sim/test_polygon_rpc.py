@@ -9,7 +9,6 @@ import json
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 from types import SimpleNamespace as NS
 
 import requests

@@ -1,7 +1,6 @@
 """Our SDK-based signing reproduces the offline V2 vectors byte for byte (shared/polymarket/v2)."""
 import json
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
-import typing
 from decimal import Decimal
 
 import pytest
