@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import pytest
 from loguru import logger
@@ -16,12 +15,11 @@ from polycopy import runner
 from polycopy.actors import system
 from polycopy.actors.supervisor import CHILDREN, Supervisor
 from polycopy.actors.telegram import TelegramControl
-from polycopy.config import load_secrets
 from polycopy.messages import Init
-from polycopy.ops.logs import setup_logging
 from polycopy.store import control, open_db
 from tests.conftest import make_config
 from tests.integration.fake_telegram import FakeBotApi
+from tests.integration.inprocess import logged_system
 from tests.integration.test_supervision import free_port, wait_for
 
 pytestmark = pytest.mark.integration
@@ -61,10 +59,7 @@ def test_phone_commands_reach_the_supervisor(tmp_path, monkeypatch, api, capfd):
     monkeypatch.setenv("POLYCOPY_TELEGRAM_CHAT_IDS", f"{OWNER}, 222")
     monkeypatch.setenv(API_ENV, api.url)
     cfg = make_config(tmp_path, actors={"admin_port": free_port(), "ping_interval_ms": 200})
-    setup_logging(level="INFO", log_path=cfg.telemetry.log_path, json_stdout=True,
-                  secret_values=load_secrets().values())
-    asys = system.start_system(cfg.actors.admin_port, tmp_path / "state")
-    try:
+    with logged_system(cfg, tmp_path / "state") as asys:
         sup = asys.createActor(TelegramSupervisor, globalName=system.SUPERVISOR_NAME)
         asys.tell(sup, Init(config=cfg))
         api.wait_call("getUpdates")  # the supervisor started the actor, which polls
@@ -100,12 +95,6 @@ def test_phone_commands_reach_the_supervisor(tmp_path, monkeypatch, api, capfd):
         api.say(OWNER, "/resume", username="alice")
         assert api.wait_answer(OWNER, count=4)[3] == "New positions: open"
         assert api.answers(STRANGER) == []
-    finally:
-        asys.shutdown()
-        system.wait_port_closed(cfg.actors.admin_port, 10)
-        logger.remove()
-        logger.configure(patcher=None, extra={})
-        logger.add(sys.stderr)
     log = [json.loads(x) for x in cfg.telemetry.log_path.read_text().splitlines()]
     refused = [x for x in log if "refused /kill" in x["msg"]]
     assert len(refused) == 1 and f"@mallory in chat {STRANGER}" in refused[0]["msg"]

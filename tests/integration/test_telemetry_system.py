@@ -4,19 +4,15 @@ shared log file with every secret redacted (the whole output is grepped)."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import pytest
 import requests
-from loguru import logger
 
-from polycopy.actors import system
 from polycopy.actors.telemetry import Telemetry
-from polycopy.config import load_secrets
-from polycopy.ops.logs import setup_logging
 from polycopy.messages import Alert, FeedHealth, Init, StageTiming
 from tests.conftest import make_config
+from tests.integration.inprocess import logged_system
 from tests.integration.test_supervision import free_port, wait_for
 from tests.unit.test_alerts import Receiver
 
@@ -43,10 +39,7 @@ def test_forked_telemetry_metrics_alerts_and_redacted_logs(tmp_path, monkeypatch
     metrics_port = free_port()
     cfg = make_config(tmp_path, actors={"admin_port": free_port()},
                       telemetry={"metrics_port": metrics_port, "alerts": {"feed_silent_s": 30}})
-    setup_logging(level="INFO", log_path=cfg.telemetry.log_path, json_stdout=True,
-                  secret_values=load_secrets().values())
-    asys = system.start_system(cfg.actors.admin_port, tmp_path / "state")
-    try:
+    with logged_system(cfg, tmp_path / "state") as asys:
         tel = asys.createActor(Telemetry)
         asys.tell(tel, Init(config=cfg))
         recv = time.monotonic_ns() - 4_000_000
@@ -61,12 +54,6 @@ def test_forked_telemetry_metrics_alerts_and_redacted_logs(tmp_path, monkeypatch
         bodies = receiver.wait(3)
         body = wait_for(lambda: (lambda t: t if "polycopy_copy_delay_seconds_count 1.0" in t else None)(
             requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text), what="metrics")
-    finally:
-        asys.shutdown()
-        system.wait_port_closed(cfg.actors.admin_port, 10)
-        logger.remove()
-        logger.configure(patcher=None, extra={})
-        logger.add(sys.stderr)
     titles = sorted(b["title"] for b in bodies)
     assert titles == ["polycopy ALERT: feed_silent:rtds", "polycopy ALERT: leak_test",
                       "polycopy RESOLVED: feed_silent:rtds"]
