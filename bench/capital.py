@@ -15,7 +15,6 @@ bench/results/capital.json (or capital_no_redeem.json with --no-redeem).
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from pathlib import Path
 import requests
 import yaml
 
+from bench import collect
 from bench.machine import quantiles, write_result
 from bench.system import BenchSystem
 from polycopy.config import load_config
@@ -114,12 +114,9 @@ def drive(bs, windows: int, t0: float) -> tuple[list, list]:
 
 
 def alerts(bs) -> Counter:
-    out = Counter()
-    for rec in bs.log_records():
-        m = re.match(r"ALERT (\w+)( resolved)?:", rec.get("msg", ""))
-        if m:
-            out[m.group(1) + (" resolved" if m.group(2) else "")] += 1
-    return out
+    """The alerts telemetry raised ("ALERT name: ...") and resolved, by name."""
+    return collect.log_counts(bs, "telemetry", r"^ALERT (\w+)( resolved)?:",
+                              lambda m: m.group(1) + (" resolved" if m.group(2) else ""))
 
 
 def main(argv=None) -> int:

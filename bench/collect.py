@@ -10,7 +10,7 @@ Per order:        internal      = POST arrival - receipt of the fill that trigge
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -73,6 +73,17 @@ def gather(bs, bot_api_keys: set | None = None) -> Run:
         elif actor == "telemetry" and isinstance(rec.get("stages_ms"), dict):
             run.stages[rec.get("corr", "")].update(rec["stages_ms"])  # ms after the fill's receipt
     return run
+
+
+def log_counts(bs, actor: str, pattern: str, label) -> Counter:
+    """Counts of `label(match)` over the actor's log lines that match `pattern`."""
+    out = Counter()
+    for rec in bs.log_records():
+        if rec.get("actor") == actor:
+            m = re.search(pattern, rec["msg"])
+            if m:
+                out[label(m)] += 1
+    return out
 
 
 def bot_row(run: Run, key: str) -> dict | None:

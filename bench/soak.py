@@ -10,7 +10,6 @@ memory growth. Writes bench/results/soak.json.
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 from collections import Counter
@@ -120,25 +119,14 @@ def memory_trend(sampler: ProcSampler) -> dict:
             "fds_first_last": [round(_mean(fds_series, True)), round(_mean(fds_series, False))] if fds_series else None}
 
 
-def _log_counts(bs, actor: str, pattern: str, label) -> Counter:
-    """Counts of `label(match)` over the actor's log lines that match `pattern`."""
-    out = Counter()
-    for rec in bs.log_records():
-        if rec.get("actor") == actor:
-            m = re.search(pattern, rec["msg"])
-            if m:
-                out[label(m)] += 1
-    return out
-
-
 def risk_decisions(bs) -> Counter:
     """Risk's verdicts by reason, from its log lines ("intent X (key) rejected: reason: ...")."""
-    return _log_counts(bs, "risk", r"\) (approved|clipped|rejected): (\w+)", lambda m: f"{m.group(1)}:{m.group(2)}")
+    return collect.log_counts(bs, "risk", r"\) (approved|clipped|rejected): (\w+)", lambda m: f"{m.group(1)}:{m.group(2)}")
 
 
 def executor_not_sent(bs) -> Counter:
     """Intents the executor refused or could not send, by reason ("intent X -> not_sent 0 (reason)")."""
-    return _log_counts(bs, "executor", r"-> not_sent \S+ \((\w+)\)", lambda m: m.group(1))
+    return collect.log_counts(bs, "executor", r"-> not_sent \S+ \((\w+)\)", lambda m: m.group(1))
 
 
 def main(argv=None) -> int:
