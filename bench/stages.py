@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench.machine import quantiles, write_result
+from polycopy import runner
 from polycopy.config import load_config
 from polycopy.messages import ApprovedIntent, CopyIntent, Market
 from polycopy.policy.coalesce import BurstCoalescer, CoalesceParams, Emit, intent_id_for
@@ -44,7 +45,6 @@ REPO = Path(__file__).resolve().parent.parent
 WALLET = "0x1d0034134e339a309700ff2d34e99fa2d48b0313"
 TOKEN = "72551024098258542594534683942523606143014690620243023298497729957846870197074"
 CONDITION = "0x1d8720896546460a48d4f7fd5b3f0705a8d427921222de498d1cd334d4890c52"
-KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # Hardhat #0, public
 STAGES = ("decode", "intake", "coalesce", "risk", "price", "sign", "journal")
 
 
@@ -71,7 +71,7 @@ def measure(n: int = 1000, journal_synchronous: str = "NORMAL") -> dict:
     exposure.ensure(db)
     jdb = open_db(cfg.store.path, journal_synchronous)  # the executor's own connection
     journal.ensure(jdb)
-    signer = clob.ClobSigner(KEY, chain_id=137)
+    signer = clob.ClobSigner(runner.SIM_TEST_KEY, chain_id=137)
     placer = Placer(jdb, poster=None, signer=signer, exec_config=cfg.execution)
     facts = Market(condition_id=CONDITION, token_ids=(TOKEN, "1"), outcomes=("Up", "Down"),
                         end_ts=int(time.time()) + 86400, tick_size=Decimal("0.01"), min_order_size=Decimal("5"),

@@ -30,7 +30,7 @@ from polycopy import runner
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
-SIM_TEST_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # Hardhat #0, public
+SIM_TEST_KEY = runner.SIM_TEST_KEY  # the public test key run.py --sim signs with
 
 BENCH_LIMITS = {  # wide enough that the benchmark measures speed, not the risk limits
     "sizing": {"max_notional_per_market_usd": 1_000_000, "max_total_notional_per_15m_window_usd": 1_000_000},
