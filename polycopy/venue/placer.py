@@ -92,15 +92,9 @@ class Placer(Followup):
                     results[i] = prepared
                 else:
                     signed.append((i, *prepared, book))
-        rows = self._journal([fields for _, fields, _, _ in signed])
-        for (i, fields, plan, book), row in zip(signed, rows):
-            self.marks = marks[i]
-            if row is None:  # the journal commit failed: nothing of it exists, nothing was posted
-                results[i] = self._failed_journal(fields)
-                continue
-            self.plans[row["order_id"]] = plan
-            self._mark("journaled")
-            results[i] = self._send_first(row, plan, book)
+        sent = self._journal_and_send([(fields, plan, book, marks[i]) for i, fields, plan, book in signed])
+        for (i, *_), out in zip(signed, sent):
+            results[i] = out
         return list(zip(results, marks))
 
     def resume(self, parked: Parked, book: Book) -> OrderOutcome | None:
@@ -147,12 +141,8 @@ class Placer(Followup):
         if isinstance(prepared, OrderOutcome):
             return prepared
         fields, plan = prepared
-        (row,) = self._journal([fields])
-        if row is None:
-            return self._failed_journal(fields)
-        self.plans[row["order_id"]] = plan
-        self._mark("journaled")
-        return self._send_first(row, plan, book)
+        (out,) = self._journal_and_send([(fields, plan, book, self.marks)])
+        return out
 
     def _prepare(self, approved: ApprovedIntent, market: Market, book: Book):
         """(the order's journal fields, its plan), or the outcome of an intent that gets no order."""
@@ -183,6 +173,21 @@ class Placer(Followup):
                       tick_size=plan.tick_size, signed_ts=now,
                       posts=int(self.sending_allowed))  # the first send is counted in the journal's own commit
         return fields, plan
+
+    def _journal_and_send(self, prepared: list[tuple[dict, OrderPlan, Book, list]]) -> list[OrderOutcome | None]:
+        """Signed orders (journal fields, plan, book, the job's stage marks) journaled in one commit,
+        then each sent for the first time; an outcome (or None: answered later) each, in order."""
+        rows = self._journal([fields for fields, _, _, _ in prepared])
+        out = []
+        for (fields, plan, book, marks), row in zip(prepared, rows):
+            self.marks = marks
+            if row is None:  # the journal commit failed: nothing of it exists, nothing was posted
+                out.append(self._failed_journal(fields))
+                continue
+            self.plans[row["order_id"]] = plan
+            self._mark("journaled")
+            out.append(self._send_first(row, plan, book))
+        return out
 
     def _journal(self, orders: list[dict]) -> list[dict | None]:
         """Journal signed orders in one commit (fsynced on the executor's connection); a row each, or
