@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 from polycopy import bootstrap
 from polycopy.actors.base import ChildActor
@@ -40,6 +39,7 @@ from polycopy.messages import (Alert, ApprovedBatch, ApprovedIntent, CloseOnly, 
 from polycopy.store import journal
 from polycopy.store.db import open_db
 from polycopy.store.user_trades import apply_trade, unconfirmed
+from polycopy.venue.followup import outcome
 from polycopy.venue.heartbeat import Heartbeats
 from polycopy.venue.placer import Placer
 
@@ -177,7 +177,7 @@ class Executor(ChildActor):
             placed = self.placer.place_batch(jobs)
         except Exception as e:  # noqa: BLE001 - never let Thespian re-run a handler that may have posted
             self.log.exception("{} intent(s) failed in the executor: {}", len(jobs), e)
-            placed = [(self._after_error(msg), []) for msg, _, _ in jobs]
+            placed = [(self.placer.unless_journaled(msg.intent), []) for msg, _, _ in jobs]
             self._schedule_retry()
         in_flight = {r["intent_id"] for r in self.placer.in_flight.values()}
         for (msg, _, _), marks, (out, placer_marks) in zip(jobs, stages, placed):
@@ -193,14 +193,6 @@ class Executor(ChildActor):
             self._schedule_retry()
 
     receiveBatch_ApprovedBatch = receiveBatch_ApprovedIntent
-
-    def _after_error(self, msg: ApprovedIntent) -> OrderOutcome | None:
-        """An intent whose placing raised: not sent unless its order is in the journal (then the
-        retries resolve it like any open order)."""
-        if journal.order_for_intent(self.db, msg.intent_id) is not None:
-            return None
-        journal.set_intent(self.db, msg.intent_id, "not_sent", "executor_error")
-        return _not_sent(msg, "executor_error")
 
     def receiveMsg_WatchMessage(self, msg, sender) -> None:
         if self.posts is not None:  # first: the user stream may already report these orders' trades
@@ -335,6 +327,5 @@ class Executor(ChildActor):
 
 def _not_sent(msg: ApprovedIntent, reason: str) -> OrderOutcome:
     it = msg.intent
-    return OrderOutcome(intent_id=it.intent_id, order_id="", status="not_sent", filled_size=Decimal(0),
-                        filled_notional_usd=Decimal(0), reason=reason, token_id=it.token_id,
-                        condition_id=it.condition_id, side=it.side)
+    return outcome(it.intent_id, "", "not_sent", reason=reason, token=it.token_id, condition=it.condition_id,
+                   side=it.side)

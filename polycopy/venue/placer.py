@@ -201,13 +201,16 @@ class Placer(Followup):
             return [None] * len(orders)
 
     def _failed_journal(self, fields: dict) -> OrderOutcome | None:
-        """After a failed journal commit: not sent if the order is not in the journal; if it is (the
-        commit's outcome was unclear) it is an open order like any other, resolved by the retries."""
-        if journal.order_for_intent(self.db, fields["intent_id"]) is not None:
+        return self.unless_journaled(SimpleNamespace(intent_id=fields["intent_id"], token_id=fields["token_id"],
+                                                     condition_id=fields["condition_id"], side=fields["side"]))
+
+    def unless_journaled(self, it) -> OrderOutcome | None:
+        """An intent whose placing failed (a journal commit, or anything around it): not sent
+        (`executor_error`) if its order is not in the journal; if it is (the commit's outcome was
+        unclear) it is an open order like any other, resolved by the retries (None)."""
+        if journal.order_for_intent(self.db, it.intent_id) is not None:
             return None
-        return self._not_placed(SimpleNamespace(intent_id=fields["intent_id"], token_id=fields["token_id"],
-                                                condition_id=fields["condition_id"], side=fields["side"]),
-                                "executor_error")
+        return self._not_placed(it, "executor_error")
 
     def _not_placed(self, it, reason: str) -> OrderOutcome:
         journal.set_intent(self.db, it.intent_id, "not_sent", reason)

@@ -698,3 +698,28 @@ def test_a_copy_whose_book_the_venue_refuses_with_429_is_parked_not_dropped(tmp_
     outs = {o.intent_id: (o.status, o.reason) for o in h.sent_to("risk", OrderOutcome)}
     assert outs == {"in-window": ("filled", "matched")}
     assert len(rest.posts) == 1
+
+
+def test_a_placing_that_raises_ends_unsent_only_the_intents_without_an_order(tmp_path):
+    h, rest = live(tmp_path)
+    h.deliver(FACTS)
+    real = h.actor.placer.place_batch
+
+    def broken_before(jobs):
+        raise RuntimeError("boom before anything")
+
+    h.actor.placer.place_batch = broken_before
+    h.deliver(approved("i1"))
+    (out,) = h.sent_to("risk", OrderOutcome)
+    assert (out.intent_id, out.status, out.reason) == ("i1", "not_sent", "executor_error")
+    assert journal.order_for_intent(h.actor.db, "i1") is None and rest.posts == []
+
+    def broken_after(jobs):  # the order was journaled and posted, then something around it raised
+        real(jobs)
+        raise RuntimeError("boom after the post")
+
+    h.actor.placer.place_batch = broken_after
+    h.clear()
+    h.deliver(approved("i2"))
+    assert len(rest.posts) == 1 and journal.order_for_intent(h.actor.db, "i2") is not None
+    assert all(o.reason != "executor_error" for o in h.sent_to("risk", OrderOutcome))  # left to the retries
