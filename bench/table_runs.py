@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bench.table_fmt import fmt, load
+from bench.table_fmt import fmt, load, machine_line
 
 
 def usd(text) -> str:
@@ -16,11 +16,6 @@ def usd(text) -> str:
 def trio(q: dict | None) -> str:
     q = q or {}
     return " / ".join(fmt(q.get(k)) for k in ("p50", "p95", "p99"))
-
-
-def when(d: dict) -> str:
-    m = d.get("machine", {})
-    return f"{m.get('date', '?')[:16].replace('T', ' ')} UTC, load {m.get('load_avg_at_end', ['?'])[0]}"
 
 
 def lane_rows() -> list[tuple[str, str, str, str]]:
@@ -96,11 +91,11 @@ def sections() -> list[str]:
     for name, title in (("capital", "python -m bench.capital"), ("capital_no_redeem", "python -m bench.capital --no-redeem")):
         d = load(name)
         if d:
-            out += [f"## Capital: `{title} --bankroll-windows {d['bankroll_windows']}`", "", when(d), "",
+            out += [f"## Capital: `{title} --bankroll-windows {d['bankroll_windows']}`", "", machine_line(d), "",
                     capital_line(d) + ".", ""]
     d = load("chaos")
     if d:
-        out += ["## Chaos: `python -m bench.chaos`", "", when(d), "", chaos_line(d) + ".", ""]
+        out += ["## Chaos: `python -m bench.chaos`", "", machine_line(d), "", chaos_line(d) + ".", ""]
     return out
 
 
